@@ -1,0 +1,344 @@
+/*
+** cli.c — the hnn command-line program.
+**
+** Reads the options, opens one hnn state, applies the settings that must
+** precede loading (seed, offset, -D overrides, environment switches read by
+** the library), loads the script and the -e texts, then runs the REPL or
+** prints the requested report.  Uses only the public API (hnn.h), like lua.c,
+** plus the REPL (repl.h).  The exit status is the hnn status of the first
+** failure: 0 ok, 1 script error, 2 usage, 3 runtime error.
+*/
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* strndup, setenv */
+#endif
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hnn.h"
+#include "repl.h"
+
+static const char *progname = "hnn";
+
+/* Everything the command line asked for; filled by parse_args. */
+typedef struct {
+  const char **exprs;   /* -e texts, in order */
+  int nexprs;
+  const char **defs;    /* -D name=value, in order */
+  int ndefs;
+  const char *script;   /* file, "-" for stdin, or NULL */
+  const char *outdir;   /* -o */
+  uint64_t seed, offset;
+  int has_seed, has_offset;
+  int list_params, dump_ast, dump_c, interactive;
+} options;
+
+static void usage(void) {
+  printf(
+      "usage: %s [options] [file.hnn | -]\n"
+      "Run an hnn script; with no script and no -e, start the REPL.\n"
+      "\n"
+      "options:\n"
+      "  -e TEXT           run TEXT after the script (may repeat)\n"
+      "  -D NAME=VALUE     override param NAME; VALUE is hnn text, e.g. -D n=10\n"
+      "                    or -D 'x0=[1, 2]' (may repeat; -DNAME=VALUE also works)\n"
+      "  --seed N          master random seed (default 0)\n"
+      "  --seed-offset K   derive the seed of job K from the master seed\n"
+      "  --task-id K       same as --seed-offset; without it, the environment\n"
+      "                    variable SLURM_ARRAY_TASK_ID is used when set\n"
+      "  -o DIR            write output files into DIR (created if missing)\n"
+      "  -i                enter the REPL after the script and -e texts\n"
+      "  --list-params     dry run: load without printing or running, then list\n"
+      "                    every param with its value and where it was set\n"
+      "  --dump-ast        print the syntax tree of each loaded unit\n"
+      "  --dump-c          print the generated C of the compiled callbacks\n"
+      "  --version         print the version and exit\n"
+      "  -h, --help        print this help and exit\n"
+      "  --                end of options\n"
+      "\n"
+      "A script named '-' is read from standard input as one unit.  Piped input\n"
+      "without a script runs line by line like the REPL: errors are reported\n"
+      "and the remaining lines still run.  Numbers may be decimal or 0x hex.\n"
+      "\n"
+      "exit status: 0 ok, 1 script error, 2 usage error, 3 runtime error\n",
+      progname);
+}
+
+/* A usage error: one line naming the problem, one line pointing at help. */
+static int usage_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s: ", progname);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\ntry '%s --help'\n", progname);
+  return HNN_ERR_USAGE;
+}
+
+/* Parse an unsigned 64-bit number, decimal or 0x hex; 0 on success. */
+static int parse_u64(const char *s, uint64_t *out) {
+  int base = 10;
+  if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) base = 16, s += 2;
+  if (!*s || !(base == 16 ? strchr("0123456789abcdefABCDEF", *s) : strchr("0123456789", *s)))
+    return -1;   /* strtoull would accept a sign or blanks: refuse them */
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, base);
+  if (errno || *end) return -1;
+  *out = (uint64_t)v;
+  return 0;
+}
+
+/* The argument of option argv[*i]: the rest of a "-eTEXT"/"--seed=N" word
+** (`attached`, or NULL) or the next word.  NULL when there is none. */
+static const char *opt_arg(int argc, char **argv, int *i, const char *attached) {
+  if (attached) return attached;
+  if (*i + 1 >= argc) return NULL;
+  return argv[++*i];
+}
+
+/* Does argv word `w` name long option `name`?  Sets *val to the text after
+** '=' in "--name=value", else NULL. */
+static int is_long(const char *w, const char *name, const char **val) {
+  size_t n = strlen(name);
+  if (strncmp(w, name, n) != 0) return 0;
+  if (w[n] == '\0') return *val = NULL, 1;
+  if (w[n] == '=') return *val = w + n + 1, 1;
+  return 0;
+}
+
+/* An option taking a number: store it in *dst and set *has. */
+static int number_opt(int argc, char **argv, int *i, const char *att, uint64_t *dst, int *has) {
+  char opt[32];   /* the option's name, without any "=value" */
+  snprintf(opt, sizeof opt, "%.*s", (int)strcspn(argv[*i], "="), argv[*i]);
+  const char *v = opt_arg(argc, argv, i, att);
+  if (!v) return usage_error("option '%s' needs a number", opt);
+  if (parse_u64(v, dst) != 0)
+    return usage_error("option '%s' expects a non-negative integer, got '%s'", opt, v);
+  *has = 1;
+  return 0;
+}
+
+/* Fill `o` from argv; options may come before or after the script name.
+** Returns 0, or HNN_ERR_USAGE after printing the message. */
+static int parse_args(int argc, char **argv, options *o) {
+  int only_files = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *w = argv[i], *v = NULL;
+    if (only_files || w[0] != '-' || w[1] == '\0') {
+      if (o->script)
+        return usage_error("more than one script ('%s' and '%s'); combine them with 'use'",
+                           o->script, w);
+      o->script = w;
+    } else if (strcmp(w, "--") == 0) {
+      only_files = 1;
+    } else if (w[1] == 'e' || w[1] == 'D' || w[1] == 'o') {
+      const char *arg = opt_arg(argc, argv, &i, w[2] ? w + 2 : NULL);
+      if (!arg) return usage_error("option '-%.1s' needs an argument", w + 1);
+      if (w[1] == 'e') o->exprs[o->nexprs++] = arg;
+      else if (w[1] == 'D') o->defs[o->ndefs++] = arg;
+      else o->outdir = arg;
+    } else if (strcmp(w, "-i") == 0) {
+      o->interactive = 1;
+    } else if (is_long(w, "--seed", &v)) {
+      if (number_opt(argc, argv, &i, v, &o->seed, &o->has_seed)) return HNN_ERR_USAGE;
+    } else if (is_long(w, "--seed-offset", &v) || is_long(w, "--task-id", &v)) {
+      if (number_opt(argc, argv, &i, v, &o->offset, &o->has_offset)) return HNN_ERR_USAGE;
+    } else if (strcmp(w, "--list-params") == 0) {
+      o->list_params = 1;
+    } else if (strcmp(w, "--dump-ast") == 0) {
+      o->dump_ast = 1;
+    } else if (strcmp(w, "--dump-c") == 0) {
+      o->dump_c = 1;
+    } else if (strcmp(w, "--version") == 0) {
+      printf("hnn %s\n", hnn_version());
+      exit(HNN_OK);
+    } else if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+      usage();
+      exit(HNN_OK);
+    } else {
+      return usage_error("unknown option '%s'", w);
+    }
+  }
+  return 0;
+}
+
+/* Without --task-id/--seed-offset, a Slurm job array gives each task its own
+** stream through SLURM_ARRAY_TASK_ID, so array jobs need no extra flag. */
+static int offset_from_env(options *o) {
+  const char *t = getenv("SLURM_ARRAY_TASK_ID");
+  if (o->has_offset || !t || !*t) return 0;
+  if (parse_u64(t, &o->offset) != 0)
+    return usage_error("SLURM_ARRAY_TASK_ID is '%s', not a non-negative integer", t);
+  o->has_offset = 1;
+  return 0;
+}
+
+/* mkdir -p: create `dir` and its missing parents.  0 or -1 with errno set. */
+static int make_dirs(const char *dir) {
+  char *p = strdup(dir);
+  if (!p) return -1;
+  for (char *s = p + 1;; s++) {
+    if (*s != '/' && *s != '\0') continue;
+    char c = *s;
+    *s = '\0';
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) return free(p), -1;
+    *s = c;
+    if (c == '\0') break;
+  }
+  struct stat st;
+  int ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+  free(p);
+  if (!ok) errno = ENOTDIR;
+  return ok ? 0 : -1;
+}
+
+/* Print the state's error text as is (it carries file:line:col and caret). */
+static int report(hnn_state *S, int status) {
+  const char *msg = hnn_error(S);
+  if (!msg || !*msg) {
+    fprintf(stderr, "%s: error (status %d)\n", progname, status);
+  } else {
+    fputs(msg, stderr);
+    if (msg[strlen(msg) - 1] != '\n') fputc('\n', stderr);
+  }
+  return status;
+}
+
+/* Apply seed, offset and -D overrides; they must precede every load. */
+static int configure(hnn_state *S, const options *o) {
+  int st;
+  if (o->outdir) {
+    if (make_dirs(o->outdir) != 0) {
+      fprintf(stderr, "%s: cannot create output directory '%s': %s\n", progname, o->outdir,
+              strerror(errno));
+      return HNN_ERR_RUNTIME;
+    }
+    if ((st = hnn_set_output_dir(S, o->outdir)) != HNN_OK) return report(S, st);
+  }
+  hnn_set_dry_run(S, o->list_params);
+  hnn_set_dump_ast(S, o->dump_ast);
+  if (o->has_seed && (st = hnn_set_seed(S, o->seed)) != HNN_OK) return report(S, st);
+  if (o->has_offset && (st = hnn_set_seed_offset(S, o->offset)) != HNN_OK) return report(S, st);
+  for (int i = 0; i < o->ndefs; i++) {
+    const char *d = o->defs[i], *eq = strchr(d, '=');
+    if (!eq || eq == d)
+      return usage_error("-D expects NAME=VALUE, got '%s'", d);
+    char *name = strndup(d, (size_t)(eq - d));
+    if (!name) return HNN_ERR_RUNTIME;
+    st = hnn_define(S, name, eq + 1);
+    free(name);
+    if (st != HNN_OK) return report(S, st);
+  }
+  return HNN_OK;
+}
+
+/* Read all of stdin for the script "-".  NULL on a read error. */
+static char *slurp_stdin(void) {
+  size_t len = 0, cap = 4096;
+  char *buf = malloc(cap);
+  while (buf) {
+    len += fread(buf + len, 1, cap - len - 1, stdin);
+    if (len + 1 < cap) break;
+    char *nb = realloc(buf, cap *= 2);
+    if (!nb) free(buf);
+    buf = nb;
+  }
+  if (!buf || ferror(stdin)) return free(buf), NULL;
+  buf[len] = '\0';
+  return buf;
+}
+
+/* Load the script, then each -e text, stopping at the first failure. */
+static int load_all(hnn_state *S, const options *o) {
+  int st = HNN_OK;
+  if (o->script && strcmp(o->script, "-") == 0) {
+    char *src = slurp_stdin();
+    if (!src) {
+      fprintf(stderr, "%s: cannot read standard input: %s\n", progname, strerror(errno));
+      return HNN_ERR_RUNTIME;
+    }
+    st = hnn_load_string(S, src, "<stdin>");
+    free(src);
+  } else if (o->script) {
+    st = hnn_load_file(S, o->script);
+  }
+  if (st != HNN_OK) return report(S, st);
+  for (int i = 0; i < o->nexprs; i++) {
+    char name[32];
+    if (o->nexprs == 1) snprintf(name, sizeof name, "<-e>");
+    else snprintf(name, sizeof name, "<-e #%d>", i + 1);
+    if ((st = hnn_load_string(S, o->exprs[i], name)) != HNN_OK) return report(S, st);
+  }
+  return HNN_OK;
+}
+
+/* Print a text the library allocated, ending it with a newline. */
+static void put_text(char *text) {
+  if (!text) return;
+  fputs(text, stdout);
+  if (*text && text[strlen(text) - 1] != '\n') putchar('\n');
+  free(text);
+}
+
+/* What runs after the options are known; returns the exit status. */
+static int run(hnn_state *S, options *o) {
+  int st = configure(S, o);
+  if (st != HNN_OK) return st;
+  int have_input = o->script || o->nexprs > 0;
+  int report_only = o->list_params || o->dump_c;
+  int tty = isatty(STDIN_FILENO);
+  if (!have_input && report_only) {
+    /* A report needs a whole program: read piped input as one unit. */
+    if (tty) return usage_error("%s needs a script, -e TEXT or piped input",
+                                o->list_params ? "--list-params" : "--dump-c");
+    o->script = "-";
+    have_input = 1;
+  }
+  if ((st = load_all(S, o)) != HNN_OK) return st;
+  if (o->list_params) put_text(hnn_list_params(S));
+  if (o->dump_c) {
+    char *c = hnn_dump_c(S);
+    if (c && !*c)
+      fprintf(stderr, "%s: no callbacks were compiled, so there is no C to show\n", progname);
+    put_text(c);
+  }
+  if (!have_input || o->interactive) {
+    fflush(stdout);
+    st = repl_run(S, tty);
+  }
+  return st;
+}
+
+int main(int argc, char **argv) {
+  options o;
+  memset(&o, 0, sizeof o);
+  /* Every -e or -D uses at least one word, so argc slots always suffice. */
+  o.exprs = calloc((size_t)argc, sizeof *o.exprs);
+  o.defs = calloc((size_t)argc, sizeof *o.defs);
+  if (!o.exprs || !o.defs) return HNN_ERR_RUNTIME;
+  int st = parse_args(argc, argv, &o);
+  if (st == HNN_OK) st = offset_from_env(&o);
+  if (st == HNN_OK) {
+    hnn_state *S = hnn_open();
+    if (!S) {
+      fprintf(stderr, "%s: cannot create the interpreter (out of memory?)\n", progname);
+      st = HNN_ERR_RUNTIME;
+    } else {
+      st = run(S, &o);
+      hnn_close(S);
+    }
+  }
+  free(o.exprs);
+  free(o.defs);
+  if (fflush(stdout) != 0 && st == HNN_OK) {
+    fprintf(stderr, "%s: cannot write standard output: %s\n", progname, strerror(errno));
+    st = HNN_ERR_RUNTIME;
+  }
+  return st;
+}

@@ -1,0 +1,84 @@
+/*
+** diag.c — rendering of diagnostics with source line and caret.
+*/
+#include "diag.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void diag_init(diag_list *d) { memset(d, 0, sizeof *d); }
+
+void diag_clear(diag_list *d) {
+  sb_free(&d->text);
+  free(d->first_file);
+  diag_init(d);
+}
+
+/* Append the line `line` of text and a caret line under columns [col, endcol]. */
+static void show_line(strbuf *b, const char *text, int line, int col, int endcol) {
+  const char *p = text;
+  for (int l = 1; l < line && p; l++) {
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  if (!p || !*p) return;
+  size_t len = strcspn(p, "\n");
+  if (len > 200) len = 200;
+  sb_printf(b, "%5d | ", line);
+  sb_putn(b, p, len);
+  sb_puts(b, "\n      | ");
+  for (int c = 1; c < col && (size_t)(c - 1) < len; c++) sb_putc(b, p[c - 1] == '\t' ? '\t' : ' ');
+  sb_putc(b, '^');
+  for (int c = col + 1; c <= endcol && (size_t)(c - 1) < len; c++) sb_putc(b, '~');
+  sb_putc(b, '\n');
+}
+
+static void emit(diag_list *d, const hnn_src *src, hnn_loc loc, const char *kind,
+                 const char *fmt, va_list ap) {
+  const char *file = src ? src->name : "<input>";
+  sb_printf(&d->text, "%s:%d:%d: %s: ", file, loc.line, loc.col, kind);
+  sb_vprintf(&d->text, fmt, ap);
+  sb_putc(&d->text, '\n');
+  if (src && loc.line > 0) {
+    int endcol = loc.end_line == loc.line ? loc.end_col : loc.col;
+    show_line(&d->text, src->text, loc.line, loc.col, endcol);
+  }
+}
+
+void diag_verror(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt, va_list ap) {
+  if (d->nerrors++ == 0) {
+    free(d->first_file);
+    d->first_file = hnn_xstrdup(src ? src->name : "<input>");
+    d->first_line = loc.line;
+    d->first_col = loc.col;
+  }
+  emit(d, src, loc, "error", fmt, ap);
+}
+
+void diag_error(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  diag_verror(d, src, loc, fmt, ap);
+  va_end(ap);
+}
+
+void diag_note(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  emit(d, src, loc, "note", fmt, ap);
+  va_end(ap);
+}
+
+void diag_plain(diag_list *d, const char *fmt, ...) {
+  if (d->nerrors++ == 0) {
+    free(d->first_file);
+    d->first_file = NULL;
+    d->first_line = d->first_col = 0;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  sb_puts(&d->text, "error: ");
+  sb_vprintf(&d->text, fmt, ap);
+  sb_putc(&d->text, '\n');
+  va_end(ap);
+}

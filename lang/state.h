@@ -1,0 +1,144 @@
+/*
+** state.h — the interpreter state behind hnn.h: the symbol table, types and
+** signatures shared by the checker (sema.c), the lowering to IR (lower.c),
+** param evaluation (params.c) and the API (state.c).
+*/
+#ifndef HNN_STATE_H
+#define HNN_STATE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ast.h"
+#include "diag.h"
+#include "hnn.h"
+#include "ir.h"
+#include "jit.h"
+
+/* A dimension: a known size (val > 0), or a size variable (val == 0, var >= 0). */
+typedef struct tdim {
+  int val, var;
+} tdim;
+
+typedef enum { TY_ERROR, TY_SCALAR, TY_VECTOR, TY_MATRIX, TY_STRING } ty_kind;
+
+typedef struct ty {
+  ty_kind kind;
+  tdim r, c;            /* vector: r; matrix: r x c */
+} ty;
+
+/* A checked signature.  Dims are known sizes or generic indexes (var) into
+** gen_*: the free size variables of a size-generic declaration. */
+typedef struct sig {
+  int nformals;
+  ty *formal;
+  int ngen;
+  int *gen_min;          /* smallest size the body allows (constant indexing) */
+  char **gen_name;
+  ty result;
+} sig;
+
+typedef enum { SYM_PARAM, SYM_ACTIVATION, SYM_OBJECTIVE, SYM_FUNCTION, SYM_KERNEL, SYM_METRIC } sym_kind;
+typedef enum { MET_EUCLIDEAN, MET_HOPFIELD, MET_EXPLICIT } metric_form;
+
+typedef struct sym sym;
+struct sym {
+  char *name;
+  sym_kind kind;
+  ast *decl;             /* owned */
+  int serial;            /* unique in the state: mangled C names, load order */
+  /* params */
+  ir_shape shape;
+  double *data;          /* owned; the storage compiled code reads */
+  char *origin;          /* "model.hnn:3", "-D", "hnn_param_set" */
+  int evaluated, evaluating;
+  /* callables */
+  sig sig;
+  int epoch, checking, failed;
+  metric_form mform;
+  char *mact;            /* MET_HOPFIELD: the activation's name */
+};
+
+typedef struct hnn_module_list {
+  jit_module *mod;
+  char *source;
+  struct hnn_module_list *next;
+} hnn_module_list;
+
+struct hnn_fn {
+  hnn_state *S;
+  char *key;             /* "name/what/n" for the lookup cache, or NULL */
+  int epoch;             /* S->epoch when compiled: stale after a redefinition */
+  jit_fn fn;
+  size_t nin, nout, nwork;
+  double *work;
+  struct hnn_fn *next;
+};
+
+struct hnn_state {
+  sym **syms;
+  int nsyms, capsyms;
+  int serial;
+  int epoch;
+  diag_list diags;
+  char *errtext, *err_file;
+  int err_line, err_col;
+  FILE *out, *warn;
+  uint64_t seed, base_seed, seed_offset;
+  int dry_run, dump_ast;
+  char *outdir;
+  /* -D overrides: name -> expression text */
+  char **def_name, **def_value;
+  int *def_used;
+  int ndefs;
+  char **paths;
+  int npaths;
+  char **used;           /* modules already loaded by `use` */
+  int nused;
+  int use_depth;
+  hnn_module_list *modules;
+  hnn_fn *fns;
+  sym **graveyard;       /* replaced syms: compiled code may still point at their data */
+  int ngrave;
+};
+
+/* Symbol table */
+sym *state_lookup(hnn_state *S, const char *name);
+const char *sym_kind_name(sym_kind k);
+
+/* Type helpers (sema.c) */
+int ty_is_numeric(ty t);
+char *ty_to_string(ty t, char **gen_names);   /* "scalar", "vector[3]", "matrix[n,n]" */
+char *sig_to_string(const sym *s);            /* "f(x[n], y[n]) -> scalar" */
+
+/* The checker: give each callable of the table its signature (in dependency
+** order, rejecting cycles) and check every print expression of `stmts`.
+** Params are evaluated on the way (sizes depend on their values). Errors go
+** to S->diags; returns their number. */
+int sema_check_unit(hnn_state *S, ast **stmts, int nstmts);
+/* Make sure a symbol is checked (lazily, after redefinitions). */
+int sema_check_sym(hnn_state *S, sym *s);
+/* Check a free-standing expression (print, hnn_eval); its type in *t. */
+int sema_check_expr(hnn_state *S, ast *e, ty *t);
+/* Is this name a builtin function (exp, dot, ...)? */
+int sema_is_builtin(const char *name);
+
+/* Param evaluation (params.c) */
+int params_evaluate(hnn_state *S, sym *p);
+int params_apply_define(hnn_state *S, sym *p);  /* -D override, if any */
+int csv_load(const char *path, const char *base_dir, double **data, int *rows, int *cols,
+             char ***header, char **err);
+
+/* Compile and run (state.c) */
+hnn_fn *state_compile(hnn_state *S, ir_ctx *ctx, int nvars, ir_node **vars, int ndirs, ir_node **dirs,
+                      int nouts, ir_node **outs, int jacobian_n);
+/* Evaluate a checked expression: value to a malloc'd buffer. */
+int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape);
+/* Publish S->diags as the error text; returns status. */
+int state_fail(hnn_state *S, int status);
+void state_warn(hnn_state *S, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Formatting of values as hnn prints them (print.c). */
+char *print_value(const double *v, ir_shape s);
+
+#endif

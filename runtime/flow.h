@@ -1,0 +1,57 @@
+/*
+** flow.h — the one interface between JIT-compiled mathematics and the
+** ahead-of-time runtime (ODE, SDE, proximal, geodesic engines).
+**
+** A flow component never sees the language: it receives callbacks with the
+** hnn ABI (below), each with the workspace size it needs, bundled in a
+** flow_problem.  The interpreter fills one from a script (lang/); tests and
+** embedders can fill one by hand with plain C functions.
+*/
+#ifndef HNN_FLOW_H
+#define HNN_FLOW_H
+
+#include <stddef.h>
+
+/* The callback ABI of every compiled function:
+**   in  : the point (n doubles, or what the callback documents)
+**   dir : a direction for forward-mode callbacks, else unused (may be NULL)
+**   out : the result
+**   ws  : scratch space of nwork doubles (one per thread)
+** Returns 0, or nonzero when the value could not be computed (e.g. a numeric
+** inverse found no bracket); a result may also be non-finite, which the
+** caller checks. */
+typedef int (*flow_cb)(const double *in, const double *dir, double *out, double *ws);
+
+typedef struct flow_fn {
+  flow_cb fn;            /* NULL when not available */
+  size_t nwork;
+} flow_fn;
+
+/* Everything a flow may need about the problem.  Unused members are NULL.
+** Matrices are n x n, row-major. */
+typedef struct flow_problem {
+  int n;
+  flow_fn f;             /* objective, -> 1 */
+  flow_fn grad;          /* gradient, -> n */
+  flow_fn hess;          /* Hessian, -> n x n (for implicit methods' Jacobians) */
+  /* metric G(x): when metric_diagonal, these callbacks return n diagonal
+  ** entries instead of n x n matrices */
+  int metric_diagonal;
+  flow_fn metric;        /* G(x) */
+  flow_fn metric_inv;    /* G(x)^-1 */
+  flow_fn metric_jac;    /* diagonal metrics: d g_k / d x_j as n x n (row k) */
+  flow_fn div_metric_inv;/* (div G^-1)_i = sum_j d_j (G^-1)_ij, -> n */
+  /* activation, elementwise on n-vectors */
+  flow_fn act;           /* s(u) */
+  flow_fn act_d;         /* s'(u) */
+  flow_fn act_inv;       /* s^-1(x) */
+  /* a coordinate map for separable diagonal metrics: d(x, y)^2 =
+  ** sum_i (phi_i(x_i) - phi_i(y_i))^2 with phi_i' = sqrt(g_ii); NULL if the
+  ** metric does not separate */
+  flow_fn geo_coord;     /* phi(x), -> n */
+} flow_problem;
+
+/* Workspace of the largest callback of p (doubles), for per-thread buffers. */
+size_t flow_problem_nwork(const flow_problem *p);
+
+#endif

@@ -1,0 +1,169 @@
+#!/bin/sh
+# run-cli.sh — tests of the hnn command-line program (lang/cli.c, lang/repl.c).
+#
+# Run by `make check` with HNN set to the built binary and srcdir to the
+# source directory.  Each case prints PASS or FAIL and its name; the exit
+# status is 1 if any case failed.  Stdin is never a terminal here, so the
+# REPL runs in its non-interactive (piped) mode.
+
+HNN=${HNN:-./hnn}
+srcdir=${srcdir:-.}
+T=$(mktemp -d "${TMPDIR:-/tmp}/hnn-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 1' HUP INT TERM
+failures=0
+nl='
+'
+
+pass() { echo "PASS $1"; }
+fail() {
+  echo "FAIL $1: $2"
+  failures=$((failures + 1))
+}
+
+# run [CMD...]: run with stdin from $T/in (empty unless written), leaving
+# stdout in $out, stderr in $err and the exit status in $rc.
+run() {
+  [ -f "$T/in" ] || : >"$T/in"
+  "$@" <"$T/in" >"$T/out" 2>"$T/err"
+  rc=$?
+  out=$(cat "$T/out")
+  err=$(cat "$T/err")
+  rm -f "$T/in"
+}
+
+# expect NAME RC STDOUT: the last run exited with RC and printed STDOUT.
+expect() {
+  if [ "$rc" != "$2" ]; then
+    fail "$1" "exit status $rc, expected $2; stderr: $err"
+  elif [ "$out" != "$3" ]; then
+    fail "$1" "stdout '$out', expected '$3'"
+  else
+    pass "$1"
+  fi
+}
+
+# expect_usage NAME: the last run was refused as a usage error.
+expect_usage() {
+  case $err in
+    "hnn: "*"try 'hnn --help'"*) ;;
+    *) fail "$1" "stderr '$err' lacks 'hnn: ...' and the --help hint"; return ;;
+  esac
+  expect "$1" 2 ""
+}
+
+# ---- basics ----------------------------------------------------------------
+
+run "$HNN" -e 'print 1+2'
+expect e-print 0 3
+
+run "$HNN" -e 'print 1' -e 'print 2'
+expect e-repeat 0 "1${nl}2"
+
+echo 'print 2^10' >"$T/in"
+run "$HNN"
+expect stdin-pipe 0 1024
+
+printf 'print (1 +\n 2)\n' >"$T/in"
+run "$HNN"
+expect stdin-continuation 0 3
+
+echo 'print 6*7' >"$T/in"
+run "$HNN" -
+expect stdin-dash 0 42
+
+run "$HNN" --version
+case $out in
+  "hnn "[0-9]*.[0-9]*) expect version 0 "$out" ;;
+  *) fail version "output '$out'" ;;
+esac
+
+run "$HNN" --help
+missing=
+for opt in -e -D --seed --seed-offset --task-id SLURM_ARRAY_TASK_ID -o -i \
+           --list-params --dump-ast --dump-c --version --help "exit status"; do
+  case $out in *"$opt"*) ;; *) missing="$missing $opt" ;; esac
+done
+wide=$(printf '%s\n' "$out" | awk 'length > 80' | head -n 1)
+if [ -n "$missing" ]; then fail help "does not mention:$missing"
+elif [ -n "$wide" ]; then fail help "line wider than 80 columns: $wide"
+else expect help 0 "$out"
+fi
+
+# ---- usage errors ------------------------------------------------------------
+
+run "$HNN" --no-such-option
+expect_usage bad-option
+run "$HNN" -e
+expect_usage missing-argument
+run "$HNN" --seed banana -e 'print 1'
+expect_usage bad-number
+run "$HNN" --seed=-1 -e 'print 1'
+expect_usage negative-number
+echo 'print 1' >"$T/a.hnn"
+run "$HNN" "$T/a.hnn" "$T/a.hnn"
+expect_usage two-scripts
+run "$HNN" -D novalue -e 'print 1'
+expect_usage bad-define
+
+# ---- script errors -------------------------------------------------------------
+
+run "$HNN" "$T/no-such-file.hnn"
+case $err in
+  *no-such-file.hnn*) expect missing-file 1 "" ;;
+  *) fail missing-file "stderr does not name the file: $err" ;;
+esac
+
+printf 'print 1\nprint no_such_name\nprint 2\n' >"$T/in"
+run "$HNN"
+case $err in
+  *no_such_name*) expect pipe-error-continues 1 "1${nl}2" ;;
+  *) fail pipe-error-continues "stderr does not name the bad name: $err" ;;
+esac
+
+# ---- params, seeds, reports ------------------------------------------------------
+
+printf 'param n = 3\nprint n*2\n' >"$T/n.hnn"
+run "$HNN" "$T/n.hnn"
+expect define-default 0 6
+run "$HNN" -D n=5 "$T/n.hnn"
+expect define-override 0 10
+run "$HNN" -Dn=7 "$T/n.hnn"
+expect define-attached 0 14
+
+printf 'param r = uniform(0, 1)\nprint r\n' >"$T/r.hnn"
+run "$HNN" --seed 42 "$T/r.hnn"; r42=$out
+run "$HNN" --seed 42 "$T/r.hnn"
+if [ -n "$r42" ] && [ "$out" = "$r42" ]; then pass seed-repeatable
+else fail seed-repeatable "'$r42' then '$out'"
+fi
+run "$HNN" --seed 43 "$T/r.hnn"
+if [ -n "$out" ] && [ "$out" != "$r42" ]; then pass seed-differs
+else fail seed-differs "seeds 42 and 43 both give '$out'"
+fi
+
+run "$HNN" --seed 42 --task-id 1 "$T/r.hnn"; t1=$out
+run env SLURM_ARRAY_TASK_ID=1 "$HNN" --seed 42 "$T/r.hnn"
+if [ -n "$t1" ] && [ "$t1" != "$r42" ] && [ "$out" = "$t1" ]; then pass task-id
+else fail task-id "seed 42: '$r42'; --task-id 1: '$t1'; SLURM_ARRAY_TASK_ID=1: '$out'"
+fi
+run env SLURM_ARRAY_TASK_ID=1 "$HNN" --seed 42 --seed-offset 2 "$T/r.hnn"
+if [ "$out" != "$t1" ]; then pass task-id-option-wins
+else fail task-id-option-wins "--seed-offset 2 gave the output of task 1"
+fi
+
+run "$HNN" -D n=5 --list-params "$T/n.hnn"
+if printf '%s\n' "$out" | grep -Eq '^[[:space:]]*n[[:space:]].*5'; then pass list-params
+else fail list-params "no line for n = 5 in: $out"
+fi
+if printf '%s\n' "$out" | grep -qx '10'; then fail list-params-dry "the print ran: $out"
+else pass list-params-dry
+fi
+
+run "$HNN" -o "$T/outdir/deep/dir" -e 'print 1'
+if [ -d "$T/outdir/deep/dir" ]; then expect output-dir 0 1
+else fail output-dir "directory not created"
+fi
+
+[ $failures -eq 0 ] || echo "$failures failure(s)"
+[ $failures -eq 0 ]
