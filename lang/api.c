@@ -57,17 +57,9 @@ hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int n
     cg_unit_free(u);
     return NULL;
   }
-  int np = cg_unit_nparams(u);
-  jit_symbol *syms = hnn_xcalloc((size_t)np + 1, sizeof *syms);
-  for (int k = 0; k < np; k++) {
-    const double *data;
-    cg_unit_param(u, k, &syms[k].name, &data);
-    syms[k].addr = data;
-  }
   char *err = NULL;
   const char *src = cg_unit_source(u);
-  jit_module *mod = jit_compile(src, np, syms, &err);
-  free(syms);
+  jit_module *mod = jit_compile(src, 0, NULL, &err);   /* params are addressed by cgen */
   jit_fn fn = mod ? jit_lookup(mod, entry) : NULL;
   if (!fn) {
     diag_plain(&S->diags, "internal error: the generated C did not compile (please report this with the "

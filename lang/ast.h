@@ -11,6 +11,7 @@
 typedef struct hnn_src {
   char *name;          /* file name or "<string>", "<command line>", "<stdin>:3" */
   char *text;          /* NUL-terminated copy of the whole text */
+  int line_offset;     /* added to line numbers in messages (REPL inputs) */
   int refs;
 } hnn_src;
 

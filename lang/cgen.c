@@ -19,6 +19,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -788,7 +789,14 @@ int cg_jacobian_loop(cg_unit *u, const char *cname, const char *jvp_name, int n_
 const char *cg_unit_source(cg_unit *u) {
   strbuf b = STRBUF_INIT;
   sb_puts(&b, jit_prelude());
-  for (int k = 0; k < u->nparams; k++) sb_printf(&b, "extern double %s[];\n", u->pnames[k]);
+  /* Params by address, not as extern symbols: this libtcc reaches undefined
+  ** data through 32-bit PC-relative relocations, which silently read the
+  ** wrong place when the data lies more than 2 GiB from the JIT code; and it
+  ** truncates a 64-bit literal address dereferenced directly.  A constant in
+  ** the module's own data holds the address instead. */
+  for (int k = 0; k < u->nparams; k++)
+    sb_printf(&b, "static const unsigned long long %s_addr = 0x%llxULL;\n#define %s ((double *)%s_addr)\n",
+              u->pnames[k], (unsigned long long)(uintptr_t)u->pdata[k], u->pnames[k], u->pnames[k]);
   if (u->helpers.s) sb_puts(&b, u->helpers.s);
   if (u->funcs.s) sb_puts(&b, u->funcs.s);
   free(u->source);

@@ -15,7 +15,7 @@ void diag_clear(diag_list *d) {
 }
 
 /* Append the line `line` of text and a caret line under columns [col, endcol]. */
-static void show_line(strbuf *b, const char *text, int line, int col, int endcol) {
+static void show_line(strbuf *b, const char *text, int line, int off, int col, int endcol) {
   const char *p = text;
   for (int l = 1; l < line && p; l++) {
     p = strchr(p, '\n');
@@ -24,7 +24,7 @@ static void show_line(strbuf *b, const char *text, int line, int col, int endcol
   if (!p || !*p) return;
   size_t len = strcspn(p, "\n");
   if (len > 200) len = 200;
-  sb_printf(b, "%5d | ", line);
+  sb_printf(b, "%5d | ", line + off);
   sb_putn(b, p, len);
   sb_puts(b, "\n      | ");
   for (int c = 1; c < col && (size_t)(c - 1) < len; c++) sb_putc(b, p[c - 1] == '\t' ? '\t' : ' ');
@@ -36,12 +36,13 @@ static void show_line(strbuf *b, const char *text, int line, int col, int endcol
 static void emit(diag_list *d, const hnn_src *src, hnn_loc loc, const char *kind,
                  const char *fmt, va_list ap) {
   const char *file = src ? src->name : "<input>";
-  sb_printf(&d->text, "%s:%d:%d: %s: ", file, loc.line, loc.col, kind);
+  int off = src ? src->line_offset : 0;
+  sb_printf(&d->text, "%s:%d:%d: %s: ", file, loc.line + off, loc.col, kind);
   sb_vprintf(&d->text, fmt, ap);
   sb_putc(&d->text, '\n');
   if (src && loc.line > 0) {
     int endcol = loc.end_line == loc.line ? loc.end_col : loc.col;
-    show_line(&d->text, src->text, loc.line, loc.col, endcol);
+    show_line(&d->text, src->text, loc.line, off, loc.col, endcol);
   }
 }
 
@@ -49,7 +50,7 @@ void diag_verror(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt,
   if (d->nerrors++ == 0) {
     free(d->first_file);
     d->first_file = hnn_xstrdup(src ? src->name : "<input>");
-    d->first_line = loc.line;
+    d->first_line = loc.line + (src ? src->line_offset : 0);
     d->first_col = loc.col;
   }
   emit(d, src, loc, "error", fmt, ap);

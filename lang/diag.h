@@ -16,6 +16,7 @@ typedef struct diag_list {
   int nerrors;
   char *first_file;     /* place of the first error */
   int first_line, first_col;
+  int incomplete;        /* the (only) error is at the end of the input */
 } diag_list;
 
 void diag_init(diag_list *d);

@@ -50,6 +50,10 @@ void hnn_close(hnn_state *S);                   /* frees every hnn_fn taken from
 ** order.  `name` is used in messages ("model.hnn:3:7: error: ..."). */
 int hnn_load_string(hnn_state *S, const char *src, const char *name);
 int hnn_load_file(hnn_state *S, const char *path);
+/* The same, for text that starts at line first_line of `name` (REPL inputs). */
+int hnn_load_string_at(hnn_state *S, const char *src, const char *name, int first_line);
+/* Did the last load fail only because the text ended mid-statement? */
+int hnn_error_incomplete(const hnn_state *S);
 /* Parse and check only (no params evaluated, nothing printed or compiled). */
 int hnn_check_string(hnn_state *S, const char *src, const char *name);
 

@@ -246,11 +246,8 @@ enum { LOADED, FAILED, UNFINISHED };
 
 /* Load one input, named after its first line, and classify the outcome. */
 static int try_load(repl *R, const char *text, int first_line) {
-  char name[48];
-  snprintf(name, sizeof name, "<stdin>:%d", first_line);
-  if (hnn_load_string(R->S, text, name) == HNN_OK) return LOADED;
-  const char *msg = hnn_error(R->S);
-  return msg && strstr(msg, INCOMPLETE_MARK) ? UNFINISHED : FAILED;
+  if (hnn_load_string_at(R->S, text, "<stdin>", first_line) == HNN_OK) return LOADED;
+  return hnn_error_incomplete(R->S) ? UNFINISHED : FAILED;
 }
 
 /* Read, accumulate and load inputs until end of input (returns 0) or

@@ -164,7 +164,8 @@ static void chk_free(chk *c) {
 
 static void unknown_name(chk *c, const ast *e, const char *name) {
   const char *best = NULL;
-  int bestd = 3;
+  /* Suggest only near misses: one edit for short names, more for long ones. */
+  int bestd = 2 + (int)strlen(name) / 4;
   for (int i = 0; i < c->S->nsyms; i++) {
     int dd = name_distance(name, c->S->syms[i]->name);
     if (dd < bestd) bestd = dd, best = c->S->syms[i]->name;

@@ -98,6 +98,7 @@ void hnn_close(hnn_state *S) {
 
 /* Publish the collected diagnostics as the state's error text. */
 int state_fail(hnn_state *S, int status) {
+  S->err_incomplete = S->diags.incomplete && S->diags.nerrors == 1;
   free(S->errtext);
   S->errtext = hnn_xstrdup(S->diags.text.s ? S->diags.text.s : "error\n");
   S->err_line = S->diags.first_line;
@@ -119,6 +120,7 @@ void state_warn(hnn_state *S, const char *fmt, ...) {
 }
 
 const char *hnn_error(const hnn_state *S) { return S->errtext; }
+int hnn_error_incomplete(const hnn_state *S) { return S->err_incomplete; }
 const char *hnn_error_file(const hnn_state *S) { return S->err_file; }
 int hnn_error_line(const hnn_state *S) { return S->err_line; }
 int hnn_error_col(const hnn_state *S) { return S->err_col; }
@@ -428,7 +430,10 @@ static void commit(hnn_state *S, undo *u, int nu) {
 static int load_unit(hnn_state *S, hnn_src *src) {
   ast **stmts = NULL;
   int n = 0, incomplete = 0;
-  if (hnn_parse(src, &S->diags, &stmts, &n, &incomplete)) return HNN_ERR_SCRIPT;
+  if (hnn_parse(src, &S->diags, &stmts, &n, &incomplete)) {
+    S->diags.incomplete = incomplete;
+    return HNN_ERR_SCRIPT;
+  }
   if (S->dump_ast && S->out) {
     for (int i = 0; i < n; i++) {
       char *s = ast_to_string(stmts[i]);
@@ -469,8 +474,13 @@ static void warn_unused_defines(hnn_state *S) {
 }
 
 int hnn_load_string(hnn_state *S, const char *text, const char *name) {
+  return hnn_load_string_at(S, text, name, 1);
+}
+
+int hnn_load_string_at(hnn_state *S, const char *text, const char *name, int first_line) {
   diag_clear(&S->diags);
   hnn_src *src = src_new(name ? name : "<string>", text ? text : "");
+  src->line_offset = first_line > 1 ? first_line - 1 : 0;
   int r = load_unit(S, src);
   src_release(src);
   if (r == HNN_OK) warn_unused_defines(S);

@@ -82,7 +82,7 @@ struct hnn_state {
   int epoch;
   diag_list diags;
   char *errtext, *err_file;
-  int err_line, err_col;
+  int err_line, err_col, err_incomplete;
   FILE *out, *warn;
   uint64_t seed, base_seed, seed_offset;
   int dry_run, dump_ast;
