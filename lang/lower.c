@@ -329,7 +329,12 @@ static ir_node *lower_binop(lower *L, ast *e) {
   switch (e->op) {
   case '+': return ir_add(ir, a, b);
   case '-': return ir_sub(ir, a, b);
-  case '/': return ir_div(ir, a, b);
+  case '/':
+    if (ir_is_zero(b)) {
+      fail(L, e->kids[1], "%s", "division by zero (the divisor is always 0)");
+      return NULL;
+    }
+    return ir_div(ir, a, b);
   case '^': return ir_pow(ir, a, b);
   default:
     if (a->shape.kind == IR_MATRIX && b->shape.kind == IR_VECTOR) return ir_matvec(ir, a, b);
@@ -562,7 +567,7 @@ ir_node *lower_param(hnn_state *S, ir_ctx *ir, sym *p, gsl_rng *rng, double ***b
   L.rng = rng;
   L.bufs = bufs;
   L.nbufs = nbufs;
-  ir_node *r = lo(&L, p->decl->kids[p->decl->ndims]);
+  ir_node *r = lo(&L, p->override ? p->override : p->decl->kids[p->decl->ndims]);
   free(L.b);
   return r;
 }

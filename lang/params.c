@@ -25,7 +25,7 @@ static int fill_from(sym *p, ir_node *r, const double *vals, size_t count) {
 }
 
 int params_evaluate(hnn_state *S, sym *p) {
-  ast *init = p->decl->kids[p->decl->ndims];
+  ast *init = p->override ? p->override : p->decl->kids[p->decl->ndims];
   ir_ctx *ir = ir_ctx_new();
   gsl_rng *rng = rng_stream(S->seed, RNG_PARAM, rng_name_index(p->name));
   double **bufs = NULL;

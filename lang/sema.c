@@ -867,6 +867,14 @@ static int check_param(hnn_state *S, sym *p) {
   }
   if (t.kind != TY_ERROR && c.param_ty.kind != TY_ERROR && t.kind != TY_SCALAR)
     unify(&c, c.param_ty, t, init, "the declared size");
+  if (t.kind != TY_ERROR && p->override && S->diags.nerrors == before) {
+    /* A -D value keeps the declared shape (a scalar fills a vector or matrix). */
+    ty want = c.param_ty.kind != TY_ERROR ? c.param_ty : t;
+    ty got = check(&c, p->override);
+    if (got.kind != TY_ERROR && !(got.kind == TY_SCALAR && c.param_ty.kind != TY_ERROR))
+      unify(&c, want, got, p->override, "this -D value for the param");
+    if (got.kind == TY_ERROR) t = got;
+  }
   if (t.kind != TY_ERROR && S->diags.nerrors == before) {
     ty final = c.param_ty.kind != TY_ERROR ? c.param_ty : t;
     if (final.kind == TY_SCALAR) p->shape = ir_scalar_shape();

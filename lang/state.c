@@ -47,6 +47,7 @@ static void sym_free(sym *s) {
   if (!s) return;
   free(s->name);
   ast_free(s->decl);
+  ast_free(s->override);
   free(s->data);
   free(s->origin);
   free(s->sig.formal);
@@ -225,9 +226,8 @@ int params_apply_define(hnn_state *S, sym *p) {
     if (strcmp(S->def_name[k], p->name) != 0) continue;
     ast *e = parse_define(S, k);
     if (!e) return 1;
-    ast *d = p->decl;
-    ast_free(d->kids[d->ndims]);
-    d->kids[d->ndims] = e;
+    ast_free(p->override);
+    p->override = e;
     free(p->origin);
     p->origin = hnn_xstrdup("-D");
     S->def_used[k] = 1;

@@ -51,6 +51,7 @@ struct sym {
   ir_shape shape;
   double *data;          /* owned; the storage compiled code reads */
   char *origin;          /* "model.hnn:3", "-D", "hnn_param_set" */
+  ast *override;         /* a -D value replacing the initializer, or NULL */
   int evaluated, evaluating;
   /* callables */
   sig sig;
