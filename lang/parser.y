@@ -113,10 +113,6 @@ stmt:
 | expr {
     $$ = node(pc, AST_EXPR, &@$, &@$); ast_add($$, $1);
   }
-| OBJECTIVE NAME '(' error ')' '=' expr {
-    free($2); ast_free($7); $$ = NULL;
-    hnn_yyerror(&@4, scanner, pc, "bad argument list: write names with optional sizes, as in f(x[n], y[2])");
-  }
 | OBJECTIVE NAME '=' expr {
     free($2); ast_free($4); $$ = NULL;
     hnn_yyerror(&@3, scanner, pc, "an objective needs its arguments: objective f(x[n]) = ...");

@@ -89,6 +89,7 @@ void hnn_close(hnn_state *S) {
   free(S->outdir);
   diag_clear(&S->diags);
   free(S->errtext);
+  free(S->err_file);
   free(S);
   pthread_mutex_lock(&gsl_lock);
   if (--gsl_users == 0) gsl_set_error_handler(gsl_saved);
