@@ -239,7 +239,7 @@ static hnn_fn *compile_lookup(hnn_state *S, sym *f, hnn_what what, int n) {
     break;
   }
   case SYM_METRIC: {
-    if (what < HNN_METRIC) {
+    if ((int)what < HNN_METRIC) {
       diag_plain(&S->diags, "metric '%s' has no %s (use HNN_METRIC, HNN_METRIC_INV or HNN_METRIC_DIV_INV)", f->name,
                  what_name(what));
       break;
@@ -252,9 +252,23 @@ static hnn_fn *compile_lookup(hnn_state *S, sym *f, hnn_what what, int n) {
       break;
     }
     ir_node *x = ir_var(ir, ir_vector_shape(size), "x");
-    metric_part part = what == HNN_METRIC ? METRIC_G : what == HNN_METRIC_INV ? METRIC_GINV : METRIC_DIVGINV;
+    metric_part part;
+    switch ((int)what) {
+    case HNN_METRIC: part = METRIC_G; break;
+    case HNN_METRIC_INV: part = METRIC_GINV; break;
+    case HNN_METRIC_DIV_INV: part = METRIC_DIVGINV; break;
+    case HNN_METRIC_INV_DIAG: part = METRIC_INV_DIAG; break;
+    default: part = METRIC_DIAG; break;
+    }
     ir_node *r = lower_metric(S, ir, f, x, part);
-    if (r) fn = state_compile(S, ir, 1, &x, 0, NULL, 1, &r, 0);
+    if (r && (int)what == HNN_METRIC_JAC_DIAG) {
+      /* d g_k / d x_j, one forward sweep per column */
+      ir_node *v = ir_var(ir, x->shape, "v");
+      ir_node *jv = diff_jvp(ir, r, 1, &x, &v);
+      fn = state_compile(S, ir, 1, &x, 1, &v, 1, &jv, size);
+    } else if (r) {
+      fn = state_compile(S, ir, 1, &x, 0, NULL, 1, &r, 0);
+    }
     break;
   }
   default:
@@ -271,10 +285,6 @@ hnn_fn *hnn_get(hnn_state *S, const char *name, hnn_what what, size_t n) {
     state_fail(S, HNN_ERR_USAGE);
     return NULL;
   }
-  char key[300];
-  snprintf(key, sizeof key, "%s/%d/%zu", name, (int)what, n);
-  for (hnn_fn *f = S->fns; f; f = f->next)
-    if (f->key && f->epoch == S->epoch && strcmp(f->key, key) == 0) return f;
   sym *s = state_lookup(S, name);
   if (!s) {
     diag_plain(&S->diags, "unknown name '%s'", name);
@@ -285,12 +295,18 @@ hnn_fn *hnn_get(hnn_state *S, const char *name, hnn_what what, size_t n) {
     state_fail(S, HNN_ERR_SCRIPT);
     return NULL;
   }
-  hnn_fn *f = compile_lookup(S, s, what, (int)n);
-  if (!f) {
-    state_fail(S, HNN_ERR_USAGE);
-    return NULL;
-  }
-  f->key = hnn_xstrdup(key);
+  hnn_fn *f = state_get(S, s, what, (int)n);
+  if (!f) state_fail(S, HNN_ERR_USAGE);
+  return f;
+}
+
+hnn_fn *state_get(hnn_state *S, sym *s, int what, int n) {
+  char key[300];
+  snprintf(key, sizeof key, "%s/%d/%d", s->name, what, n);
+  for (hnn_fn *f = S->fns; f; f = f->next)
+    if (f->key && f->epoch == S->epoch && strcmp(f->key, key) == 0) return f;
+  hnn_fn *f = compile_lookup(S, s, (hnn_what)what, n);
+  if (f) f->key = hnn_xstrdup(key);
   return f;
 }
 

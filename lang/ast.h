@@ -40,6 +40,10 @@ typedef enum {
   AST_KERNEL,
   AST_METRIC,     /* name; kids: formals..., body last (no formals for hopfield(s)/euclidean) */
   AST_USE,        /* name = module */
+  AST_FLOW,       /* name; kid[0]: AST_CALL of the flow kind, args may be AST_KWARG */
+  AST_MIRROR,     /* name; kid[0]: hopfield(s) */
+  AST_RUN,        /* name of the flow; kid[0] start, kid[1] output AST_STR or NULL, kids[2..] options */
+  AST_KWARG,      /* name = kid[0] (flow keyword arguments, run options) */
   AST_PRINT,      /* kids: expressions */
   AST_EXPR        /* kid[0]: a bare expression (printed) */
 } ast_kind;

@@ -518,8 +518,27 @@ static ir_node *metric_inverse(ir_ctx *ir, ir_node *g, ir_node *w, ir_node **win
   return ir_spdinv(ir, g);
 }
 
+int lower_metric_is_diagonal(hnn_state *S, sym *m, int n) {
+  if (m->mform != MET_EXPLICIT) return 1;
+  ir_ctx *ir = ir_ctx_new();
+  ir_node *w, *x = ir_var(ir, ir_vector_shape(n), "x");
+  ir_node *g = metric_matrix(S, ir, m, x, &w);
+  int diag = g && w;
+  ir_ctx_free(ir);
+  return diag;
+}
+
 ir_node *lower_metric(hnn_state *S, ir_ctx *ir, sym *m, ir_node *x, metric_part part) {
   ir_node *w, *winv;
+  if (part == METRIC_DIAG || part == METRIC_INV_DIAG) {
+    ir_node *g = metric_matrix(S, ir, m, x, &w);
+    if (!g) return NULL;
+    if (!w) {
+      diag_plain(&S->diags, "metric '%s' is not diagonal", m->name);
+      return NULL;
+    }
+    return part == METRIC_DIAG ? w : ir_div(ir, ir_const(ir, 1.0), w);
+  }
   if (part != METRIC_DIVGINV) {
     ir_node *g = metric_matrix(S, ir, m, x, &w);
     if (!g || part == METRIC_G) return g;

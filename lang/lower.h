@@ -13,7 +13,13 @@
 
 #include "state.h"
 
-typedef enum { METRIC_G, METRIC_GINV, METRIC_DIVGINV } metric_part;
+typedef enum {
+  METRIC_G, METRIC_GINV, METRIC_DIVGINV,
+  METRIC_DIAG, METRIC_INV_DIAG     /* diagonal metrics: the n entries of G, G^-1 */
+} metric_part;
+
+/* Is metric m diagonal (euclidean, hopfield(s), or diag(...) of its point)? */
+int lower_metric_is_diagonal(hnn_state *S, sym *m, int n);
 
 /* A print / eval expression (no free variables). NULL on error (reported). */
 ir_node *lower_expr(hnn_state *S, ir_ctx *ir, ast *e);

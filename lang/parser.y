@@ -52,9 +52,10 @@ static void take_kids(ast *to, ast *list);
 %token PARAM "param" ACTIVATION "activation" OBJECTIVE "objective" FUNCTION "function"
 %token KERNEL "kernel" METRIC "metric" USE "use" PRINT "print"
 %token GRAD "grad" HESSIAN "hessian" INVERSE "inverse"
+%token FLOW "flow" MIRROR "mirror" RUN "run" FROM "from" ARROW "->"
 %token PRIME "'"
 
-%type <node> stmt expr primary call formal formals exprs args
+%type <node> stmt expr primary call formal formals exprs args arg arglist runopts
 %type <count> primes
 
 %destructor { free($$); } <str>
@@ -104,6 +105,24 @@ stmt:
 | KERNEL NAME '(' formals ')' '=' expr    { $$ = decl(pc, AST_KERNEL, $2, &@2, $4, $7, &@1, &@7); }
 | METRIC NAME '(' formals ')' '=' expr    { $$ = decl(pc, AST_METRIC, $2, &@2, $4, $7, &@1, &@7); }
 | METRIC NAME '=' expr                    { $$ = decl(pc, AST_METRIC, $2, &@2, NULL, $4, &@1, &@4); }
+| FLOW NAME '=' NAME '(' args ')' {
+    $$ = node(pc, AST_FLOW, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);
+    ast *k = node(pc, AST_CALL, &@4, &@7); k->name = $4; k->name_loc = L(@4, @4);
+    take_kids(k, $6); ast_add($$, k);
+  }
+| MIRROR NAME '=' expr {
+    $$ = node(pc, AST_MIRROR, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2); ast_add($$, $4);
+  }
+| RUN NAME FROM expr runopts ARROW STRING {
+    $$ = node(pc, AST_RUN, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);
+    ast_add($$, $4);
+    ast *out = node(pc, AST_STR, &@7, &@7); out->name = $7; ast_add($$, out);
+    take_kids($$, $5);
+  }
+| RUN NAME FROM expr runopts {
+    $$ = node(pc, AST_RUN, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);
+    ast_add($$, $4); ast_add($$, NULL); take_kids($$, $5);
+  }
 | USE STRING {
     $$ = node(pc, AST_USE, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);
   }
@@ -154,7 +173,29 @@ exprs:
 
 args:
   %empty                { $$ = node(pc, AST_VECTOR, &@$, &@$); }
-| exprs                 { $$ = $1; }
+| arglist               { $$ = $1; }
+;
+
+arglist:
+  arg                   { $$ = node(pc, AST_VECTOR, &@$, &@$); ast_add($$, $1); }
+| arglist ',' arg       { $$ = $1; ast_add($$, $3); }
+;
+
+/* A keyword argument (name = value) is for flows; the checker says so elsewhere. */
+arg:
+  expr                  { $$ = $1; }
+| NAME '=' expr {
+    $$ = node(pc, AST_KWARG, &@$, &@$); $$->name = $1; $$->name_loc = L(@1, @1); ast_add($$, $3);
+  }
+;
+
+runopts:
+  %empty                { $$ = node(pc, AST_VECTOR, &@$, &@$); }
+| runopts NAME expr {
+    $$ = $1;
+    ast *o = node(pc, AST_KWARG, &@2, &@3); o->name = $2; o->name_loc = L(@2, @2); ast_add(o, $3);
+    ast_add($$, o);
+  }
 ;
 
 expr:

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "builtins.h"
+#include "flows.h"
 #include "state.h"
 #include "strbuf.h"
 
@@ -904,7 +905,7 @@ int sema_check_sym(hnn_state *S, sym *s) {
     return 1;
   }
   s->checking = 1;
-  int r = check_callable(S, s);
+  int r = s->kind == SYM_FLOW || s->kind == SYM_MIRROR ? flows_check_decl(S, s) : check_callable(S, s);
   s->checking = 0;
   s->epoch = S->epoch;
   s->failed = r != 0;
@@ -977,6 +978,12 @@ char *sig_to_string(const sym *s) {
   if (s->kind == SYM_PARAM) {
     if (s->shape.kind == IR_VECTOR) sb_printf(&b, "[%d]", s->shape.rows);
     if (s->shape.kind == IR_MATRIX) sb_printf(&b, "[%d,%d]", s->shape.rows, s->shape.cols);
+    return sb_take(&b);
+  }
+  if (s->kind == SYM_FLOW || s->kind == SYM_MIRROR) {
+    char *d = ast_to_string(s->decl->kids[0]);
+    sb_printf(&b, " = %s", d);
+    free(d);
     return sb_take(&b);
   }
   if (s->kind == SYM_METRIC && s->mform != MET_EXPLICIT) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "builtins.h"
+#include "flows.h"
 #include "lower.h"
 #include "parse.h"
 #include "rng.h"
@@ -184,7 +185,7 @@ sym *state_lookup(hnn_state *S, const char *name) {
 }
 
 const char *sym_kind_name(sym_kind k) {
-  static const char *n[] = { "param", "activation", "objective", "function", "kernel", "metric" };
+  static const char *n[] = { "param", "activation", "objective", "function", "kernel", "metric", "flow", "mirror" };
   return n[k];
 }
 
@@ -195,6 +196,8 @@ static sym_kind kind_of(ast_kind k) {
   case AST_OBJECTIVE: return SYM_OBJECTIVE;
   case AST_KERNEL: return SYM_KERNEL;
   case AST_METRIC: return SYM_METRIC;
+  case AST_FLOW: return SYM_FLOW;
+  case AST_MIRROR: return SYM_MIRROR;
   default: return SYM_FUNCTION;
   }
 }
@@ -359,7 +362,7 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
   int errs = 0;
   for (int i = 0; i < n; i++) {
     ast *st = stmts[i];
-    if (st->kind == AST_PRINT || st->kind == AST_EXPR || st->kind == AST_USE) continue;
+    if (st->kind == AST_PRINT || st->kind == AST_EXPR || st->kind == AST_USE || st->kind == AST_RUN) continue;
     if (builtin_find(st->name) || strcmp(st->name, "pi") == 0 || strcmp(st->name, "e") == 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is a builtin name and cannot be redefined", st->name);
       errs++;
@@ -367,7 +370,7 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
     }
     int dup = -1;
     for (int j = 0; j < i; j++)
-      if (stmts[j]->name && stmts[j]->kind != AST_USE && strcmp(stmts[j]->name, st->name) == 0) dup = j;
+      if (stmts[j]->name && stmts[j]->kind != AST_USE && stmts[j]->kind != AST_RUN && strcmp(stmts[j]->name, st->name) == 0) dup = j;
     if (dup >= 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is defined twice in this unit", st->name);
       diag_note(&S->diags, stmts[dup]->src, stmts[dup]->name_loc, "first defined here");
@@ -454,6 +457,8 @@ static int load_unit(hnn_state *S, hnn_src *src) {
       if ((stmts[i]->kind == AST_PRINT || stmts[i]->kind == AST_EXPR))
         for (int k = 0; k < stmts[i]->nkids; k++)
           if (sema_check_expr(S, stmts[i]->kids[k], NULL)) status = HNN_ERR_SCRIPT;
+    for (int i = 0; i < n && status == HNN_OK; i++)
+      if (stmts[i]->kind == AST_RUN && flows_check_run(S, stmts[i])) status = HNN_ERR_SCRIPT;
     if (status != HNN_OK) rollback(S, u, nu, before);
     else commit(S, u, nu);
   }
@@ -527,6 +532,10 @@ int hnn_check_string(hnn_state *S, const char *text, const char *name) {
 /* ------------------------------------------------------------ printing */
 
 static void run_statement(hnn_state *S, ast *st, int *status) {
+  if (st->kind == AST_RUN) {
+    *status = flows_run(S, st);
+    return;
+  }
   if (st->kind != AST_PRINT && st->kind != AST_EXPR) return;
   strbuf line = STRBUF_INIT;
   for (int k = 0; k < st->nkids && *status == HNN_OK; k++) {

@@ -38,7 +38,9 @@ typedef struct sig {
   ty result;
 } sig;
 
-typedef enum { SYM_PARAM, SYM_ACTIVATION, SYM_OBJECTIVE, SYM_FUNCTION, SYM_KERNEL, SYM_METRIC } sym_kind;
+typedef enum {
+  SYM_PARAM, SYM_ACTIVATION, SYM_OBJECTIVE, SYM_FUNCTION, SYM_KERNEL, SYM_METRIC, SYM_FLOW, SYM_MIRROR
+} sym_kind;
 typedef enum { MET_EUCLIDEAN, MET_HOPFIELD, MET_EXPLICIT } metric_form;
 
 typedef struct sym sym;
@@ -129,6 +131,12 @@ int params_evaluate(hnn_state *S, sym *p);
 int params_apply_define(hnn_state *S, sym *p);  /* -D override, if any */
 int csv_load(const char *path, const char *base_dir, double **data, int *rows, int *cols,
              char ***header, char **err);
+
+/* Callbacks beyond the public hnn_what, for the flows: the diagonal of a
+** diagonal metric, of its inverse, and the Jacobian of that diagonal. */
+enum { HNN_METRIC_DIAG = 100, HNN_METRIC_INV_DIAG, HNN_METRIC_JAC_DIAG };
+/* hnn_get for a checked symbol, without touching the error state. */
+hnn_fn *state_get(hnn_state *S, sym *s, int what, int n);
 
 /* Compile and run (state.c) */
 hnn_fn *state_compile(hnn_state *S, ir_ctx *ctx, int nvars, ir_node **vars, int ndirs, ir_node **dirs,

@@ -1,0 +1,470 @@
+/*
+** flows.c — flow declarations and run statements.
+**
+** One table names every flow kind: the declarations it takes (objective,
+** activation, metric, mirror map), its keyword arguments, the options its
+** runs accept, and the runtime engine behind it.  A run compiles the
+** callbacks its engine needs through the same path as every other
+** expression (state_get), fills a flow_problem, and streams the engine's
+** output to a CSV file (or standard output) with a header that records the
+** version, the seed and the params in effect.
+*/
+#include "flows.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "discrete.h"
+#include "lower.h"
+#include "ode.h"
+#include "runout.h"
+#include "strbuf.h"
+
+typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR } role;
+typedef enum { ENG_ODE, ENG_MD } engine;
+
+typedef struct flow_kind {
+  const char *name;
+  const char *usage;
+  int nroles;
+  role roles[2];
+  const char *keywords[4];     /* allowed keyword arguments; the first is required */
+  engine eng;
+  int sub;                     /* ode_flow_kind or md_kind */
+} flow_kind;
+
+static const char *const ode_run_options[] = { "until", "method", "h", "dt", "every", "atol", "rtol", "tol", "steps", NULL };
+static const char *const md_run_options[] = { "steps", "every", "tol", NULL };
+
+static const flow_kind kinds[] = {
+  { "gradient", "gradient(f)", 1, { R_OBJECTIVE }, { NULL }, ENG_ODE, ODE_GRADIENT },
+  { "hopfield", "hopfield(f, s)", 2, { R_OBJECTIVE, R_ACTIVATION }, { NULL }, ENG_ODE, ODE_HOPFIELD },
+  { "natural_gradient", "natural_gradient(f, G)", 2, { R_OBJECTIVE, R_METRIC }, { NULL }, ENG_ODE,
+    ODE_NATURAL_GRADIENT },
+  { "gradient_descent", "gradient_descent(f, step = h)", 1, { R_OBJECTIVE }, { "step", NULL }, ENG_MD,
+    MD_GRADIENT },
+  { "natural_gradient_descent", "natural_gradient_descent(f, G, step = h)", 2, { R_OBJECTIVE, R_METRIC },
+    { "step", NULL }, ENG_MD, MD_NATURAL },
+  { "mirror_descent", "mirror_descent(f, psi, step = h)", 2, { R_OBJECTIVE, R_MIRROR }, { "step", NULL },
+    ENG_MD, MD_MIRROR },
+};
+
+static const flow_kind *find_kind(const char *name) {
+  for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+    if (strcmp(kinds[i].name, name) == 0) return &kinds[i];
+  return NULL;
+}
+
+static const char *const *options_of(const flow_kind *k) { return k->eng == ENG_ODE ? ode_run_options : md_run_options; }
+
+static const char *role_name(role r) {
+  static const char *n[] = { "an objective", "an activation", "a metric", "a mirror map" };
+  return n[r];
+}
+
+static int role_ok(role r, sym_kind k) {
+  switch (r) {
+  case R_OBJECTIVE: return k == SYM_OBJECTIVE || k == SYM_FUNCTION;
+  case R_ACTIVATION: return k == SYM_ACTIVATION;
+  case R_METRIC: return k == SYM_METRIC;
+  default: return k == SYM_MIRROR;
+  }
+}
+
+static void list_words(strbuf *b, const char *const *w) {
+  for (int i = 0; w[i]; i++) sb_printf(b, "%s%s", i ? ", " : "", w[i]);
+}
+
+/* ------------------------------------------------------------ checks */
+
+static int check_scalar_expr(hnn_state *S, ast *e, const char *what) {
+  ty t;
+  if (sema_check_expr(S, e, &t)) return 1;
+  if (t.kind != TY_SCALAR) {
+    diag_error(&S->diags, e->src, e->loc, "%s must be a number", what);
+    return 1;
+  }
+  return 0;
+}
+
+static int check_mirror(hnn_state *S, sym *s) {
+  ast *body = s->decl->kids[0];
+  if (body->kind == AST_CALL && strcmp(body->name, "hopfield") == 0 && body->nkids == 1 &&
+      body->kids[0]->kind == AST_NAME) {
+    sym *a = state_lookup(S, body->kids[0]->name);
+    if (a && a->kind == SYM_ACTIVATION) {
+      if (sema_check_sym(S, a)) return 1;
+      free(s->mact);
+      s->mact = hnn_xstrdup(a->name);
+      return 0;
+    }
+  }
+  diag_error(&S->diags, body->src, body->loc, "a mirror map is hopfield(s) for an activation s");
+  return 1;
+}
+
+int flows_check_decl(hnn_state *S, sym *s) {
+  if (s->kind == SYM_MIRROR) return check_mirror(S, s);
+  ast *call = s->decl->kids[0];
+  const flow_kind *k = find_kind(call->name);
+  if (!k) {
+    strbuf b = STRBUF_INIT;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) sb_printf(&b, "%s%s", i ? ", " : "", kinds[i].name);
+    diag_error(&S->diags, call->src, call->name_loc, "unknown flow kind '%s' (hnn has: %s)", call->name, b.s);
+    sb_free(&b);
+    return 1;
+  }
+  int errs = 0, npos = 0, have_required = k->keywords[0] == NULL;
+  for (int i = 0; i < call->nkids; i++) {
+    ast *a = call->kids[i];
+    if (a->kind == AST_KWARG) {
+      int ok = 0;
+      for (int w = 0; k->keywords[w]; w++) ok |= strcmp(k->keywords[w], a->name) == 0;
+      if (!ok) {
+        diag_error(&S->diags, a->src, a->name_loc, "%s takes no argument '%s' (usage: %s)", k->name, a->name, k->usage);
+        errs++;
+        continue;
+      }
+      if (k->keywords[0] && strcmp(a->name, k->keywords[0]) == 0) have_required = 1;
+      errs += check_scalar_expr(S, a->kids[0], a->name);
+      continue;
+    }
+    if (npos >= k->nroles || a->kind != AST_NAME) {
+      diag_error(&S->diags, a->src, a->loc, "usage: flow %s = %s", s->name, k->usage);
+      errs++;
+      npos++;
+      continue;
+    }
+    sym *d = state_lookup(S, a->name);
+    role r = k->roles[npos++];
+    if (!d || !role_ok(r, d->kind)) {
+      diag_error(&S->diags, a->src, a->loc, "%s expects %s here; '%s' is %s", k->name, role_name(r), a->name,
+                 d ? sym_kind_name(d->kind) : "not defined");
+      errs++;
+    } else if (sema_check_sym(S, d)) {
+      errs++;
+    } else if (r == R_OBJECTIVE && d->sig.result.kind != TY_SCALAR) {
+      diag_error(&S->diags, a->src, a->loc, "the objective '%s' is not scalar-valued", a->name);
+      errs++;
+    }
+  }
+  if (!errs && npos != k->nroles) {
+    diag_error(&S->diags, call->src, call->loc, "usage: flow %s = %s", s->name, k->usage);
+    errs++;
+  }
+  if (!errs && !have_required) {
+    diag_error(&S->diags, call->src, call->loc, "%s needs %s = ... (usage: %s)", k->name, k->keywords[0], k->usage);
+    errs++;
+  }
+  return errs;
+}
+
+static ast *option(ast *run, const char *name) {
+  for (int i = 2; i < run->nkids; i++)
+    if (strcmp(run->kids[i]->name, name) == 0) return run->kids[i]->kids[0];
+  return NULL;
+}
+
+static const flow_kind *kind_of_flow(sym *f) { return find_kind(f->decl->kids[0]->name); }
+
+static sym *role_sym(hnn_state *S, sym *flow, role r) {
+  const flow_kind *k = kind_of_flow(flow);
+  ast *call = flow->decl->kids[0];
+  int pos = 0;
+  for (int i = 0; i < call->nkids; i++) {
+    if (call->kids[i]->kind == AST_KWARG) continue;
+    if (k->roles[pos++] == r) return state_lookup(S, call->kids[i]->name);
+  }
+  return NULL;
+}
+
+static ast *keyword(sym *flow, const char *name) {
+  ast *call = flow->decl->kids[0];
+  for (int i = 0; i < call->nkids; i++)
+    if (call->kids[i]->kind == AST_KWARG && strcmp(call->kids[i]->name, name) == 0) return call->kids[i]->kids[0];
+  return NULL;
+}
+
+/* The size n of the objective's (concatenated) argument for a start of
+** length total: every formal is a vector of a fixed size or of the one free
+** size variable.  0 when impossible (message in S->diags). */
+static int objective_size(hnn_state *S, sym *obj, int total, ast *at) {
+  int fixed = 0, per_n = 0;
+  for (int i = 0; i < obj->sig.nformals; i++) {
+    ty t = obj->sig.formal[i];
+    if (t.kind == TY_MATRIX) {
+      diag_error(&S->diags, at->src, at->loc, "a flow moves vectors; '%s' takes a matrix argument", obj->name);
+      return 0;
+    }
+    if (t.kind == TY_SCALAR) fixed += 1;
+    else if (t.r.val > 0) fixed += t.r.val;
+    else per_n += 1;
+  }
+  if (obj->sig.ngen > 1) {
+    diag_error(&S->diags, at->src, at->loc, "'%s' has several free sizes; fix them to run a flow", obj->name);
+    return 0;
+  }
+  if (per_n == 0) {
+    if (fixed != total) {
+      diag_error(&S->diags, at->src, at->loc, "the start has %d values but '%s' takes %d", total, obj->name, fixed);
+      return 0;
+    }
+    return -1;                 /* no free size */
+  }
+  int n = (total - fixed) / per_n;
+  if (n < 1 || n * per_n + fixed != total || n < obj->sig.gen_min[0]) {
+    diag_error(&S->diags, at->src, at->loc, "a start of %d values does not fit the arguments of '%s'", total, obj->name);
+    return 0;
+  }
+  return n;
+}
+
+int flows_check_run(hnn_state *S, ast *run) {
+  sym *f = state_lookup(S, run->name);
+  if (!f || f->kind != SYM_FLOW) {
+    diag_error(&S->diags, run->src, run->name_loc, "'%s' is %s, not a flow", run->name,
+               f ? sym_kind_name(f->kind) : "not defined");
+    return 1;
+  }
+  if (sema_check_sym(S, f)) return 1;
+  const flow_kind *k = kind_of_flow(f);
+  const char *const *opts = options_of(k);
+  int errs = 0;
+  for (int i = 2; i < run->nkids; i++) {
+    ast *o = run->kids[i];
+    int ok = 0;
+    for (int w = 0; opts[w]; w++) ok |= strcmp(opts[w], o->name) == 0;
+    for (int j = 2; j < i; j++)
+      if (strcmp(run->kids[j]->name, o->name) == 0) {
+        diag_error(&S->diags, o->src, o->name_loc, "option '%s' is given twice", o->name);
+        errs++;
+      }
+    if (!ok) {
+      strbuf b = STRBUF_INIT;
+      list_words(&b, opts);
+      diag_error(&S->diags, o->src, o->name_loc, "a %s run has no option '%s' (options: %s)", k->name, o->name, b.s);
+      sb_free(&b);
+      errs++;
+    } else if (strcmp(o->name, "method") == 0) {
+      if (o->kids[0]->kind != AST_NAME || ode_method_from_name(o->kids[0]->name) < 0) {
+        strbuf b = STRBUF_INIT;
+        for (int m = 0; m < ODE_NMETHODS; m++) sb_printf(&b, "%s%s", m ? ", " : "", ode_method_name((ode_method)m));
+        diag_error(&S->diags, o->kids[0]->src, o->kids[0]->loc, "unknown method (methods: %s)", b.s);
+        sb_free(&b);
+        errs++;
+      }
+    } else {
+      errs += check_scalar_expr(S, o->kids[0], o->name);
+    }
+  }
+  ty t;
+  if (sema_check_expr(S, run->kids[0], &t)) return errs + 1;
+  if (t.kind != TY_VECTOR) {
+    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "a %s run starts from a point (a vector)", k->name);
+    return errs + 1;
+  }
+  sym *obj = role_sym(S, f, R_OBJECTIVE);
+  if (!objective_size(S, obj, t.r.val, run->kids[0])) errs++;
+  if (run->kids[1] && !run->kids[1]->name[0]) {
+    diag_error(&S->diags, run->kids[1]->src, run->kids[1]->loc, "empty output file name");
+    errs++;
+  }
+  return errs;
+}
+
+/* -------------------------------------------------------------- runs */
+
+typedef struct run_ctx {
+  hnn_state *S;
+  const char *name;
+  run_out *out;
+  flow_problem *P;
+  double *ws, *row;
+  double t_end;                /* for the progress line (<= 0: steps) */
+  long steps_end;
+  int progress;
+  struct timespec start, last;
+} run_ctx;
+
+static double seconds_since(const struct timespec *a) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - a->tv_sec) + 1e-9 * (double)(now.tv_nsec - a->tv_nsec);
+}
+
+static void show_progress(run_ctx *c, double t, long step) {
+  if (!c->progress || seconds_since(&c->start) < 0.5 || seconds_since(&c->last) < 0.2) return;
+  clock_gettime(CLOCK_MONOTONIC, &c->last);
+  double frac = c->t_end > 0 ? t / c->t_end : c->steps_end > 0 ? (double)step / (double)c->steps_end : 0;
+  fprintf(stderr, "\rhnn: run %s  t = %-12.6g step %-10ld %3.0f%%  ", c->name, t, step, 100 * frac);
+  fflush(stderr);
+}
+
+static int emit_row(void *ctx, double t, long step, const double *x, int n) {
+  run_ctx *c = ctx;
+  double fx = NAN;
+  if (c->P->f.fn) c->P->f.fn(x, NULL, &fx, c->ws);
+  c->row[0] = t;
+  c->row[1] = (double)step;
+  memcpy(c->row + 2, x, (size_t)n * sizeof *x);
+  c->row[n + 2] = fx;
+  show_progress(c, t, step);
+  return run_out_row(c->out, c->row, n + 3);
+}
+
+static int eval_number(hnn_state *S, ast *e, double *v) {
+  double *val = NULL;
+  ir_shape sh;
+  int r = state_eval_ast(S, e, &val, &sh);
+  if (r == HNN_OK) *v = val[0];
+  free(val);
+  return r;
+}
+
+static int fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
+  hnn_fn *f = state_get(S, s, what, n);
+  if (!f) return 1;
+  out->fn = f->fn;
+  out->nwork = f->nwork;
+  return 0;
+}
+
+/* Compile what the engine needs into P. */
+static int build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P) {
+  const flow_kind *k = kind_of_flow(flow);
+  sym *obj = role_sym(S, flow, R_OBJECTIVE);
+  memset(P, 0, sizeof *P);
+  P->n = n;
+  int gsize = nsize > 0 ? nsize : 0;
+  if (fn_of(S, obj, HNN_VALUE, gsize, &P->f) || fn_of(S, obj, HNN_GRADIENT, gsize, &P->grad) ||
+      fn_of(S, obj, HNN_HESSIAN, gsize, &P->hess))
+    return 1;
+  sym *act = NULL;
+  if (k->nroles > 1 && k->roles[1] == R_ACTIVATION) act = role_sym(S, flow, R_ACTIVATION);
+  if (k->nroles > 1 && k->roles[1] == R_MIRROR) act = state_lookup(S, role_sym(S, flow, R_MIRROR)->mact);
+  if (act && (fn_of(S, act, HNN_VALUE, n, &P->act) || fn_of(S, act, HNN_DERIV1, n, &P->act_d) ||
+              fn_of(S, act, HNN_INVERSE, n, &P->act_inv)))
+    return 1;
+  if (k->nroles > 1 && k->roles[1] == R_METRIC) {
+    sym *g = role_sym(S, flow, R_METRIC);
+    P->metric_diagonal = lower_metric_is_diagonal(S, g, n);
+    if (P->metric_diagonal) {
+      if (fn_of(S, g, HNN_METRIC_DIAG, n, &P->metric) || fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P->metric_inv) ||
+          fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P->metric_jac))
+        return 1;
+    } else if (fn_of(S, g, HNN_METRIC, n, &P->metric) || fn_of(S, g, HNN_METRIC_INV, n, &P->metric_inv)) {
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, ode_options *o, double *step,
+                       long *nsteps) {
+  ode_options_default(o);
+  double v;
+  const char *num[] = { "until", "h", "dt", "atol", "rtol", "tol" };
+  double *dst[] = { &o->t_end, &o->h, &o->out_dt, &o->atol, &o->rtol, &o->grad_tol };
+  for (int i = 0; i < 6; i++) {
+    ast *e = option(run, num[i]);
+    if (!e) continue;
+    if (eval_number(S, e, dst[i])) return 1;
+    if (!(*dst[i] > 0) || !isfinite(*dst[i])) {
+      diag_error(&S->diags, e->src, e->loc, "option '%s' must be positive", num[i]);
+      return 1;
+    }
+  }
+  const char *cnt[] = { "every", "steps" };
+  long *cdst[] = { &o->out_every, &o->max_steps };
+  for (int i = 0; i < 2; i++) {
+    ast *e = option(run, cnt[i]);
+    if (!e) continue;
+    if (eval_number(S, e, &v)) return 1;
+    if (!(v >= 1 && v == floor(v) && v < 1e15)) {
+      diag_error(&S->diags, e->src, e->loc, "option '%s' must be a whole number >= 1", cnt[i]);
+      return 1;
+    }
+    *cdst[i] = (long)v;
+  }
+  ast *m = option(run, "method");
+  if (m) o->method = (ode_method)ode_method_from_name(m->name);
+  /* rk4 is the fixed-step method; the others adapt unless told a step only */
+  o->fixed = o->method == ODE_RK4;
+  if (o->fixed && !option(run, "h")) o->h = 1e-3;
+  if (k->eng == ENG_MD) {
+    ast *h = keyword(flow, "step");
+    if (eval_number(S, h, step)) return 1;
+    if (!(*step > 0)) {
+      diag_error(&S->diags, h->src, h->loc, "the step must be positive");
+      return 1;
+    }
+    *nsteps = o->max_steps > 0 ? o->max_steps : 1000;
+  } else if (!option(run, "until")) {
+    diag_error(&S->diags, run->src, run->loc, "a %s run needs 'until T' (the final time)", k->name);
+    return 1;
+  }
+  return 0;
+}
+
+int flows_run(hnn_state *S, ast *run) {
+  sym *flow = state_lookup(S, run->name);
+  const flow_kind *k = kind_of_flow(flow);
+  sym *obj = role_sym(S, flow, R_OBJECTIVE);
+  double *x0 = NULL;
+  ir_shape sh;
+  int status = state_eval_ast(S, run->kids[0], &x0, &sh);
+  if (status != HNN_OK) return status;
+  int n = sh.rows, nsize = objective_size(S, obj, n, run->kids[0]);
+  ode_options o;
+  double step = 0;
+  long nsteps = 0;
+  flow_problem P;
+  if (!nsize || run_options(S, run, k, flow, &o, &step, &nsteps) || build_problem(S, flow, nsize, n, &P)) {
+    free(x0);
+    return HNN_ERR_SCRIPT;
+  }
+  run_ctx c;
+  memset(&c, 0, sizeof c);
+  c.S = S;
+  c.name = flow->name;
+  c.P = &P;
+  c.ws = hnn_xcalloc(flow_problem_nwork(&P) + 1, sizeof *c.ws);
+  c.row = hnn_xcalloc((size_t)n + 3, sizeof *c.row);
+  c.t_end = k->eng == ENG_ODE ? o.t_end : 0;
+  c.steps_end = k->eng == ENG_ODE ? o.max_steps : nsteps;
+  c.progress = isatty(STDERR_FILENO) && S->warn;
+  clock_gettime(CLOCK_MONOTONIC, &c.start);
+  c.last = c.start;
+  char *err = NULL;
+  c.out = run_out_open(S, run->kids[1] ? run->kids[1]->name : NULL, n, &err);
+  ode_result res;
+  memset(&res, 0, sizeof res);
+  if (!c.out) {
+    diag_error(&S->diags, run->kids[1]->src, run->kids[1]->loc, "%s", err);
+    free(err);
+    status = HNN_ERR_RUNTIME;
+  } else {
+    if (k->eng == ENG_ODE)
+      status = ode_run(&P, (ode_flow_kind)k->sub, flow->name, &o, x0, NULL, emit_row, &c, &res);
+    else
+      status = md_run(&P, (md_kind)k->sub, flow->name, step, nsteps, x0, o.grad_tol, o.out_every, emit_row, &c,
+                      &res);
+    if (c.progress && seconds_since(&c.start) >= 0.5) fputs("\r\033[K", stderr);
+    if (status != HNN_OK) {
+      diag_error(&S->diags, run->src, run->loc, "%s", res.msg[0] ? res.msg : "the run failed");
+      run_out_abort(c.out);
+      status = status == HNN_ERR_USAGE ? HNN_ERR_SCRIPT : HNN_ERR_RUNTIME;
+    } else if (run_out_close(c.out, &err) != 0) {
+      diag_error(&S->diags, run->src, run->loc, "%s", err);
+      free(err);
+      status = HNN_ERR_RUNTIME;
+    }
+  }
+  free(c.ws);
+  free(c.row);
+  free(x0);
+  return status;
+}
