@@ -307,12 +307,10 @@ static int emit_row(void *ctx, double t, long step, const double *x, int n) {
   run_ctx *c = ctx;
   double fx = NAN;
   if (c->P->f.fn) c->P->f.fn(x, NULL, &fx, c->ws);
-  c->row[0] = t;
-  c->row[1] = (double)step;
-  memcpy(c->row + 2, x, (size_t)n * sizeof *x);
-  c->row[n + 2] = fx;
+  memcpy(c->row, x, (size_t)n * sizeof *x);
+  c->row[n] = fx;
   show_progress(c, t, step);
-  return run_out_row(c->out, c->row, n + 3);
+  return run_out_row(c->out, t, step, c->row);
 }
 
 static int eval_number(hnn_state *S, ast *e, double *v) {
@@ -432,14 +430,19 @@ int flows_run(hnn_state *S, ast *run) {
   c.name = flow->name;
   c.P = &P;
   c.ws = hnn_xcalloc(flow_problem_nwork(&P) + 1, sizeof *c.ws);
-  c.row = hnn_xcalloc((size_t)n + 3, sizeof *c.row);
+  c.row = hnn_xcalloc((size_t)n + 1, sizeof *c.row);
   c.t_end = k->eng == ENG_ODE ? o.t_end : 0;
   c.steps_end = k->eng == ENG_ODE ? o.max_steps : nsteps;
   c.progress = isatty(STDERR_FILENO) && S->warn;
   clock_gettime(CLOCK_MONOTONIC, &c.start);
   c.last = c.start;
   char *err = NULL;
-  c.out = run_out_open(S, run->kids[1] ? run->kids[1]->name : NULL, n, &err);
+  char **names = hnn_xcalloc((size_t)n + 1, sizeof *names);
+  run_out_names(names, "x", n);
+  names[n] = hnn_xstrdup("f");
+  c.out = run_out_open(S, run->kids[1] ? run->kids[1]->name : NULL, n + 1, (const char *const *)names, &err);
+  for (int i = 0; i <= n; i++) free(names[i]);
+  free(names);
   ode_result res;
   memset(&res, 0, sizeof res);
   if (!c.out) {

@@ -355,7 +355,7 @@ static ir_node *lower_name(lower *L, ast *e) {
   return NULL;
 }
 
-static ir_node *lo(lower *L, ast *e) {
+static ir_node *lo_kind(lower *L, ast *e) {
   switch (e->kind) {
   case AST_NUM: return ir_const(L->ir, e->num);
   case AST_NAME: return lower_name(L, e);
@@ -378,6 +378,19 @@ static ir_node *lo(lower *L, ast *e) {
     fail(L, e, "%s", "not an expression");
     return NULL;
   }
+}
+
+/* The checker caps values of known size; a size-generic body gets its sizes
+** only here, so cap them again (rows*cols is an int in ir_shape_size). */
+static ir_node *lo(lower *L, ast *e) {
+  ir_node *r = lo_kind(L, e);
+  if (r && (double)r->shape.rows * (double)r->shape.cols > 1e8) {
+    char msg[80];
+    snprintf(msg, sizeof msg, "%.0f", (double)r->shape.rows * (double)r->shape.cols);
+    fail(L, e, "this value would hold %s numbers; the limit is 100000000", msg);
+    return NULL;
+  }
+  return r;
 }
 
 /* ------------------------------------------------------- activations */

@@ -30,6 +30,7 @@ static void hnn_yyerror(HNN_YYLTYPE *l, yyscan_t scanner, parse_ctx *pc, const c
 static hnn_loc mkloc(const HNN_YYLTYPE *a, const HNN_YYLTYPE *b);
 static ast *node(parse_ctx *pc, ast_kind k, const HNN_YYLTYPE *a, const HNN_YYLTYPE *b);
 static ast *bounded(parse_ctx *pc, ast *n);
+static int formal_size(double v);
 static ast *binop(parse_ctx *pc, char op, ast *l, ast *r, const HNN_YYLTYPE *a, const HNN_YYLTYPE *b);
 static ast *decl(parse_ctx *pc, ast_kind k, char *name, const HNN_YYLTYPE *nl, ast *formals, ast *body,
                  const HNN_YYLTYPE *a, const HNN_YYLTYPE *b);
@@ -148,16 +149,16 @@ formal:
     $$ = node(pc, AST_FORMAL, &@$, &@$); $$->name = $1;
   }
 | NAME '[' NUM ']' {
-    $$ = node(pc, AST_FORMAL, &@$, &@$); $$->name = $1; $$->ndims = 1; $$->dimval[0] = (int)$3;
-    if ($3 < 1 || $3 != (int)$3) hnn_yyerror(&@3, scanner, pc, "a size must be a positive integer");
+    $$ = node(pc, AST_FORMAL, &@$, &@$); $$->name = $1; $$->ndims = 1; $$->dimval[0] = formal_size($3);
+    if (!$$->dimval[0]) hnn_yyerror(&@3, scanner, pc, "a size must be a positive integer");
   }
 | NAME '[' NAME ']' {
     $$ = node(pc, AST_FORMAL, &@$, &@$); $$->name = $1; $$->ndims = 1; $$->dimname[0] = $3;
   }
 | NAME '[' NUM ',' NUM ']' {
     $$ = node(pc, AST_FORMAL, &@$, &@$); $$->name = $1; $$->ndims = 2;
-    $$->dimval[0] = (int)$3; $$->dimval[1] = (int)$5;
-    if ($3 < 1 || $3 != (int)$3 || $5 < 1 || $5 != (int)$5)
+    $$->dimval[0] = formal_size($3); $$->dimval[1] = formal_size($5);
+    if (!$$->dimval[0] || !$$->dimval[1])
       hnn_yyerror(&@3, scanner, pc, "a size must be a positive integer");
   }
 | NAME '[' NAME ',' NAME ']' {
@@ -266,6 +267,13 @@ static ast *bounded(parse_ctx *pc, ast *n) {
   ast *p = ast_new(AST_NUM, l, pc->src);
   ast_free(n);
   return p;
+}
+
+/* A number written as a formal's size: a positive whole number (at most 1e8,
+** like a size given by a param), or 0 when it is not one (never cast a double
+** outside int's range). */
+static int formal_size(double v) {
+  return v >= 1 && v <= 1e8 && v == (double)(int)v ? (int)v : 0;
 }
 
 static ast *binop(parse_ctx *pc, char op, ast *l, ast *r, const HNN_YYLTYPE *a, const HNN_YYLTYPE *b) {

@@ -1,104 +1,106 @@
 /*
-** runout.c — CSV output of runs (see runout.h).
+** runout.c — CSV output of runs (see runout.h): the header comes from the
+** state, the file itself from runtime/csvw.c.
 */
 #include "runout.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "csvw.h"
 #include "strbuf.h"
 
 struct run_out {
+  csvw *w;               /* file output, or NULL for standard output */
   FILE *f;
-  char *path, *tmp;      /* NULL for standard output */
-  strbuf line;
+  int ncols;
 };
 
-static void header(hnn_state *S, FILE *f, int n) {
-  fprintf(f, "# hnn %s\n# seed %llu\n", HNN_VERSION, (unsigned long long)S->seed);
+void run_out_names(char **names, const char *prefix, int n) {
+  for (int i = 0; i < n; i++) {
+    strbuf b = STRBUF_INIT;
+    sb_printf(&b, "%s%d", prefix, i + 1);
+    names[i] = sb_take(&b);
+  }
+}
+
+/* The '#' lines: version, seed, params in effect. */
+static char **header_lines(hnn_state *S, int *count) {
   char *params = hnn_list_params(S);
+  int cap = 4, n = 0;
+  char **lines = hnn_xmalloc((size_t)cap * sizeof *lines);
+  strbuf b = STRBUF_INIT;
+  sb_printf(&b, "hnn %s", HNN_VERSION);
+  lines[n++] = sb_take(&b);
+  sb_printf(&b, "seed %llu", (unsigned long long)S->seed);
+  lines[n++] = sb_take(&b);
   for (char *p = params; *p;) {
     size_t len = strcspn(p, "\n");
-    if (strncmp(p, "# seed", 6) != 0) fprintf(f, "# param %.*s\n", (int)len, p);
+    if (strncmp(p, "# seed", 6) != 0) {
+      if (n == cap) lines = hnn_xrealloc(lines, (size_t)(cap *= 2) * sizeof *lines);
+      sb_printf(&b, "param %.*s", (int)len, p);
+      lines[n++] = sb_take(&b);
+    }
     p += len + (p[len] == '\n');
   }
   free(params);
-  fputs("# t,step", f);
-  for (int i = 1; i <= n; i++) fprintf(f, ",x%d", i);
-  fputs(",f\n", f);
+  *count = n;
+  return lines;
 }
 
-run_out *run_out_open(hnn_state *S, const char *path, int n, char **err) {
+run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *const *names, char **err) {
   run_out *o = hnn_xcalloc(1, sizeof *o);
-  if (!path) {
-    o->f = S->out ? S->out : stdout;
-  } else {
+  o->ncols = ncols;
+  int nlines;
+  char **lines = header_lines(S, &nlines);
+  if (path) {
     strbuf p = STRBUF_INIT;
     if (S->outdir && path[0] != '/') sb_printf(&p, "%s/", S->outdir);
     sb_puts(&p, path);
-    o->path = sb_take(&p);
-    sb_printf(&p, "%s.tmp%ld", o->path, (long)getpid());
-    o->tmp = sb_take(&p);
-    o->f = fopen(o->tmp, "w");
-    if (!o->f) {
-      strbuf e = STRBUF_INIT;
-      sb_printf(&e, "cannot write '%s': %s", o->path, strerror(errno));
-      *err = sb_take(&e);
-      free(o->path);
-      free(o->tmp);
+    char msg[512];
+    o->w = csvw_open(p.s, ncols, (const char *const *)lines, nlines, names, msg, sizeof msg);
+    sb_free(&p);
+    if (!o->w) {
+      *err = hnn_xstrdup(msg);
       free(o);
-      return NULL;
+      o = NULL;
     }
+  } else {
+    o->f = S->out ? S->out : stdout;
+    for (int i = 0; i < nlines; i++) fprintf(o->f, "# %s\n", lines[i]);
+    fputs("# t,step", o->f);
+    for (int i = 0; i < ncols; i++) fprintf(o->f, ",%s", names[i]);
+    fputc('\n', o->f);
   }
-  header(S, o->f, n);
+  for (int i = 0; i < nlines; i++) free(lines[i]);
+  free(lines);
   return o;
 }
 
-int run_out_row(run_out *o, const double *v, int m) {
-  o->line.len = 0;
-  for (int i = 0; i < m; i++) {
-    if (i) sb_putc(&o->line, ',');
-    if (i == 1) sb_printf(&o->line, "%.0f", v[i]);
-    else sb_double(&o->line, v[i]);
-  }
-  sb_putc(&o->line, '\n');
-  return fwrite(o->line.s, 1, o->line.len, o->f) == o->line.len ? 0 : 1;
-}
-
-static void release(run_out *o) {
-  sb_free(&o->line);
-  free(o->path);
-  free(o->tmp);
-  free(o);
+int run_out_row(run_out *o, double t, long step, const double *v) {
+  if (o->w) return csvw_row(o->w, t, step, v, o->ncols);
+  fprintf(o->f, "%.17g,%ld", t, step);
+  for (int i = 0; i < o->ncols; i++) fprintf(o->f, ",%.17g", v[i]);
+  return fputc('\n', o->f) == EOF;
 }
 
 int run_out_close(run_out *o, char **err) {
   int bad = 0;
-  if (!o->path) {
-    bad = fflush(o->f) != 0;
-  } else {
-    bad = ferror(o->f) | (fclose(o->f) != 0);
-    if (!bad && rename(o->tmp, o->path) != 0) bad = 1;
-    if (bad) remove(o->tmp);
+  if (o->w) {
+    char msg[512];
+    bad = csvw_commit(o->w, msg, sizeof msg) != 0;
+    if (bad) *err = hnn_xstrdup(msg);
+  } else if (fflush(o->f) != 0) {
+    *err = hnn_xstrdup("cannot write standard output");
+    bad = 1;
   }
-  if (bad) {
-    strbuf e = STRBUF_INIT;
-    sb_printf(&e, "cannot write '%s': %s", o->path ? o->path : "standard output", strerror(errno));
-    *err = sb_take(&e);
-  }
-  release(o);
+  free(o);
   return bad;
 }
 
 void run_out_abort(run_out *o) {
-  if (o->path) {
-    fclose(o->f);
-    remove(o->tmp);
-  } else {
-    fflush(o->f);
-  }
-  release(o);
+  if (o->w) csvw_abort(o->w);
+  else fflush(o->f);
+  free(o);
 }

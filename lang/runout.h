@@ -1,9 +1,9 @@
 /*
-** runout.h — where a run's rows go: a CSV file written atomically (to a
-** temporary name, renamed into place on success), or standard output.  The
-** header records the hnn version, the seed and every param in effect as
+** runout.h — where a run's rows go: a CSV file (runtime/csvw.c writes it
+** atomically: a failed run never replaces a good file) or standard output.
+** The header records the hnn version, the seed and every param in effect as
 ** '#' lines, then the column names as a '#' line, so numpy.loadtxt(f,
-** delimiter=",") and gnuplot read the file as is, and numpy.genfromtxt(f,
+** delimiter=",") and gnuplot read the output as is, and numpy.genfromtxt(f,
 ** delimiter=",", names=True) picks up the names.
 */
 #ifndef HNN_RUNOUT_H
@@ -13,11 +13,15 @@
 
 typedef struct run_out run_out;
 
-/* path NULL: standard output.  A relative path goes under the output
-** directory (-o).  Columns: t, step, x1..xn, f.  NULL on failure (*err). */
-run_out *run_out_open(hnn_state *S, const char *path, int n, char **err);
-int run_out_row(run_out *o, const double *v, int m);     /* 0 or nonzero */
-int run_out_close(run_out *o, char **err);               /* renames into place */
-void run_out_abort(run_out *o);                          /* removes the partial file */
+/* Rows are t, step, then ncols values named names[0..ncols-1].  path NULL:
+** standard output; a relative path goes under the output directory (-o).
+** NULL on failure, with a message in *err (caller frees). */
+run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *const *names, char **err);
+int run_out_row(run_out *o, double t, long step, const double *v);   /* 0 or nonzero */
+int run_out_close(run_out *o, char **err);                           /* renames into place */
+void run_out_abort(run_out *o);                                      /* removes the partial file */
+
+/* Column names prefix1..prefixn into names[0..n-1] (caller frees each). */
+void run_out_names(char **names, const char *prefix, int n);
 
 #endif

@@ -40,6 +40,10 @@ typedef struct chk {
 
 static ty check(chk *c, ast *e);
 
+/* The most numbers one value (a param, an intermediate) may hold: 800 MB of doubles. */
+#define VALUE_MAX_ELEMENTS 1e8
+#define PARAM_MAX_ELEMENTS VALUE_MAX_ELEMENTS
+
 /* ---------------------------------------------------------------- dims */
 
 static int newvar(chk *c, const char *name) {
@@ -536,7 +540,7 @@ static ty check_call(chk *c, ast *e) {
   }
   if (sema_check_sym(c->S, f)) return error_ty();
   if (e->nprimes && f->kind != SYM_ACTIVATION) {
-    diag_error(c->d, e->src, e->name_loc, "'%s: only activations have derivatives written %s'(u); use grad %s(...)",
+    diag_error(c->d, e->src, e->name_loc, "'%s' is not an activation: only activations have derivatives written %s'(u); use grad %s(...)",
                e->name, e->name, e->name);
     return error_ty();
   }
@@ -607,7 +611,7 @@ static ty check_name(chk *c, ast *e) {
   return error_ty();
 }
 
-static ty check(chk *c, ast *e) {
+static ty check_kind(chk *c, ast *e) {
   switch (e->kind) {
   case AST_NUM: return scalar();
   case AST_STR: return mk(TY_STRING, known(1), known(1));
@@ -628,6 +632,21 @@ static ty check(chk *c, ast *e) {
     diag_error(c->d, e->src, e->loc, "not an expression");
     return error_ty();
   }
+}
+
+/* Every value is allocated whole and sizes are ints: cap the element count
+** of any value whose size is known (eye(65536) would overflow rows*cols). */
+static ty check(chk *c, ast *e) {
+  ty t = check_kind(c, e);
+  if (t.kind == TY_VECTOR || t.kind == TY_MATRIX) {
+    double count = (double)dim_value(c, t.r) * (double)dim_value(c, t.c);
+    if (count > VALUE_MAX_ELEMENTS) {
+      diag_error(c->d, e->src, e->loc, "this value would hold %.0f numbers; the limit is %.0f", count,
+                 VALUE_MAX_ELEMENTS);
+      return error_ty();
+    }
+  }
+  return t;
 }
 
 /* ------------------------------------------------------ declarations */
@@ -878,9 +897,17 @@ static int check_param(hnn_state *S, sym *p) {
   }
   if (t.kind != TY_ERROR && S->diags.nerrors == before) {
     ty final = c.param_ty.kind != TY_ERROR ? c.param_ty : t;
-    if (final.kind == TY_SCALAR) p->shape = ir_scalar_shape();
-    else if (final.kind == TY_VECTOR) p->shape = ir_vector_shape(dim_value(&c, final.r));
-    else p->shape = ir_matrix_shape(dim_value(&c, final.r), dim_value(&c, final.c));
+    ir_shape sh;
+    if (final.kind == TY_SCALAR) sh = ir_scalar_shape();
+    else if (final.kind == TY_VECTOR) sh = ir_vector_shape(dim_value(&c, final.r));
+    else sh = ir_matrix_shape(dim_value(&c, final.r), dim_value(&c, final.c));
+    /* Sizes are ints and a param is allocated whole: cap the element count. */
+    double count = (double)sh.rows * (double)sh.cols;
+    if (count > PARAM_MAX_ELEMENTS)
+      diag_error(c.d, init->src, init->loc, "param '%s' would hold %.0f numbers (%d x %d); the limit is %.0f",
+                 p->name, count, sh.rows, sh.cols, PARAM_MAX_ELEMENTS);
+    else
+      p->shape = sh;
   }
   chk_free(&c);
   if (S->diags.nerrors != before) return S->diags.nerrors - before;

@@ -49,6 +49,13 @@ typedef struct flow_problem {
   ** sum_i (phi_i(x_i) - phi_i(y_i))^2 with phi_i' = sqrt(g_ii); NULL if the
   ** metric does not separate */
   flow_fn geo_coord;     /* phi(x), -> n */
+  /* full (non-diagonal) metrics: dG/dx_j for j = 0..n-1, -> n x n x n
+  ** (out[(j*n + k)*n + l] = d G_kl / d x_j); needed by the geodesic solver and
+  ** by implicit ODE methods on full-metric natural gradients */
+  flow_fn metric_dx;
+  /* mirror potential in closed form: psi_i(x_i) = integral of s_i^-1,
+  ** elementwise, -> n; when NULL, runtime/discrete.c integrates act_inv */
+  flow_fn mirror_pot;
 } flow_problem;
 
 /* Workspace of the largest callback of p (doubles), for per-thread buffers. */

@@ -1,0 +1,38 @@
+/*
+** csvw.h — CSV writer for run output, readable as is by
+** numpy.loadtxt(f, delimiter=",") and gnuplot (set datafile separator ",").
+**
+** Layout: '# '-comment lines given by the caller (hnn version, seed, params
+** in effect), then '# t,step,x1,...,xn' (or the caller's column names), then
+** one row per point, numbers printed with %.17g (exact round trip).
+** The file is written to a temporary file in the same directory and renamed
+** into place by csvw_commit: a failed run never replaces a good file.
+*/
+#ifndef HNN_CSVW_H
+#define HNN_CSVW_H
+
+#include <stddef.h>
+
+typedef struct csvw csvw;
+
+/* Open a writer for n state columns.  comments: ncomments strings (newlines
+** inside are written as spaces); names: n column names or NULL (x1..xn).
+** NULL on failure, with a message in err (errlen bytes). */
+csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomments,
+                const char *const *names, char *err, size_t errlen);
+
+/* One row: t, step, x[0..n-1].  Returns 0 or nonzero (write error; the
+** writer remembers it and csvw_commit fails). */
+int csvw_row(csvw *w, double t, long step, const double *x, int n);
+
+/* The same with the ode_emit signature (ctx is the csvw). */
+int csvw_emit(void *ctx, double t, long step, const double *x, int n);
+
+/* Flush, close and rename into place; frees w.  Returns 0, or 3 (the
+** temporary file is removed; err explains). */
+int csvw_commit(csvw *w, char *err, size_t errlen);
+
+/* Close and remove the temporary file, leaving any existing file alone; frees w. */
+void csvw_abort(csvw *w);
+
+#endif

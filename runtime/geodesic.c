@@ -1,0 +1,314 @@
+/*
+** geodesic.c — geodesic boundary-value problem by shooting (see geodesic.h).
+**
+** State of the initial-value problem: (gamma, v, L), 2n + 1 values, with
+** gamma' = v, v' = -Gamma(gamma)[v, v], L' = sqrt(v' G v), integrated by
+** GSL's rk8pd at tight tolerance.  Newton on v0 solves gamma(1; v0) = target;
+** the target moves from x to y by continuation (a failed stage halves the
+** increment), each Newton step is damped until the residual decreases.
+** Depends on: flow.h, GSL (odeiv2, linalg).
+*/
+#include "geodesic.h"
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_odeiv2.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct geo_ws {
+  const flow_problem *p;
+  int n;
+  double *ws, *g, *J, *dG, *w, *tmp;
+  const geo_options *o;
+} geo_ws;
+
+static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
+  size_t n = (size_t)p->n;
+  W->p = p;
+  W->n = p->n;
+  W->o = o;
+  W->ws = malloc((flow_problem_nwork(p) + 1) * sizeof(double));
+  W->g = malloc((3 * n + 1 + 2 * n * n + n * n * n) * sizeof(double));
+  if (!W->ws || !W->g) {
+    free(W->ws);
+    free(W->g);
+    return -1;
+  }
+  W->J = W->g + n * n;
+  W->dG = W->J + n * n;
+  W->w = W->dG + n * n * n;
+  W->tmp = W->w + n;
+  return 0;
+}
+
+static void geo_ws_free(geo_ws *W) {
+  free(W->ws);
+  free(W->g);
+}
+
+static int finite_all(const double *v, size_t m) {
+  for (size_t i = 0; i < m; i++)
+    if (!isfinite(v[i])) return 0;
+  return 1;
+}
+
+/* a = -Gamma[v, v]; *speed2 = v' G v.
+** Diagonal G = diag(g), J_kj = d g_k / d x_j:
+**   Gamma^k_ij v_i v_j = (1 / 2 g_k) (2 v_k (J v)_k - sum_i J_ik v_i^2).
+** Full G: with lowered symbols, w_k = sum_ij (d_i G_kj) v_i v_j
+**   - 1/2 sum_ij (d_k G_ij) v_i v_j and a = -G^-1 w. */
+static int accel(geo_ws *W, const double *x, const double *v, double *a, double *speed2) {
+  const flow_problem *p = W->p;
+  int n = W->n;
+  if (!p->metric.fn || p->metric.fn(x, NULL, W->g, W->ws)) return -1;
+  if (p->metric_diagonal) {
+    if (!p->metric_jac.fn || p->metric_jac.fn(x, NULL, W->J, W->ws)) return -1;
+    double s2 = 0;
+    for (int k = 0; k < n; k++) {
+      if (!(W->g[k] > 0)) return -1;
+      double Jv = 0, q = 0;
+      for (int j = 0; j < n; j++) Jv += W->J[k * n + j] * v[j];
+      for (int i = 0; i < n; i++) q += W->J[i * n + k] * v[i] * v[i];
+      a[k] = -(2 * v[k] * Jv - q) / (2 * W->g[k]);
+      s2 += W->g[k] * v[k] * v[k];
+    }
+    *speed2 = s2;
+  } else {
+    if (!p->metric_dx.fn || p->metric_dx.fn(x, NULL, W->dG, W->ws)) return -1;
+    size_t nn = (size_t)n * n;
+    double s2 = 0;
+    for (int k = 0; k < n; k++) {
+      double t1 = 0, t2 = 0;
+      for (int i = 0; i < n; i++) {
+        const double *Di = W->dG + i * nn;
+        for (int j = 0; j < n; j++) t1 += Di[k * n + j] * v[i] * v[j];
+      }
+      const double *Dk = W->dG + k * nn;
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) t2 += Dk[i * n + j] * v[i] * v[j];
+      W->w[k] = t1 - 0.5 * t2;
+      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j];
+    }
+    gsl_matrix_view G = gsl_matrix_view_array(W->g, (size_t)n, (size_t)n);
+    gsl_vector_view wv = gsl_vector_view_array(W->w, (size_t)n);
+    gsl_vector_view av = gsl_vector_view_array(a, (size_t)n);
+    if (gsl_linalg_cholesky_decomp1(&G.matrix) || gsl_linalg_cholesky_solve(&G.matrix, &wv.vector, &av.vector))
+      return -1;
+    for (int k = 0; k < n; k++) a[k] = -a[k];
+    *speed2 = s2;
+  }
+  return finite_all(a, (size_t)n) && isfinite(*speed2) && *speed2 >= 0 ? 0 : -1;
+}
+
+int geo_accel(const flow_problem *p, const double *gamma, const double *v, double *a) {
+  geo_ws W;
+  double s2;
+  if (geo_ws_init(&W, p, NULL)) return -1;
+  int r = accel(&W, gamma, v, a, &s2);
+  geo_ws_free(&W);
+  return r;
+}
+
+static int geo_rhs(double t, const double y[], double f[], void *params) {
+  geo_ws *W = params;
+  int n = W->n;
+  double s2;
+  (void)t;
+  memcpy(f, y + n, (size_t)n * sizeof(double));
+  if (accel(W, y, y + n, f + n, &s2)) return GSL_EBADFUNC;
+  f[2 * n] = sqrt(s2);
+  return GSL_SUCCESS;
+}
+
+/* Integrate from (x, v0) to t = 1: end point into end, length into *len; if
+** path, npath samples of gamma.  Returns 0 or -1. */
+static int shoot(geo_ws *W, const double *x, const double *v0, double *end, double *len, double *path,
+                 int npath) {
+  int n = W->n;
+  size_t dim = 2 * (size_t)n + 1;
+  double *y = W->tmp;   /* 2n + 1 */
+  memcpy(y, x, (size_t)n * sizeof(double));
+  memcpy(y + n, v0, (size_t)n * sizeof(double));
+  y[2 * n] = 0;
+  gsl_odeiv2_system sys = { geo_rhs, NULL, dim, W };
+  gsl_odeiv2_driver *d =
+      gsl_odeiv2_driver_alloc_y_new(&sys, gsl_odeiv2_step_rk8pd, 1e-3, W->o->ode_tol, W->o->ode_tol);
+  if (!d) return -1;
+  gsl_odeiv2_driver_set_nmax(d, 1000000);
+  gsl_odeiv2_driver_set_hmin(d, 1e-14);
+  double t = 0;
+  int st = GSL_SUCCESS;
+  if (path) {
+    memcpy(path, x, (size_t)n * sizeof(double));
+    for (int k = 1; k < npath && st == GSL_SUCCESS; k++) {
+      st = gsl_odeiv2_driver_apply(d, &t, k == npath - 1 ? 1.0 : (double)k / (npath - 1), y);
+      memcpy(path + (size_t)k * n, y, (size_t)n * sizeof(double));
+    }
+  } else {
+    st = gsl_odeiv2_driver_apply(d, &t, 1.0, y);
+  }
+  gsl_odeiv2_driver_free(d);
+  if (st != GSL_SUCCESS || !finite_all(y, dim)) return -1;
+  memcpy(end, y, (size_t)n * sizeof(double));
+  *len = y[2 * n];
+  return 0;
+}
+
+static double norm_inf(const double *a, int n) {
+  double m = 0;
+  for (int i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
+  return m;
+}
+
+/* Newton on v (in/out) so that gamma(1) = target within tol.  Returns 0 or -1. */
+static int newton(geo_ws *W, const double *x, const double *target, double *v, double tol, double *len) {
+  int n = W->n, r = -1;
+  double *buf = malloc((size_t)(6 * n + n * n) * sizeof(double));
+  if (!buf) return -1;
+  double *end = buf, *res = end + n, *vt = res + n, *e2 = vt + n, *dv = e2 + n, *rt = dv + n, *A = rt + n;
+  gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
+  if (!perm) goto out;
+  if (shoot(W, x, v, end, len, NULL, 0)) goto out;
+  for (int i = 0; i < n; i++) res[i] = end[i] - target[i];
+  double rn = norm_inf(res, n);
+  for (int it = 0; it < W->o->max_iter; it++) {
+    if (rn <= tol) {
+      r = 0;
+      break;
+    }
+    /* forward-difference sensitivities d gamma(1) / d v0 */
+    double vs = norm_inf(v, n);
+    double l2;
+    for (int j = 0; j < n; j++) {
+      memcpy(vt, v, (size_t)n * sizeof(double));
+      double h = 1e-7 * fmax(fabs(v[j]), fmax(1e-2 * vs, 1e-6));
+      vt[j] += h;
+      if (shoot(W, x, vt, e2, &l2, NULL, 0)) {
+        vt[j] = v[j] - h;
+        h = -h;
+        if (shoot(W, x, vt, e2, &l2, NULL, 0)) goto out;
+      }
+      for (int i = 0; i < n; i++) A[i * n + j] = (e2[i] - end[i]) / h;
+    }
+    gsl_matrix_view Am = gsl_matrix_view_array(A, (size_t)n, (size_t)n);
+    gsl_vector_view rv = gsl_vector_view_array(res, (size_t)n), dvv = gsl_vector_view_array(dv, (size_t)n);
+    int sgn;
+    if (gsl_linalg_LU_decomp(&Am.matrix, perm, &sgn) || gsl_linalg_LU_solve(&Am.matrix, perm, &rv.vector, &dvv.vector))
+      goto out;
+    if (!finite_all(dv, (size_t)n)) goto out;
+    /* damped step: accept the first alpha that decreases the residual */
+    double alpha = 1, rnew = INFINITY, lt = 0;
+    for (int ls = 0; ls < 12; ls++, alpha *= 0.5) {
+      for (int i = 0; i < n; i++) vt[i] = v[i] - alpha * dv[i];
+      if (shoot(W, x, vt, e2, &lt, NULL, 0)) continue;
+      for (int i = 0; i < n; i++) rt[i] = e2[i] - target[i];
+      rnew = norm_inf(rt, n);
+      if (rnew < rn * (1 - 1e-4 * alpha) || rnew <= tol) break;
+    }
+    if (!(rnew < rn) && !(rnew <= tol)) goto out;
+    memcpy(v, vt, (size_t)n * sizeof(double));
+    memcpy(end, e2, (size_t)n * sizeof(double));
+    memcpy(res, rt, (size_t)n * sizeof(double));
+    *len = lt;
+    rn = rnew;
+  }
+  if (rn <= tol) r = 0;
+out:
+  gsl_permutation_free(perm);
+  free(buf);
+  return r;
+}
+
+void geo_options_default(geo_options *o) {
+  o->tol = 1e-10;
+  o->ode_tol = 1e-13;
+  o->max_iter = 50;
+  o->use_coord = 0;
+}
+
+static void say(char *msg, size_t len, const char *fmt, ...) {
+  if (!msg || !len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, len, fmt, ap);
+  va_end(ap);
+}
+
+int geo_distance(const flow_problem *p, const double *x, const double *y, const geo_options *o,
+                 double *dist, double *path, int npath, char *msg, size_t msglen) {
+  geo_options def;
+  if (!o) {
+    geo_options_default(&def);
+    o = &def;
+  }
+  int n = p->n;
+  *dist = NAN;
+  if (n < 1 || (path && npath < 2)) {
+    say(msg, msglen, "geodesic: bad arguments");
+    return 2;
+  }
+  geo_ws W;
+  if (o->use_coord && p->geo_coord.fn && !path) {
+    if (geo_ws_init(&W, p, o)) return 3;
+    double *a = W.w, *b = W.tmp;
+    int r = p->geo_coord.fn(x, NULL, a, W.ws) || p->geo_coord.fn(y, NULL, b, W.ws);
+    double s = 0;
+    for (int i = 0; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
+    geo_ws_free(&W);
+    if (r || !isfinite(s)) {
+      say(msg, msglen, "geodesic: the coordinate map failed");
+      return 3;
+    }
+    *dist = sqrt(s);
+    return 0;
+  }
+  if (!p->metric.fn || (p->metric_diagonal ? !p->metric_jac.fn : !p->metric_dx.fn)) {
+    say(msg, msglen, "geodesic: needs the metric and %s callbacks",
+        p->metric_diagonal ? "its Jacobian (d g_k/d x_j)" : "its derivatives (dG/dx_j)");
+    return 2;
+  }
+  if (geo_ws_init(&W, p, o)) return 3;
+  double *buf = malloc((size_t)4 * n * sizeof(double));
+  if (!buf) {
+    geo_ws_free(&W);
+    return 3;
+  }
+  double *v = buf, *vs = v + n, *tg = vs + n, *end = tg + n;
+  double tol = o->tol * fmax(1, norm_inf(y, n)), len = 0;
+  int st = 3;
+  /* continuation: target(lam) = x + lam (y - x); v scales with lam to first order */
+  double lam = 0, dl = 1;
+  for (int i = 0; i < n; i++) v[i] = 0;
+  while (lam < 1) {
+    double lt = fmin(1, lam + dl);
+    for (int i = 0; i < n; i++) {
+      tg[i] = lt == 1 ? y[i] : x[i] + lt * (y[i] - x[i]);
+      vs[i] = lam > 0 ? v[i] * lt / lam : lt * (y[i] - x[i]);
+    }
+    double stol = lt == 1 ? tol : fmax(tol, 1e-6 * norm_inf(tg, n));
+    if (!newton(&W, x, tg, vs, stol, &len)) {
+      memcpy(v, vs, (size_t)n * sizeof(double));
+      lam = lt;
+      dl *= 2;
+    } else {
+      dl *= 0.25;
+      if (dl < 1e-8) break;
+    }
+  }
+  if (lam < 1) {
+    say(msg, msglen, "geodesic: shooting did not converge (reached %.3g of the way)", lam);
+  } else if (path && shoot(&W, x, v, end, &len, path, npath)) {
+    say(msg, msglen, "geodesic: the path could not be integrated");
+  } else {
+    if (path) memcpy(path + (size_t)(npath - 1) * n, y, (size_t)n * sizeof(double));
+    *dist = len;
+    st = 0;
+  }
+  free(buf);
+  geo_ws_free(&W);
+  return st;
+}

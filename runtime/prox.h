@@ -1,0 +1,89 @@
+/*
+** prox.h — Wasserstein proximal step on weighted scattered point clouds
+** (Caluya-Halder entropic fixed point), the density half of `wasserstein`.
+**
+** Input: the particles before (x_old) and after (x_new) one SDE step, the
+** density values rho_old at x_old and the objective f at x_new.  Output: the
+** density values rho_new at x_new (normalized, see prox_norm) and statistics.
+** The cost is the squared geodesic distance of the problem's metric:
+** Euclidean in geo_coord coordinates when the metric separates, otherwise the
+** midpoint rule (x-y)'G((x+y)/2)(x-y), Euclidean when there is no metric.
+** Derivation, stability scheme and measurements: docs/prox.md.
+** Depends on flow.h; parallel with OpenMP, results independent of the
+** thread count.
+*/
+#ifndef HNN_PROX_H
+#define HNN_PROX_H
+
+#include <stddef.h>
+#include "flow.h"
+
+/* How the scale of rho_new is restored (the fixed point conserves
+** sum_i rho_i, the true density values do not). */
+typedef enum {
+  PROX_NORM_NONE = 0,   /* raw fixed-point values, sum rho_new = sum rho_old */
+  PROX_NORM_GAUSS = 1,  /* importance estimate with a Gaussian fitted to x_new */
+  PROX_NORM_BOX = 2     /* importance estimate with the uniform density on a box */
+} prox_norm;
+
+typedef struct prox_opts {
+  double eps;          /* entropic regularization (> 0) */
+  double T;            /* temperature (> 0) */
+  double h;            /* time step (> 0) */
+  double tol;          /* stop when the relative L1 marginal violation < tol */
+  int max_iter;        /* iteration limit */
+  int threads;         /* OpenMP threads; 0 = the OpenMP default */
+  prox_norm norm;
+  const double *box_lo, *box_hi; /* PROX_NORM_BOX: the box, n entries each */
+  size_t kernel_mem;   /* bytes allowed for a stored N x N kernel: double when
+                       ** N^2 doubles fit half of it, else single precision
+                       ** when N^2 floats fit, else built on the fly in blocks */
+  int kernel_prec;     /* 0 auto (above), 1 never single, 2 single whenever stored */
+} prox_opts;
+
+typedef struct prox_stats {
+  int iterations;      /* fixed-point iterations used */
+  double marginal_err; /* final sum_i |M 1 - rho_old|_i / sum rho_old */
+  int converged;       /* marginal_err < tol within max_iter */
+  double scale;        /* raw / normalized (1 for PROX_NORM_NONE) */
+  double scale_rel_err;/* estimated relative standard error of scale */
+  double mass_in;      /* sum rho_old */
+  double mass_out;     /* sum of the raw rho_new (before normalization) */
+  int rebuilds;        /* kernel rebuilds after absorbing scalings */
+  int fallbacks;       /* entries recomputed by exact log-sum-exp */
+  int stored;          /* 0 on the fly, 1 stored double, 2 stored single */
+} prox_stats;
+
+/* Status: 0 ok, > 0 warning (results usable), < 0 error (rho_new unset). */
+enum {
+  PROX_OK = 0,
+  PROX_WMAXITER = 1,   /* iteration limit reached before tol */
+  PROX_EINVAL = -1,    /* bad sizes or options, non-positive rho_old */
+  PROX_ENOMEM = -2,
+  PROX_ECALLBACK = -3, /* a callback failed or returned a non-finite value */
+  PROX_ENONFINITE = -4 /* non-finite input (f, points) or result */
+};
+
+typedef struct prox_ws prox_ws;
+
+void prox_opts_default(prox_opts *o);
+/* Workspace for up to N particles in dimension n; NULL on failure. */
+prox_ws *prox_ws_alloc(int n, size_t N);
+void prox_ws_free(prox_ws *w);        /* accepts NULL */
+
+/* One proximal step.  x_old, x_new: N x n row-major; rho_old: N positive
+** values at x_old; f_new: f(x_new).  rho_new may alias rho_old.  p supplies
+** the metric (p->geo_coord, else p->metric with p->metric_diagonal, else
+** Euclidean); p may be NULL (Euclidean).  st may be NULL. */
+int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
+              const double *x_old, const double *x_new, const double *rho_old,
+              const double *f_new, double *rho_new, prox_stats *st);
+
+/* F = sum_i w_i (f_i + T log rho_i); w NULL means w_i = 1/N (particles as
+** samples of rho).  Returns -inf if some rho_i is 0. */
+double prox_free_energy(size_t N, const double *f, const double *rho, const double *w, double T);
+
+/* Message for a status code. */
+const char *prox_strerror(int status);
+
+#endif
