@@ -22,19 +22,7 @@
 #include "ode.h"
 #include "runout.h"
 #include "strbuf.h"
-
-typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR } role;
-typedef enum { ENG_ODE, ENG_MD } engine;
-
-typedef struct flow_kind {
-  const char *name;
-  const char *usage;
-  int nroles;
-  role roles[2];
-  const char *keywords[4];     /* allowed keyword arguments; the first is required */
-  engine eng;
-  int sub;                     /* ode_flow_kind or md_kind */
-} flow_kind;
+#include "flows_impl.h"
 
 static const char *const ode_run_options[] = { "until", "method", "h", "dt", "every", "atol", "rtol", "tol", "steps", NULL };
 static const char *const md_run_options[] = { "steps", "every", "tol", NULL };
@@ -50,6 +38,10 @@ static const flow_kind kinds[] = {
     { "step", NULL }, ENG_MD, MD_NATURAL },
   { "mirror_descent", "mirror_descent(f, psi, step = h)", 2, { R_OBJECTIVE, R_MIRROR }, { "step", NULL },
     ENG_MD, MD_MIRROR },
+  { "diffusion", "diffusion(f, G, T = temperature)", 2, { R_OBJECTIVE, R_METRIC }, { "T", "divergence", NULL },
+    ENG_SDE, 0 },
+  { "wasserstein", "wasserstein(f, G, T = temperature, eps = regularization)", 2, { R_OBJECTIVE, R_METRIC },
+    { "T", "eps", NULL }, ENG_SDE, 1 },
 };
 
 static const flow_kind *find_kind(const char *name) {
@@ -80,7 +72,7 @@ static void list_words(strbuf *b, const char *const *w) {
 
 /* ------------------------------------------------------------ checks */
 
-static int check_scalar_expr(hnn_state *S, ast *e, const char *what) {
+int flow_check_number(hnn_state *S, ast *e, const char *what) {
   ty t;
   if (sema_check_expr(S, e, &t)) return 1;
   if (t.kind != TY_SCALAR) {
@@ -129,7 +121,7 @@ int flows_check_decl(hnn_state *S, sym *s) {
         continue;
       }
       if (k->keywords[0] && strcmp(a->name, k->keywords[0]) == 0) have_required = 1;
-      errs += check_scalar_expr(S, a->kids[0], a->name);
+      errs += flow_check_number(S, a->kids[0], a->name);
       continue;
     }
     if (npos >= k->nroles || a->kind != AST_NAME) {
@@ -162,16 +154,16 @@ int flows_check_decl(hnn_state *S, sym *s) {
   return errs;
 }
 
-static ast *option(ast *run, const char *name) {
+ast *flow_option(ast *run, const char *name) {
   for (int i = 2; i < run->nkids; i++)
     if (strcmp(run->kids[i]->name, name) == 0) return run->kids[i]->kids[0];
   return NULL;
 }
 
-static const flow_kind *kind_of_flow(sym *f) { return find_kind(f->decl->kids[0]->name); }
+const flow_kind *flow_kind_of(sym *f) { return find_kind(f->decl->kids[0]->name); }
 
-static sym *role_sym(hnn_state *S, sym *flow, role r) {
-  const flow_kind *k = kind_of_flow(flow);
+sym *flow_role_sym(hnn_state *S, sym *flow, role r) {
+  const flow_kind *k = flow_kind_of(flow);
   ast *call = flow->decl->kids[0];
   int pos = 0;
   for (int i = 0; i < call->nkids; i++) {
@@ -181,7 +173,7 @@ static sym *role_sym(hnn_state *S, sym *flow, role r) {
   return NULL;
 }
 
-static ast *keyword(sym *flow, const char *name) {
+ast *flow_keyword(sym *flow, const char *name) {
   ast *call = flow->decl->kids[0];
   for (int i = 0; i < call->nkids; i++)
     if (call->kids[i]->kind == AST_KWARG && strcmp(call->kids[i]->name, name) == 0) return call->kids[i]->kids[0];
@@ -191,7 +183,7 @@ static ast *keyword(sym *flow, const char *name) {
 /* The size n of the objective's (concatenated) argument for a start of
 ** length total: every formal is a vector of a fixed size or of the one free
 ** size variable.  0 when impossible (message in S->diags). */
-static int objective_size(hnn_state *S, sym *obj, int total, ast *at) {
+int flow_objective_size(hnn_state *S, sym *obj, int total, ast *at) {
   int fixed = 0, per_n = 0;
   for (int i = 0; i < obj->sig.nformals; i++) {
     ty t = obj->sig.formal[i];
@@ -230,7 +222,8 @@ int flows_check_run(hnn_state *S, ast *run) {
     return 1;
   }
   if (sema_check_sym(S, f)) return 1;
-  const flow_kind *k = kind_of_flow(f);
+  const flow_kind *k = flow_kind_of(f);
+  if (k->eng == ENG_SDE) return particles_check_run(S, run, f, k);
   const char *const *opts = options_of(k);
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
@@ -257,7 +250,7 @@ int flows_check_run(hnn_state *S, ast *run) {
         errs++;
       }
     } else {
-      errs += check_scalar_expr(S, o->kids[0], o->name);
+      errs += flow_check_number(S, o->kids[0], o->name);
     }
   }
   ty t;
@@ -266,8 +259,8 @@ int flows_check_run(hnn_state *S, ast *run) {
     diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "a %s run starts from a point (a vector)", k->name);
     return errs + 1;
   }
-  sym *obj = role_sym(S, f, R_OBJECTIVE);
-  if (!objective_size(S, obj, t.r.val, run->kids[0])) errs++;
+  sym *obj = flow_role_sym(S, f, R_OBJECTIVE);
+  if (!flow_objective_size(S, obj, t.r.val, run->kids[0])) errs++;
   if (run->kids[1] && !run->kids[1]->name[0]) {
     diag_error(&S->diags, run->kids[1]->src, run->kids[1]->loc, "empty output file name");
     errs++;
@@ -277,26 +270,26 @@ int flows_check_run(hnn_state *S, ast *run) {
 
 /* -------------------------------------------------------------- runs */
 
-typedef struct run_ctx {
-  hnn_state *S;
-  const char *name;
-  run_out *out;
-  flow_problem *P;
-  double *ws, *row;
-  double t_end;                /* for the progress line (<= 0: steps) */
-  long steps_end;
-  int progress;
-  struct timespec start, last;
-} run_ctx;
-
-static double seconds_since(const struct timespec *a) {
+double flow_seconds_since(const struct timespec *a) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
   return (double)(now.tv_sec - a->tv_sec) + 1e-9 * (double)(now.tv_nsec - a->tv_nsec);
 }
 
-static void show_progress(run_ctx *c, double t, long step) {
-  if (!c->progress || seconds_since(&c->start) < 0.5 || seconds_since(&c->last) < 0.2) return;
+void flow_progress_start(run_ctx *c, hnn_state *S, const char *name) {
+  c->S = S;
+  c->name = name;
+  c->progress = isatty(STDERR_FILENO) && S->warn;
+  clock_gettime(CLOCK_MONOTONIC, &c->start);
+  c->last = c->start;
+}
+
+void flow_progress_end(run_ctx *c) {
+  if (c->progress && flow_seconds_since(&c->start) >= 0.5) fputs("\r\033[K", stderr);
+}
+
+void flow_progress(run_ctx *c, double t, long step) {
+  if (!c->progress || flow_seconds_since(&c->start) < 0.5 || flow_seconds_since(&c->last) < 0.2) return;
   clock_gettime(CLOCK_MONOTONIC, &c->last);
   double frac = c->t_end > 0 ? t / c->t_end : c->steps_end > 0 ? (double)step / (double)c->steps_end : 0;
   fprintf(stderr, "\rhnn: run %s  t = %-12.6g step %-10ld %3.0f%%  ", c->name, t, step, 100 * frac);
@@ -309,11 +302,11 @@ static int emit_row(void *ctx, double t, long step, const double *x, int n) {
   if (c->P->f.fn) c->P->f.fn(x, NULL, &fx, c->ws);
   memcpy(c->row, x, (size_t)n * sizeof *x);
   c->row[n] = fx;
-  show_progress(c, t, step);
+  flow_progress(c, t, step);
   return run_out_row(c->out, t, step, c->row);
 }
 
-static int eval_number(hnn_state *S, ast *e, double *v) {
+int flow_eval_number(hnn_state *S, ast *e, double *v) {
   double *val = NULL;
   ir_shape sh;
   int r = state_eval_ast(S, e, &val, &sh);
@@ -322,7 +315,7 @@ static int eval_number(hnn_state *S, ast *e, double *v) {
   return r;
 }
 
-static int fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
+int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
   hnn_fn *f = state_get(S, s, what, n);
   if (!f) return 1;
   out->fn = f->fn;
@@ -331,31 +324,32 @@ static int fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
 }
 
 /* Compile what the engine needs into P. */
-static int build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P) {
-  const flow_kind *k = kind_of_flow(flow);
-  sym *obj = role_sym(S, flow, R_OBJECTIVE);
+int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P) {
+  const flow_kind *k = flow_kind_of(flow);
+  sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
   memset(P, 0, sizeof *P);
   P->n = n;
   int gsize = nsize > 0 ? nsize : 0;
-  if (fn_of(S, obj, HNN_VALUE, gsize, &P->f) || fn_of(S, obj, HNN_GRADIENT, gsize, &P->grad) ||
-      fn_of(S, obj, HNN_HESSIAN, gsize, &P->hess))
+  if (flow_fn_of(S, obj, HNN_VALUE, gsize, &P->f) || flow_fn_of(S, obj, HNN_GRADIENT, gsize, &P->grad) ||
+      flow_fn_of(S, obj, HNN_HESSIAN, gsize, &P->hess))
     return 1;
   sym *act = NULL;
-  if (k->nroles > 1 && k->roles[1] == R_ACTIVATION) act = role_sym(S, flow, R_ACTIVATION);
-  if (k->nroles > 1 && k->roles[1] == R_MIRROR) act = state_lookup(S, role_sym(S, flow, R_MIRROR)->mact);
-  if (act && (fn_of(S, act, HNN_VALUE, n, &P->act) || fn_of(S, act, HNN_DERIV1, n, &P->act_d) ||
-              fn_of(S, act, HNN_INVERSE, n, &P->act_inv)))
+  if (k->nroles > 1 && k->roles[1] == R_ACTIVATION) act = flow_role_sym(S, flow, R_ACTIVATION);
+  if (k->nroles > 1 && k->roles[1] == R_MIRROR) act = state_lookup(S, flow_role_sym(S, flow, R_MIRROR)->mact);
+  if (act && (flow_fn_of(S, act, HNN_VALUE, n, &P->act) || flow_fn_of(S, act, HNN_DERIV1, n, &P->act_d) ||
+              flow_fn_of(S, act, HNN_INVERSE, n, &P->act_inv)))
     return 1;
   if (k->nroles > 1 && k->roles[1] == R_METRIC) {
-    sym *g = role_sym(S, flow, R_METRIC);
+    sym *g = flow_role_sym(S, flow, R_METRIC);
     P->metric_diagonal = lower_metric_is_diagonal(S, g, n);
     if (P->metric_diagonal) {
-      if (fn_of(S, g, HNN_METRIC_DIAG, n, &P->metric) || fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P->metric_inv) ||
-          fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P->metric_jac))
+      if (flow_fn_of(S, g, HNN_METRIC_DIAG, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P->metric_inv) ||
+          flow_fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P->metric_jac))
         return 1;
-    } else if (fn_of(S, g, HNN_METRIC, n, &P->metric) || fn_of(S, g, HNN_METRIC_INV, n, &P->metric_inv)) {
+    } else if (flow_fn_of(S, g, HNN_METRIC, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV, n, &P->metric_inv)) {
       return 1;
     }
+    if (k->eng == ENG_SDE && flow_fn_of(S, g, HNN_METRIC_DIV_INV, n, &P->div_metric_inv)) return 1;
   }
   return 0;
 }
@@ -367,9 +361,9 @@ static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, od
   const char *num[] = { "until", "h", "dt", "atol", "rtol", "tol" };
   double *dst[] = { &o->t_end, &o->h, &o->out_dt, &o->atol, &o->rtol, &o->grad_tol };
   for (int i = 0; i < 6; i++) {
-    ast *e = option(run, num[i]);
+    ast *e = flow_option(run, num[i]);
     if (!e) continue;
-    if (eval_number(S, e, dst[i])) return 1;
+    if (flow_eval_number(S, e, dst[i])) return 1;
     if (!(*dst[i] > 0) || !isfinite(*dst[i])) {
       diag_error(&S->diags, e->src, e->loc, "option '%s' must be positive", num[i]);
       return 1;
@@ -378,29 +372,29 @@ static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, od
   const char *cnt[] = { "every", "steps" };
   long *cdst[] = { &o->out_every, &o->max_steps };
   for (int i = 0; i < 2; i++) {
-    ast *e = option(run, cnt[i]);
+    ast *e = flow_option(run, cnt[i]);
     if (!e) continue;
-    if (eval_number(S, e, &v)) return 1;
+    if (flow_eval_number(S, e, &v)) return 1;
     if (!(v >= 1 && v == floor(v) && v < 1e15)) {
       diag_error(&S->diags, e->src, e->loc, "option '%s' must be a whole number >= 1", cnt[i]);
       return 1;
     }
     *cdst[i] = (long)v;
   }
-  ast *m = option(run, "method");
+  ast *m = flow_option(run, "method");
   if (m) o->method = (ode_method)ode_method_from_name(m->name);
   /* rk4 is the fixed-step method; the others adapt unless told a step only */
   o->fixed = o->method == ODE_RK4;
-  if (o->fixed && !option(run, "h")) o->h = 1e-3;
+  if (o->fixed && !flow_option(run, "h")) o->h = 1e-3;
   if (k->eng == ENG_MD) {
-    ast *h = keyword(flow, "step");
-    if (eval_number(S, h, step)) return 1;
+    ast *h = flow_keyword(flow, "step");
+    if (flow_eval_number(S, h, step)) return 1;
     if (!(*step > 0)) {
       diag_error(&S->diags, h->src, h->loc, "the step must be positive");
       return 1;
     }
     *nsteps = o->max_steps > 0 ? o->max_steps : 1000;
-  } else if (!option(run, "until")) {
+  } else if (!flow_option(run, "until")) {
     diag_error(&S->diags, run->src, run->loc, "a %s run needs 'until T' (the final time)", k->name);
     return 1;
   }
@@ -409,33 +403,30 @@ static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, od
 
 int flows_run(hnn_state *S, ast *run) {
   sym *flow = state_lookup(S, run->name);
-  const flow_kind *k = kind_of_flow(flow);
-  sym *obj = role_sym(S, flow, R_OBJECTIVE);
+  const flow_kind *k = flow_kind_of(flow);
+  if (k->eng == ENG_SDE) return particles_run(S, run, flow, k);
+  sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
   double *x0 = NULL;
   ir_shape sh;
   int status = state_eval_ast(S, run->kids[0], &x0, &sh);
   if (status != HNN_OK) return status;
-  int n = sh.rows, nsize = objective_size(S, obj, n, run->kids[0]);
+  int n = sh.rows, nsize = flow_objective_size(S, obj, n, run->kids[0]);
   ode_options o;
   double step = 0;
   long nsteps = 0;
   flow_problem P;
-  if (!nsize || run_options(S, run, k, flow, &o, &step, &nsteps) || build_problem(S, flow, nsize, n, &P)) {
+  if (!nsize || run_options(S, run, k, flow, &o, &step, &nsteps) || flow_build_problem(S, flow, nsize, n, &P)) {
     free(x0);
     return HNN_ERR_SCRIPT;
   }
   run_ctx c;
   memset(&c, 0, sizeof c);
-  c.S = S;
-  c.name = flow->name;
+  flow_progress_start(&c, S, flow->name);
   c.P = &P;
   c.ws = hnn_xcalloc(flow_problem_nwork(&P) + 1, sizeof *c.ws);
   c.row = hnn_xcalloc((size_t)n + 1, sizeof *c.row);
   c.t_end = k->eng == ENG_ODE ? o.t_end : 0;
   c.steps_end = k->eng == ENG_ODE ? o.max_steps : nsteps;
-  c.progress = isatty(STDERR_FILENO) && S->warn;
-  clock_gettime(CLOCK_MONOTONIC, &c.start);
-  c.last = c.start;
   char *err = NULL;
   char **names = hnn_xcalloc((size_t)n + 1, sizeof *names);
   run_out_names(names, "x", n);
@@ -455,7 +446,7 @@ int flows_run(hnn_state *S, ast *run) {
     else
       status = md_run(&P, (md_kind)k->sub, flow->name, step, nsteps, x0, o.grad_tol, o.out_every, emit_row, &c,
                       &res);
-    if (c.progress && seconds_since(&c.start) >= 0.5) fputs("\r\033[K", stderr);
+    flow_progress_end(&c);
     if (status != HNN_OK) {
       diag_error(&S->diags, run->src, run->loc, "%s", res.msg[0] ? res.msg : "the run failed");
       run_out_abort(c.out);

@@ -1,0 +1,153 @@
+/*
+** prox_bench.c — benchmark of one Wasserstein proximal step (runtime/prox.c)
+** on the paper's Himmelblau example (n = 2, T = 25, beta = 1/4, h = 1e-4,
+** eps = 0.1, uniform start on [0,1]^2), against a hand-written C reference
+** (plain-domain kernel precomputed once, matrix-vector sweeps, one thread).
+** Usage: prox_bench N [dumpfile]   prints one line per solver; writes the
+** inputs (x_old, x_new, f_new as doubles) for prox_ref.py when dumpfile given.
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "prox.h"
+
+static const double T = 25.0, BETA = 0.25, H = 1e-4, EPS = 0.1, TOL = 1e-9;
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+static uint64_t st = 88172645463325252ull;
+static double unif(void) { /* xorshift64* */
+  st ^= st >> 12, st ^= st << 25, st ^= st >> 27;
+  return ((st * 2685821657736338717ull) >> 11) * (1.0 / 9007199254740992.0);
+}
+static double gauss(void) {
+  double u = unif(), v = unif();
+  return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
+}
+static double himmel(const double *x) {
+  double a = (10 * x[0] - 5) * (10 * x[0] - 5) + 10 * x[1] - 16;
+  double b = 10 * x[0] - 12 + (10 * x[1] - 5) * (10 * x[1] - 5);
+  return a * a + b * b;
+}
+static void himmel_grad(const double *x, double *g) {
+  double a = (10 * x[0] - 5) * (10 * x[0] - 5) + 10 * x[1] - 16;
+  double b = 10 * x[0] - 12 + (10 * x[1] - 5) * (10 * x[1] - 5);
+  g[0] = 2 * a * 20 * (10 * x[0] - 5) + 2 * b * 10;
+  g[1] = 2 * a * 10 + 2 * b * 20 * (10 * x[1] - 5);
+}
+static int geo(const double *x, const double *dir, double *out, double *ws) {
+  (void)dir, (void)ws;
+  for (int d = 0; d < 2; d++) out[d] = sqrt(2.0 / BETA) * asin(sqrt(x[d]));
+  return 0;
+}
+
+/* The hand-written reference: plain domain, kernel stored, libm exp. */
+static int ref_step(size_t N, const double *xo, const double *xn, const double *rho, const double *f,
+                    double *out) {
+  double *K = malloc(N * N * sizeof(double)), *co = malloc(2 * N * 8), *cn = malloc(2 * N * 8);
+  double *y = malloc(N * 8), *z = malloc(N * 8), *s = malloc(N * 8), *t = malloc(N * 8), *xi = malloc(N * 8);
+  double p = 1.0 / (1.0 + EPS / (T * H)), mass = 0;
+  for (size_t i = 0; i < N; i++) {
+    geo(xo + 2 * i, NULL, co + 2 * i, NULL);
+    geo(xn + 2 * i, NULL, cn + 2 * i, NULL);
+    xi[i] = exp(-f[i] / T - 1);
+    z[i] = 1;
+    mass += rho[i];
+  }
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < N; j++) {
+      double d0 = co[2 * i] - cn[2 * j], d1 = co[2 * i + 1] - cn[2 * j + 1];
+      K[i * N + j] = exp(-(d0 * d0 + d1 * d1) / (2 * EPS));
+    }
+  int it = 0;
+  for (;; it++) {
+    for (size_t i = 0; i < N; i++) {
+      double a = 0;
+      for (size_t j = 0; j < N; j++) a += K[i * N + j] * z[j];
+      s[i] = a;
+    }
+    double err = 0;
+    for (size_t i = 0; i < N; i++) err += fabs(y[i] * s[i] - rho[i]);
+    for (size_t i = 0; i < N; i++) y[i] = rho[i] / s[i];
+    if ((it > 0 && err / mass < TOL) || it >= 500) break;
+    memset(t, 0, N * 8);
+    for (size_t i = 0; i < N; i++)
+      for (size_t j = 0; j < N; j++) t[j] += K[i * N + j] * y[i];
+    for (size_t j = 0; j < N; j++) z[j] = pow(xi[j] / t[j], p);
+  }
+  memset(t, 0, N * 8);
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < N; j++) t[j] += K[i * N + j] * y[i];
+  for (size_t j = 0; j < N; j++) out[j] = z[j] * t[j];
+  free(K), free(co), free(cn), free(y), free(z), free(s), free(t), free(xi);
+  return it;
+}
+
+int main(int argc, char **argv) {
+  size_t N = argc > 1 ? (size_t)atol(argv[1]) : 500;
+  int reps = N <= 2000 ? 5 : 1;
+  double *xo = malloc(2 * N * 8), *xn = malloc(2 * N * 8), *rho = malloc(N * 8), *f = malloc(N * 8);
+  double *r1 = malloc(N * 8), *r2 = malloc(N * 8), *r0 = malloc(N * 8);
+  for (size_t i = 0; i < N; i++) {
+    double g[2];
+    for (int d = 0; d < 2; d++) xo[2 * i + d] = 0.01 + 0.98 * unif();
+    himmel_grad(xo + 2 * i, g);
+    for (int d = 0; d < 2; d++) { /* Euler-Maruyama of (64), reflected into (0,1) */
+      double x = xo[2 * i + d], gi = 2 * BETA * x * (1 - x);
+      double v = x + H * (-gi * g[d] + 2 * BETA * T * (1 - 2 * x)) + sqrt(2 * T * gi * H) * gauss();
+      while (v <= 0 || v >= 1) v = v <= 0 ? -v + 1e-12 : 2 - v - 1e-12;
+      xn[2 * i + d] = v;
+    }
+    f[i] = himmel(xn + 2 * i);
+    rho[i] = 1.0;
+  }
+  if (argc > 2) {
+    FILE *fp = fopen(argv[2], "wb");
+    fwrite(xo, 8, 2 * N, fp), fwrite(xn, 8, 2 * N, fp), fwrite(f, 8, N, fp);
+    fclose(fp);
+  }
+  flow_problem p;
+  memset(&p, 0, sizeof p);
+  p.n = 2;
+  p.geo_coord.fn = geo;
+  prox_opts o;
+  prox_opts_default(&o);
+  o.eps = EPS, o.T = T, o.h = H, o.tol = TOL, o.norm = PROX_NORM_NONE;
+  prox_ws *w = prox_ws_alloc(2, N);
+  prox_stats s;
+  double best[3] = { 1e9, 1e9, 1e9 };
+  for (int th = 1; th <= 2; th++) {
+    if (N > 2000 && th == 1) continue;
+    o.threads = th;
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      int rc = prox_step(w, &p, &o, N, xo, xn, rho, f, th == 1 ? r1 : r2, &s);
+      double t1 = now() - t0;
+      if (rc < 0) return fprintf(stderr, "prox_step: %s\n", prox_strerror(rc)), 1;
+      if (t1 < best[th]) best[th] = t1;
+    }
+    printf("hnn      N=%zu threads=%d time=%.4f s iters=%d err=%.2e stored=%d fallbacks=%d\n", N, th,
+           best[th], s.iterations, s.marginal_err, s.stored, s.fallbacks);
+  }
+  if (N <= 2000) {
+    int it = 0;
+    for (int r = 0; r < reps; r++) {
+      double t0 = now();
+      it = ref_step(N, xo, xn, rho, f, r0);
+      double t1 = now() - t0;
+      if (t1 < best[0]) best[0] = t1;
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < N; i++) num += (r1[i] - r0[i]) * (r1[i] - r0[i]), den += r0[i] * r0[i];
+    printf("C-ref    N=%zu threads=1 time=%.4f s iters=%d  rel.diff(hnn)=%.1e  ratio C/hnn(1t)=%.2f C/hnn(2t)=%.2f\n",
+           N, best[0], it, sqrt(num / den), best[0] / best[1], best[0] / best[2]);
+  }
+  prox_ws_free(w);
+  return 0;
+}

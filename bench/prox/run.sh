@@ -1,0 +1,15 @@
+#!/bin/sh
+# run.sh -- benchmark table of the proximal step (docs/prox.md): hnn with 1
+# and 2 threads, the hand-written C reference and the numpy reference, in one
+# run.  Needs a built tree (make) and /usr/bin/python3 with numpy.
+set -e
+here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+tmp=${TMPDIR:-/tmp}/hnn-prox-bench.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
+gcc -O2 -fopenmp -I"$top/runtime" "$here/prox_bench.c" "$top/.libs/libhnn_core.a" \
+  $(pkg-config --libs gsl) -lm -o "$tmp/pb"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)"
+for N in 500 2000; do
+  "$tmp/pb" $N "$tmp/d$N.bin"
+  /usr/bin/python3 "$here/prox_ref.py" $N "$tmp/d$N.bin"
+done
+"$tmp/pb" 10000

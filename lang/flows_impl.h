@@ -1,0 +1,67 @@
+/*
+** flows_impl.h — what the flow glue files share: the flow-kind table entry
+** and the helpers that read flow declarations and run statements.
+*/
+#ifndef HNN_FLOWS_IMPL_H
+#define HNN_FLOWS_IMPL_H
+
+#include <time.h>
+
+#include "flow.h"
+#include "runout.h"
+#include "state.h"
+
+typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR } role;
+typedef enum { ENG_ODE, ENG_MD, ENG_SDE } engine;
+
+typedef struct flow_kind {
+  const char *name;
+  const char *usage;
+  int nroles;
+  role roles[2];
+  const char *keywords[4];     /* allowed keyword arguments; the first is required */
+  engine eng;
+  int sub;                     /* ode_flow_kind or md_kind */
+} flow_kind;
+
+
+/* A run statement's option value, a flow's keyword argument, the symbol in
+** a role of the flow, the kind of a flow symbol. */
+ast *flow_option(ast *run, const char *name);
+ast *flow_keyword(sym *flow, const char *name);
+sym *flow_role_sym(hnn_state *S, sym *flow, role r);
+const flow_kind *flow_kind_of(sym *flow);
+/* The objective's size variable for a point of `total` values (-1: sizes
+** fixed; 0: no fit, reported at `at`). */
+int flow_objective_size(hnn_state *S, sym *obj, int total, ast *at);
+int flow_check_number(hnn_state *S, ast *e, const char *what);
+int flow_eval_number(hnn_state *S, ast *e, double *v);
+/* Compile callback `what` of s at size n into out. */
+int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out);
+
+/* Compile what flow's engine needs into P (n values per point; nsize the
+** objective's size variable or -1). */
+int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P);
+
+/* The progress line on a terminal: "hnn: run NAME  t = ...  42%". */
+typedef struct run_ctx {
+  hnn_state *S;
+  const char *name;
+  run_out *out;
+  flow_problem *P;
+  double *ws, *row;
+  double t_end;                /* for the progress line (<= 0: steps) */
+  long steps_end;
+  int progress;
+  struct timespec start, last;
+} run_ctx;
+double flow_seconds_since(const struct timespec *a);
+void flow_progress(run_ctx *c, double t, long step);
+void flow_progress_start(run_ctx *c, hnn_state *S, const char *name);
+void flow_progress_end(run_ctx *c);
+
+/* Particle flows (particles.c). */
+int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+
+#endif

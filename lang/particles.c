@@ -1,0 +1,534 @@
+/*
+** particles.c — runs of particle flows: the diffusion machine (SDE engine,
+** runtime/sde.c) and the Wasserstein proximal recursion (SDE step plus the
+** Caluya-Halder density update, runtime/prox.c).
+**
+** A particle run starts from a law: uniform(box) with box [a, b]^n or two
+** corner vectors, normal(mean, variances or covariance), or csv("file") of
+** points.  Its rows are t, step, particle, x1..xn (, rho), f; the monitor
+** file NAME_monitor.csv has the mean, the covariance, the mean of f (and the
+** free energy and fixed-point statistics) per output step.  On standard
+** output only the monitor rows are printed.
+*/
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flows_impl.h"
+#include "prox.h"
+#include "rng.h"
+#include "sde.h"
+#include "strbuf.h"
+
+static const char *const particle_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
+                                                "tol", "maxiter", NULL };
+
+typedef enum { LAW_UNIFORM, LAW_NORMAL, LAW_POINTS } law_kind;
+
+typedef struct law {
+  law_kind kind;
+  int n, npoints;
+  double *a, *b;         /* uniform: corners; normal: mean, covariance (n x n) */
+  double *points;        /* LAW_POINTS: npoints x n */
+} law;
+
+static void law_free(law *L) {
+  free(L->a);
+  free(L->b);
+  free(L->points);
+}
+
+static int eval_value(hnn_state *S, ast *e, double **v, ir_shape *sh) {
+  ty t;
+  if (sema_check_expr(S, e, &t)) return HNN_ERR_SCRIPT;
+  return state_eval_ast(S, e, v, sh);
+}
+
+/* Read the law of the `from` clause (evaluating its pieces). */
+static int read_law(hnn_state *S, ast *e, law *L) {
+  memset(L, 0, sizeof *L);
+  const char *usage = "a particle run starts from uniform([a, b]^n), uniform(lo, hi), normal(mean, var) or csv(\"file\")";
+  if (e->kind != AST_CALL || e->deriv != DERIV_NONE || e->nprimes) {
+    diag_error(&S->diags, e->src, e->loc, "%s", usage);
+    return HNN_ERR_SCRIPT;
+  }
+  ir_shape sa, sb;
+  if (strcmp(e->name, "uniform") == 0 && e->nkids == 1) {
+    ast *box = e->kids[0];
+    if (box->kind != AST_BINOP || box->op != '^' || box->kids[0]->kind != AST_VECTOR || box->kids[0]->nkids != 2) {
+      diag_error(&S->diags, box->src, box->loc, "a box is written [a, b]^n");
+      return HNN_ERR_SCRIPT;
+    }
+    double *ab = NULL, *nv = NULL;
+    int r = eval_value(S, box->kids[0], &ab, &sa);
+    if (r == HNN_OK) r = eval_value(S, box->kids[1], &nv, &sb);
+    if (r == HNN_OK && (sb.kind != IR_SCALAR || !(nv[0] >= 1 && nv[0] == floor(nv[0]) && nv[0] <= 1e6))) {
+      diag_error(&S->diags, box->kids[1]->src, box->kids[1]->loc, "the dimension n of [a, b]^n must be a whole number >= 1");
+      r = HNN_ERR_SCRIPT;
+    }
+    if (r == HNN_OK) {
+      L->kind = LAW_UNIFORM;
+      L->n = (int)nv[0];
+      L->a = hnn_xmalloc((size_t)L->n * sizeof *L->a);
+      L->b = hnn_xmalloc((size_t)L->n * sizeof *L->b);
+      for (int i = 0; i < L->n; i++) L->a[i] = ab[0], L->b[i] = ab[1];
+    }
+    free(ab);
+    free(nv);
+    if (r == HNN_OK && !(ab && L->a[0] < L->b[0])) r = HNN_ERR_SCRIPT;
+    if (r != HNN_OK && S->diags.nerrors == 0) diag_error(&S->diags, box->src, box->loc, "a box [a, b] needs a < b");
+    return r;
+  }
+  if ((strcmp(e->name, "uniform") == 0 || strcmp(e->name, "normal") == 0) && e->nkids == 2) {
+    int normal = e->name[0] == 'n';
+    int r = eval_value(S, e->kids[0], &L->a, &sa);
+    if (r == HNN_OK) r = eval_value(S, e->kids[1], &L->b, &sb);
+    if (r != HNN_OK) return r;
+    if (sa.kind != IR_VECTOR) {
+      diag_error(&S->diags, e->kids[0]->src, e->kids[0]->loc, "%s", normal ? "the mean must be a vector" : "a corner of the box must be a vector");
+      return HNN_ERR_SCRIPT;
+    }
+    L->n = sa.rows;
+    L->kind = normal ? LAW_NORMAL : LAW_UNIFORM;
+    int ok = normal ? (sb.kind == IR_VECTOR && sb.rows == L->n) || (sb.kind == IR_MATRIX && sb.rows == L->n && sb.cols == L->n)
+                    : sb.kind == IR_VECTOR && sb.rows == L->n;
+    if (!ok) {
+      diag_error(&S->diags, e->kids[1]->src, e->kids[1]->loc, "%s",
+                 normal ? "the variances must be a vector of the mean's length, or a covariance matrix"
+                        : "the corners of the box must have the same length");
+      return HNN_ERR_SCRIPT;
+    }
+    if (normal && sb.kind == IR_VECTOR) {   /* variances -> diagonal covariance */
+      double *c = hnn_xcalloc((size_t)L->n * L->n, sizeof *c);
+      for (int i = 0; i < L->n; i++) c[i * L->n + i] = L->b[i];
+      free(L->b);
+      L->b = c;
+    }
+    for (int i = 0; i < L->n; i++)
+      if (normal ? !(L->b[i * L->n + i] > 0) : !(L->a[i] < L->b[i])) {
+        diag_error(&S->diags, e->kids[1]->src, e->kids[1]->loc, "%s",
+                   normal ? "variances must be positive" : "every lower corner must be below the upper corner");
+        return HNN_ERR_SCRIPT;
+      }
+    return HNN_OK;
+  }
+  if (strcmp(e->name, "csv") == 0 && e->nkids == 1 && e->kids[0]->kind == AST_STR) {
+    int rows, cols;
+    char **header = NULL, *err = NULL;
+    if (csv_load(e->kids[0]->name, e->src->name, &L->points, &rows, &cols, &header, &err)) {
+      diag_error(&S->diags, e->kids[0]->src, e->kids[0]->loc, "%s", err);
+      free(err);
+      return HNN_ERR_SCRIPT;
+    }
+    for (int j = 0; header && j < cols; j++) free(header[j]);
+    free(header);
+    L->kind = LAW_POINTS;
+    L->n = cols;
+    L->npoints = rows;
+    return HNN_OK;
+  }
+  diag_error(&S->diags, e->src, e->loc, "%s", usage);
+  return HNN_ERR_SCRIPT;
+}
+
+/* Draw N particles; rho (may be NULL) gets the law's density at them. */
+static int sample_law(const law *L, int N, gsl_rng *r, double *x, double *rho) {
+  int n = L->n;
+  if (L->kind == LAW_POINTS) {
+    memcpy(x, L->points, (size_t)N * n * sizeof *x);
+    for (int i = 0; rho && i < N; i++) rho[i] = 1;   /* unknown: normalized by the first step */
+    return 0;
+  }
+  if (L->kind == LAW_UNIFORM) {
+    double vol = 1;
+    for (int j = 0; j < n; j++) vol *= L->b[j] - L->a[j];
+    for (int i = 0; i < N; i++) {
+      for (int j = 0; j < n; j++) x[i * n + j] = gsl_ran_flat(r, L->a[j], L->b[j]);
+      if (rho) rho[i] = 1 / vol;
+    }
+    return 0;
+  }
+  gsl_matrix *C = gsl_matrix_alloc((size_t)n, (size_t)n);
+  memcpy(C->data, L->b, (size_t)n * n * sizeof *L->b);
+  if (gsl_linalg_cholesky_decomp1(C) != GSL_SUCCESS) {
+    gsl_matrix_free(C);
+    return 1;
+  }
+  double logdet = 0;
+  for (int j = 0; j < n; j++) logdet += 2 * log(gsl_matrix_get(C, (size_t)j, (size_t)j));
+  double *z = hnn_xmalloc((size_t)n * sizeof *z);
+  for (int i = 0; i < N; i++) {
+    double q = 0;
+    for (int j = 0; j < n; j++) {
+      z[j] = gsl_ran_gaussian_ziggurat(r, 1.0);
+      q += z[j] * z[j];
+    }
+    for (int j = 0; j < n; j++) {
+      double s = L->a[j];
+      for (int k = 0; k <= j; k++) s += gsl_matrix_get(C, (size_t)j, (size_t)k) * z[k];
+      x[i * n + j] = s;
+    }
+    if (rho) rho[i] = exp(-0.5 * q - 0.5 * logdet - 0.5 * n * log(2 * M_PI));
+  }
+  free(z);
+  gsl_matrix_free(C);
+  return 0;
+}
+
+/* ------------------------------------------------------------ checks */
+
+int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+  int errs = 0;
+  for (int i = 2; i < run->nkids; i++) {
+    ast *o = run->kids[i];
+    int ok = 0;
+    for (int w = 0; particle_options[w]; w++) ok |= strcmp(particle_options[w], o->name) == 0;
+    if (!ok) {
+      strbuf b = STRBUF_INIT;
+      for (int w = 0; particle_options[w]; w++) sb_printf(&b, "%s%s", w ? ", " : "", particle_options[w]);
+      diag_error(&S->diags, o->src, o->name_loc, "a %s run has no option '%s' (options: %s)", k->name, o->name, b.s);
+      sb_free(&b);
+      errs++;
+      continue;
+    }
+    ast *v = o->kids[0];
+    if (strcmp(o->name, "boundary") == 0) {
+      const char *ok_names[] = { "none", "reflect", "absorb", "periodic" };
+      int found = 0;
+      for (int w = 0; w < 4; w++) found |= v->kind == AST_NAME && strcmp(v->name, ok_names[w]) == 0;
+      if (!found) {
+        diag_error(&S->diags, v->src, v->loc, "boundary is none, reflect, absorb or periodic");
+        errs++;
+      }
+    } else if (strcmp(o->name, "scheme") == 0) {
+      if (v->kind != AST_NAME || (strcmp(v->name, "em") != 0 && strcmp(v->name, "milstein") != 0)) {
+        diag_error(&S->diags, v->src, v->loc, "scheme is em (Euler-Maruyama) or milstein");
+        errs++;
+      }
+    } else if (strcmp(o->name, "box") == 0) {
+      ty t;
+      if (sema_check_expr(S, v, &t)) errs++;
+      else if (t.kind != TY_VECTOR || t.r.val != 2) {
+        diag_error(&S->diags, v->src, v->loc, "box is [lo, hi], the same bounds for every coordinate");
+        errs++;
+      }
+    } else {
+      errs += flow_check_number(S, v, o->name);
+    }
+  }
+  if (k->sub == 1 && !flow_keyword(flow, "eps")) {
+    diag_error(&S->diags, flow->decl->src, flow->decl->loc, "wasserstein needs eps = ... (the entropic regularization)");
+    errs++;
+  }
+  return errs;
+}
+
+/* ------------------------------------------------------------ runs */
+
+typedef struct prun {
+  run_ctx c;
+  run_out *mon;
+  int N, n, wasserstein;
+  double *fx, *rho, *mrow;
+  const prox_stats *pst;
+  double free_energy;
+} prun;
+
+static double option_number(hnn_state *S, ast *run, const char *name, double dflt, int *bad) {
+  ast *e = flow_option(run, name);
+  double v = dflt;
+  if (e && flow_eval_number(S, e, &v)) *bad = 1;
+  return v;
+}
+
+static int emit_particles(void *ctx, long step, double t, const double *x, int N, int n, const sde_monitor *m) {
+  prun *r = ctx;
+  flow_problem *P = r->c.P;
+  int bad = 0;
+  if (r->c.out) {
+    for (int i = 0; i < N && !bad; i++) {
+      double *row = r->c.row;
+      row[0] = i + 1;
+      memcpy(row + 1, x + (size_t)i * n, (size_t)n * sizeof *x);
+      double fx = NAN;
+      P->f.fn(x + (size_t)i * n, NULL, &fx, r->c.ws);
+      int k = n + 1;
+      if (r->wasserstein) row[k++] = r->rho[i];
+      row[k] = fx;
+      bad = run_out_row(r->c.out, t, step, row);
+    }
+  }
+  double *mr = r->mrow;
+  int k = 0;
+  for (int j = 0; j < n; j++) mr[k++] = m->mean[j];
+  for (int j = 0; j < n * n; j++) mr[k++] = m->cov[j];
+  mr[k++] = m->f_mean;
+  if (r->wasserstein) {
+    mr[k++] = r->free_energy;
+    mr[k++] = r->pst ? r->pst->iterations : 0;
+    mr[k++] = r->pst ? r->pst->marginal_err : 0;
+    mr[k++] = r->pst ? r->pst->converged : 1;
+  } else {
+    mr[k++] = m->absorbed;
+  }
+  flow_progress(&r->c, t, step);
+  return bad || run_out_row(r->mon, t, step, mr);
+}
+
+static char *monitor_path(const char *path) {
+  if (!path) return NULL;
+  strbuf b = STRBUF_INIT;
+  const char *dot = strrchr(path, '.');
+  if (dot && !strchr(dot, '/')) sb_putn(&b, path, (size_t)(dot - path));
+  else sb_puts(&b, path);
+  sb_puts(&b, "_monitor.csv");
+  return sb_take(&b);
+}
+
+/* Open the particle file and the monitor file. */
+static int open_outputs(hnn_state *S, ast *run, prun *r, char **err) {
+  int n = r->n;
+  const char *path = run->kids[1] ? run->kids[1]->name : NULL;
+  int np = n + 2 + r->wasserstein;
+  char **names = hnn_xcalloc((size_t)np + 1, sizeof *names);
+  names[0] = hnn_xstrdup("particle");
+  run_out_names(names + 1, "x", n);
+  int k = n + 1;
+  if (r->wasserstein) names[k++] = hnn_xstrdup("rho");
+  names[k] = hnn_xstrdup("f");
+  if (path) r->c.out = run_out_open(S, path, np, (const char *const *)names, err);
+  for (int i = 0; i < np; i++) free(names[i]);
+  free(names);
+  if (path && !r->c.out) return 1;
+  int nm = n + n * n + 2 + (r->wasserstein ? 3 : 0);
+  char **mn = hnn_xcalloc((size_t)nm + 1, sizeof *mn);
+  run_out_names(mn, "mean", n);
+  k = n;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      strbuf b = STRBUF_INIT;
+      sb_printf(&b, "cov%d_%d", i + 1, j + 1);
+      mn[k++] = sb_take(&b);
+    }
+  mn[k++] = hnn_xstrdup("f_mean");
+  if (r->wasserstein) {
+    mn[k++] = hnn_xstrdup("free_energy");
+    mn[k++] = hnn_xstrdup("iterations");
+    mn[k++] = hnn_xstrdup("marginal_error");
+    mn[k++] = hnn_xstrdup("converged");
+  } else {
+    mn[k++] = hnn_xstrdup("absorbed");
+  }
+  char *mpath = monitor_path(path);
+  r->mon = run_out_open(S, mpath, nm, (const char *const *)mn, err);
+  free(mpath);
+  for (int i = 0; i < nm; i++) free(mn[i]);
+  free(mn);
+  r->mrow = hnn_xcalloc((size_t)nm + 1, sizeof *r->mrow);
+  return r->mon == NULL;
+}
+
+static int close_outputs(prun *r, int ok, char **err) {
+  int bad = 0;
+  if (r->c.out) {
+    if (ok) bad |= run_out_close(r->c.out, err);
+    else run_out_abort(r->c.out);
+  }
+  if (r->mon) {
+    if (ok && !bad) bad |= run_out_close(r->mon, err);
+    else run_out_abort(r->mon);
+  }
+  return bad;
+}
+
+/* The Wasserstein recursion: one SDE step moves the particles, one proximal
+** step updates the density values at them. */
+static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const sde_opts *so, const prox_opts *po,
+                            double *x, char *msg, size_t msglen) {
+  int N = r->N, n = r->n, status = 0;
+  sde_ws *sw = sde_ws_alloc(P, so, N, msg, msglen);
+  prox_ws *pw = sw ? prox_ws_alloc(n, (size_t)N) : NULL;
+  double *xn = hnn_xmalloc((size_t)N * n * sizeof *xn);
+  double *mean = hnn_xmalloc((size_t)n * sizeof *mean), *cov = hnn_xmalloc((size_t)n * n * sizeof *cov);
+  prox_stats st;
+  memset(&st, 0, sizeof st);
+  if (!sw || !pw) {
+    if (sw && !pw) snprintf(msg, msglen, "out of memory for the proximal workspace");
+    status = -1;
+  }
+  for (long k = 0; status == 0 && k <= so->steps; k++) {
+    if (k > 0) {
+      int s = sde_ws_step(sw, x, xn, k, msg, msglen);
+      if (s < 0) {
+        status = -1;
+        break;
+      }
+      for (int i = 0; i < N && status == 0; i++)
+        if (P->f.fn(xn + (size_t)i * n, NULL, &r->fx[i], r->c.ws) || !isfinite(r->fx[i])) {
+          snprintf(msg, msglen, "f is not finite at particle %d at step %ld", i + 1, k);
+          status = -1;
+        }
+      if (status) break;
+      int ps = prox_step(pw, P, po, (size_t)N, x, xn, r->rho, r->fx, r->rho, &st);
+      if (ps < 0) {
+        snprintf(msg, msglen, "proximal step %ld failed: %s", k, prox_strerror(ps));
+        status = -1;
+        break;
+      }
+      if (ps > 0 && S->warn)
+        state_warn(S, "run %s: the proximal fixed point did not converge at step %ld (marginal error %.3g after %d iterations)",
+                   r->c.name, k, st.marginal_err, st.iterations);
+      memcpy(x, xn, (size_t)N * n * sizeof *x);
+      r->pst = &st;
+    } else {
+      for (int i = 0; i < N; i++) P->f.fn(x + (size_t)i * n, NULL, &r->fx[i], r->c.ws);
+    }
+    if (k % so->every == 0 || k == so->steps) {
+      sde_monitor m;
+      sde_ws_monitor(sw, x, mean, cov, &m);
+      r->free_energy = prox_free_energy((size_t)N, r->fx, r->rho, NULL, so->T);
+      if (emit_particles(r, k, (double)k * so->h, x, N, n, &m)) {
+        snprintf(msg, msglen, "cannot write the output");
+        status = -1;
+      }
+    }
+  }
+  free(xn);
+  free(mean);
+  free(cov);
+  prox_ws_free(pw);
+  sde_ws_free(sw);
+  return status;
+}
+
+int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+  law L;
+  int status = read_law(S, run->kids[0], &L);
+  if (status != HNN_OK) {
+    law_free(&L);
+    return status;
+  }
+  int bad = 0, wasser = k->sub == 1;
+  double Nd = option_number(S, run, "particles", L.kind == LAW_POINTS ? L.npoints : 1000, &bad);
+  sde_opts so;
+  sde_opts_default(&so);
+  so.h = option_number(S, run, "h", 1e-3, &bad);
+  so.steps = (long)option_number(S, run, "steps", 1000, &bad);
+  so.every = (long)option_number(S, run, "every", so.steps >= 10 ? so.steps / 10 : 1, &bad);
+  if (flow_eval_number(S, flow_keyword(flow, "T"), &so.T)) bad = 1;
+  ast *dv = flow_keyword(flow, "divergence");
+  double dflag = 1;
+  if (dv && flow_eval_number(S, dv, &dflag)) bad = 1;
+  so.include_divergence = dflag != 0;
+  so.seed = rng_split(S->seed, RNG_RUN, rng_name_index(flow->name));
+  ast *sch = flow_option(run, "scheme");
+  so.scheme = sch && strcmp(sch->name, "milstein") == 0 ? SDE_MILSTEIN : SDE_EM;
+  ast *bd = flow_option(run, "boundary");
+  if (bd) so.boundary = strcmp(bd->name, "reflect") == 0 ? SDE_REFLECT : strcmp(bd->name, "absorb") == 0 ? SDE_ABSORB
+                      : strcmp(bd->name, "periodic") == 0 ? SDE_PERIODIC : SDE_BOUNDARY_NONE;
+  int N = (int)Nd, n = L.n;
+  if (!bad && (!(Nd >= 1 && Nd == floor(Nd) && Nd <= 1e7) || !(so.h > 0) || so.steps < 1 || so.every < 1 || !(so.T >= 0))) {
+    diag_error(&S->diags, run->src, run->loc, "a particle run needs particles >= 1, h > 0, steps >= 1, every >= 1, T >= 0");
+    bad = 1;
+  }
+  if (!bad && L.kind == LAW_POINTS && N != L.npoints) {
+    diag_error(&S->diags, run->src, run->loc, "the csv file has %d points but the run asks for %d particles", L.npoints, N);
+    bad = 1;
+  }
+  /* the box: the option, else a uniform start's box */
+  double *lo = hnn_xmalloc((size_t)n * sizeof *lo), *hi = hnn_xmalloc((size_t)n * sizeof *hi);
+  ast *bx = flow_option(run, "box");
+  int have_box = 0;
+  if (!bad && bx) {
+    double *v = NULL;
+    ir_shape sh;
+    if (state_eval_ast(S, bx, &v, &sh) != HNN_OK) bad = 1;
+    else if (!(v[0] < v[1])) {
+      diag_error(&S->diags, bx->src, bx->loc, "box [lo, hi] needs lo < hi");
+      bad = 1;
+    } else {
+      for (int j = 0; j < n; j++) lo[j] = v[0], hi[j] = v[1];
+      have_box = 1;
+    }
+    free(v);
+  } else if (L.kind == LAW_UNIFORM) {
+    memcpy(lo, L.a, (size_t)n * sizeof *lo);
+    memcpy(hi, L.b, (size_t)n * sizeof *hi);
+    have_box = 1;
+  }
+  if (!bad && so.boundary != SDE_BOUNDARY_NONE && !have_box) {
+    diag_error(&S->diags, bd->src, bd->loc, "a boundary needs a box: add 'box [lo, hi]' or start from uniform(...)");
+    bad = 1;
+  }
+  if (have_box && (so.boundary != SDE_BOUNDARY_NONE || bx)) so.lo = lo, so.hi = hi;
+  sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
+  int nsize = bad ? 0 : flow_objective_size(S, obj, n, run->kids[0]);
+  flow_problem P;
+  prun r;
+  memset(&r, 0, sizeof r);
+  if (bad || !nsize || flow_build_problem(S, flow, nsize, n, &P)) {
+    free(lo);
+    free(hi);
+    law_free(&L);
+    return HNN_ERR_SCRIPT;
+  }
+  r.N = N;
+  r.n = n;
+  r.wasserstein = wasser;
+  r.c.P = &P;
+  r.c.ws = hnn_xcalloc(flow_problem_nwork(&P) + 1, sizeof *r.c.ws);
+  r.c.row = hnn_xcalloc((size_t)n + 4, sizeof *r.c.row);
+  r.c.steps_end = so.steps;
+  r.fx = hnn_xcalloc((size_t)N, sizeof *r.fx);
+  r.rho = hnn_xcalloc((size_t)N, sizeof *r.rho);
+  double *x = hnn_xmalloc((size_t)N * n * sizeof *x);
+  gsl_rng *g = rng_stream(S->seed, RNG_RUN, rng_name_index(flow->name) ^ 0x1a1f);
+  char msg[512] = "", *err = NULL;
+  flow_progress_start(&r.c, S, flow->name);
+  if (sample_law(&L, N, g, x, r.rho)) {
+    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the covariance is not positive definite");
+    status = HNN_ERR_SCRIPT;
+  } else if (open_outputs(S, run, &r, &err)) {
+    diag_error(&S->diags, run->src, run->loc, "%s", err);
+    free(err);
+    err = NULL;
+    status = HNN_ERR_RUNTIME;
+  } else {
+    int s;
+    if (wasser) {
+      prox_opts po;
+      prox_opts_default(&po);
+      po.T = so.T;
+      po.h = so.h;
+      if (flow_eval_number(S, flow_keyword(flow, "eps"), &po.eps)) bad = 1;
+      po.tol = option_number(S, run, "tol", po.tol, &bad);
+      po.max_iter = (int)option_number(S, run, "maxiter", po.max_iter, &bad);
+      s = bad ? -1 : wasserstein_loop(S, &r, &P, &so, &po, x, msg, sizeof msg);
+    } else {
+      s = sde_run(&P, &so, N, x, emit_particles, &r, msg, sizeof msg);
+    }
+    flow_progress_end(&r.c);
+    if (s < 0 || s == SDE_STOPPED) {
+      diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, msg[0] ? msg : "failed");
+      status = HNN_ERR_RUNTIME;
+    }
+    if (close_outputs(&r, status == HNN_OK, &err) && status == HNN_OK) {
+      diag_error(&S->diags, run->src, run->loc, "%s", err);
+      status = HNN_ERR_RUNTIME;
+    }
+    free(err);
+  }
+  gsl_rng_free(g);
+  free(x);
+  free(r.fx);
+  free(r.rho);
+  free(r.mrow);
+  free(r.c.ws);
+  free(r.c.row);
+  free(lo);
+  free(hi);
+  law_free(&L);
+  return status;
+}
