@@ -26,6 +26,8 @@ static const builtin table[] = {
   { "eye", BI_EYE, 1, 1, 0, 0 },          { "uniform", BI_UNIFORM, 2, 2, 0, 0 },
   { "normal", BI_NORMAL, 2, 2, 0, 0 },    { "csv", BI_CSV, 1, 2, 0, 0 },
   { "hopfield", BI_HOPFIELD, 1, 1, 0, 0 }, { "euclidean", BI_EUCLIDEAN, 0, 0, 0, 0 },
+  { "geodesic", BI_GEODESIC, 3, 3, 0, 0 },  { "bregman", BI_BREGMAN, 3, 3, 0, 0 },
+  { "gibbs", BI_GIBBS, 3, 4, 0, 0 },        { "partition", BI_PARTITION, 2, 3, 0, 0 },
 };
 
 const builtin *builtin_find(const char *name) {

@@ -13,6 +13,7 @@
 
 #include "builtins.h"
 #include "diff.h"
+#include "special.h"
 #include "strbuf.h"
 
 typedef struct binding {
@@ -243,6 +244,12 @@ static ir_node *read_csv(lower *L, ast *e, ir_node *colarg) {
 }
 
 static ir_node *lower_builtin(lower *L, ast *e, const builtin *b) {
+  if (b->kind >= BI_GEODESIC) {
+    ir_node *v[4] = { NULL, NULL, NULL, NULL };
+    for (int i = 1; i < e->nkids && i < 4; i++)
+      if (!(v[i] = lo(L, e->kids[i]))) return NULL;
+    return special_eval(L->S, L->ir, e, b, v);
+  }
   ir_node *a[3] = { NULL, NULL, NULL };
   for (int i = 0; i < e->nkids && i < 3; i++) {
     if (b->kind == BI_CSV && e->kids[i]->kind == AST_STR) continue;

@@ -406,6 +406,36 @@ static ty check_deriv(chk *c, ast *e, sym *f) {
   return mk(TY_MATRIX, known(n), known(n));
 }
 
+/* geodesic(G, x, y), bregman(psi, x, y), gibbs(f, T, x [, box]),
+** partition(f, T [, box]): the first argument names a declaration. */
+static ty check_special(chk *c, ast *e, const builtin *b) {
+  static const sym_kind want[] = { SYM_METRIC, SYM_MIRROR, SYM_OBJECTIVE, SYM_OBJECTIVE };
+  static const char *usage[] = { "geodesic(G, x, y)", "bregman(psi, x, y)", "gibbs(f, T, x [, [lo, hi]])",
+                                 "partition(f, T [, [lo, hi]])" };
+  int k = b->kind - BI_GEODESIC;
+  ast *a0 = e->kids[0];
+  sym *s = a0->kind == AST_NAME ? state_lookup(c->S, a0->name) : NULL;
+  if (!s || !(s->kind == want[k] || (want[k] == SYM_OBJECTIVE && s->kind == SYM_FUNCTION))) {
+    diag_error(c->d, a0->src, a0->loc, "usage: %s, where the first argument names %s", usage[k],
+               want[k] == SYM_METRIC ? "a metric" : want[k] == SYM_MIRROR ? "a mirror map" : "an objective");
+    return error_ty();
+  }
+  if (sema_check_sym(c->S, s)) return error_ty();
+  ty t[4];
+  for (int i = 1; i < e->nkids; i++)
+    if ((t[i] = check(c, e->kids[i])).kind == TY_ERROR) return error_ty();
+  int ok = 1;
+  if (k <= 1) ok = t[1].kind == TY_VECTOR && unify_dim(c, t[1].r, t[2].r) == 0;
+  if (k >= 2) ok = t[1].kind == TY_SCALAR;
+  if (k == 2) ok = ok && t[2].kind == TY_VECTOR && (e->nkids < 4 || (t[3].kind == TY_VECTOR && dim_value(c, t[3].r) == 2));
+  if (k == 3) ok = ok && (e->nkids < 3 || (t[2].kind == TY_VECTOR && dim_value(c, t[2].r) == 2));
+  if (!ok) {
+    diag_error(c->d, e->src, e->loc, "usage: %s (points are vectors of one length; a box is [lo, hi])", usage[k]);
+    return error_ty();
+  }
+  return scalar();
+}
+
 static ty check_builtin(chk *c, ast *e, const builtin *b) {
   if (e->deriv != DERIV_NONE || e->nprimes) {
     diag_error(c->d, e->src, e->name_loc, "'%s' is a builtin function: it has no derived form", e->name);
@@ -428,6 +458,7 @@ static ty check_builtin(chk *c, ast *e, const builtin *b) {
     diag_error(c->d, e->src, e->loc, "'%s' is only allowed in a param declaration (drawn or read once per run)", b->name);
     return error_ty();
   }
+  if (b->kind >= BI_GEODESIC) return check_special(c, e, b);
   ty t[3];
   for (int i = 0; i < e->nkids; i++) {
     t[i] = check(c, e->kids[i]);
