@@ -19,16 +19,23 @@
 #include "lower.h"
 #include "strbuf.h"
 
-/* The constant values of a lowered argument (scalar, or vector of constants). */
+/* The values of a lowered argument that does not depend on a variable:
+** constants, and params at their current values. */
 static int constant_values(const ir_node *n, double *out, int cap) {
   double v;
+  if (n->op == IR_PARAM) {
+    int m = ir_shape_size(n->shape);
+    for (int i = 0; i < cap && i < m; i++) out[i] = n->data[i];
+    return m;
+  }
   if (ir_is_const(n, &v)) {
     for (int i = 0; i < cap && i < ir_shape_size(n->shape); i++) out[i] = v;
     return ir_shape_size(n->shape);
   }
   if (n->op != IR_PACK) return -1;
   for (int i = 0; i < n->nargs; i++) {
-    if (!ir_is_const(n->a[i], &v)) return -1;
+    if (n->a[i]->op == IR_PARAM && n->a[i]->shape.kind == IR_SCALAR) v = n->a[i]->data[0];
+    else if (!ir_is_const(n->a[i], &v)) return -1;
     if (i < cap) out[i] = v;
   }
   return n->nargs;
