@@ -64,6 +64,7 @@ struct ast {
   int ndims;           /* AST_FORMAL, AST_PARAM */
   char *dimname[2];    /* AST_FORMAL: size variable or param name, or NULL */
   int dimval[2];       /* AST_FORMAL: literal size */
+  int parenthesized;   /* written in ( ): not merged into an operator chain */
   int depth;           /* 1 + deepest kid: the parser rejects depth > AST_MAX_DEPTH */
   int nkids, capkids;
   ast **kids;

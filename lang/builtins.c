@@ -72,18 +72,21 @@ int const_number(const ast *e, const_name_fn name, const_name_fn other, void *ct
   }
   case AST_BINOP: {
     double a = 0, b = 0;
-    int ra = const_number(e->kids[0], name, other, ctx, &a);
-    int rb = const_number(e->kids[1], name, other, ctx, &b);
-    if (ra < 0 || rb < 0) return -1;
-    if (!ra || !rb) return 0;
-    switch (e->op) {
-    case '+': *out = a + b; break;
-    case '-': *out = a - b; break;
-    case '*': *out = a * b; break;
-    case '/': *out = a / b; break;
-    default: *out = pow(a, b); break;
+    int ra = const_number(e->kids[0], name, other, ctx, &a), known = ra;
+    for (int i = 1; i < e->nkids; i++) {
+      int rb = const_number(e->kids[i], name, other, ctx, &b);
+      if (ra < 0 || rb < 0) return -1;
+      known = known && rb;
+      switch (e->op) {
+      case '+': a = a + b; break;
+      case '-': a = a - b; break;
+      case '*': a = a * b; break;
+      case '/': a = a / b; break;
+      default: a = pow(a, b); break;
+      }
     }
-    return 1;
+    *out = a;
+    return known ? 1 : 0;
   }
   default: return other(ctx, e, out);
   }

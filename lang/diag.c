@@ -23,10 +23,17 @@ static void show_line(strbuf *b, const char *text, int line, int off, int col, i
   }
   if (!p || !*p) return;
   size_t len = strcspn(p, "\n");
-  if (len > 200) len = 200;
-  sb_printf(b, "%5d | ", line + off);
+  /* Show at most 160 characters, in a window that holds the caret. */
+  int first = col > 120 ? col - 80 : 1;
+  if ((size_t)(first - 1) > len) first = 1;
+  p += first - 1;
+  len -= (size_t)(first - 1);
+  if (len > 160) len = 160;
+  col -= first - 1;
+  endcol -= first - 1;
+  sb_printf(b, "%5d | %s", line + off, first > 1 ? "..." : "");
   sb_putn(b, p, len);
-  sb_puts(b, "\n      | ");
+  sb_printf(b, "\n      | %s", first > 1 ? "   " : "");
   for (int c = 1; c < col && (size_t)(c - 1) < len; c++) sb_putc(b, p[c - 1] == '\t' ? '\t' : ' ');
   sb_putc(b, '^');
   for (int c = col + 1; c <= endcol && (size_t)(c - 1) < len; c++) sb_putc(b, '~');

@@ -329,16 +329,26 @@ static ir_node *lower_vector(lower *L, ast *e) {
   return r;
 }
 
+static ir_node *binop_node(lower *L, ast *e, ir_node *a, ir_node *b, int i);
+
+/* Operands fold left to right (a + b + c is one node with three kids). */
 static ir_node *lower_binop(lower *L, ast *e) {
-  ir_node *a = lo(L, e->kids[0]), *b = a ? lo(L, e->kids[1]) : NULL;
-  if (!a || !b) return NULL;
+  ir_node *r = lo(L, e->kids[0]);
+  for (int i = 1; r && i < e->nkids; i++) {
+    ir_node *b = lo(L, e->kids[i]);
+    r = b ? binop_node(L, e, r, b, i) : NULL;
+  }
+  return r;
+}
+
+static ir_node *binop_node(lower *L, ast *e, ir_node *a, ir_node *b, int i) {
   ir_ctx *ir = L->ir;
   switch (e->op) {
   case '+': return ir_add(ir, a, b);
   case '-': return ir_sub(ir, a, b);
   case '/':
     if (ir_is_zero(b)) {
-      fail(L, e->kids[1], "%s", "division by zero (the divisor is always 0)");
+      fail(L, e->kids[i], "%s", "division by zero (the divisor is always 0)");
       return NULL;
     }
     return ir_div(ir, a, b);

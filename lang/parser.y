@@ -214,7 +214,7 @@ primary:
   NUM                   { $$ = node(pc, AST_NUM, &@$, &@$); $$->num = $1; }
 | NAME                  { $$ = node(pc, AST_NAME, &@$, &@$); $$->name = $1; }
 | STRING                { $$ = node(pc, AST_STR, &@$, &@$); $$->name = $1; }
-| '(' expr ')'          { $$ = $2; $$->loc = L(@1, @3); }
+| '(' expr ')'          { $$ = $2; $$->loc = L(@1, @3); $$->parenthesized = 1; }
 | '[' exprs ']'         { $$ = $2; $$->loc = L(@1, @3); $$ = bounded(pc, $$); }
 | call                  { $$ = $1; }
 | primary '[' exprs ']' {
@@ -276,7 +276,14 @@ static int formal_size(double v) {
   return v >= 1 && v <= 1e8 && v == (double)(int)v ? (int)v : 0;
 }
 
+/* A chain a + b + c (or a * b * c) is one node with many operands, folded
+** left to right, so long flat sums do not make deep trees. */
 static ast *binop(parse_ctx *pc, char op, ast *l, ast *r, const HNN_YYLTYPE *a, const HNN_YYLTYPE *b) {
+  if ((op == '+' || op == '*') && l->kind == AST_BINOP && l->op == op && !l->parenthesized) {
+    ast_add(l, r);
+    l->loc = mkloc(a, b);
+    return bounded(pc, l);
+  }
   ast *n = node(pc, AST_BINOP, a, b);
   n->op = op;
   ast_add(n, l);
@@ -323,6 +330,8 @@ static void hnn_yyerror(HNN_YYLTYPE *l, yyscan_t scanner, parse_ctx *pc, const c
     char *u = strstr(b.s, "end of file");
     diag_error(pc->diags, pc->src, loc, "%s%s", b.s, u ? " (the input ends in the middle of a statement)" : "");
     sb_free(&b);
+  } else if (strcmp(msg, "memory exhausted") == 0) {
+    diag_error(pc->diags, pc->src, loc, "expression nested too deeply");
   } else if (strcmp(msg, "syntax error") == 0) {
     diag_error(pc->diags, pc->src, loc, "syntax error");
   } else {

@@ -233,9 +233,19 @@ static int const_int(chk *c, ast *e, int *out) {
 
 /* -------------------------------------------------------- expressions */
 
+static ty binop_type(chk *c, ast *e, ty a, ty b);
+
+/* Operands fold left to right (a + b + c is one node with three kids). */
 static ty check_binop(chk *c, ast *e) {
-  ty a = check(c, e->kids[0]), b = check(c, e->kids[1]);
-  if (a.kind == TY_ERROR || b.kind == TY_ERROR) return error_ty();
+  ty t = check(c, e->kids[0]);
+  for (int i = 1; i < e->nkids; i++) {
+    ty b = check(c, e->kids[i]);
+    t = t.kind == TY_ERROR || b.kind == TY_ERROR ? error_ty() : binop_type(c, e, t, b);
+  }
+  return t;
+}
+
+static ty binop_type(chk *c, ast *e, ty a, ty b) {
   if (a.kind == TY_STRING || b.kind == TY_STRING) {
     diag_error(c->d, e->src, e->loc, "a string cannot take part in arithmetic");
     return error_ty();

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <gsl/gsl_errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -87,6 +88,7 @@ void hnn_close(hnn_state *S) {
   free(S->def_used);
   free_strings(S->paths, S->npaths);
   free_strings(S->used, S->nused);
+  free(S->loading);
   free(S->outdir);
   diag_clear(&S->diags);
   free(S->errtext);
@@ -205,7 +207,7 @@ static sym_kind kind_of(ast_kind k) {
 /* Parse the text of a -D override as one expression. */
 static ast *parse_define(hnn_state *S, int k) {
   strbuf b = STRBUF_INIT;
-  sb_printf(&b, "-D %s=%s", S->def_name[k], S->def_value[k]);
+  sb_printf(&b, "<-D %s>", S->def_name[k]);
   hnn_src *src = src_new(b.s, S->def_value[k]);
   sb_free(&b);
   ast **stmts;
@@ -305,17 +307,33 @@ static char *find_module(hnn_state *S, const char *name, const char *from) {
 
 static int load_unit(hnn_state *S, hnn_src *src);
 
+/* The files being loaded, innermost last (the stack detects use cycles). */
+static void state_push_loading(hnn_state *S, const char *path) {
+  S->loading = hnn_xrealloc(S->loading, (size_t)(S->nloading + 1) * sizeof *S->loading);
+  S->loading[S->nloading++] = path;
+}
+
 static int load_module(hnn_state *S, ast *use) {
-  char *path = find_module(S, use->name, use->src->name);
-  if (!path) {
+  char *found = find_module(S, use->name, use->src->name);
+  if (!found) {
     diag_error(&S->diags, use->src, use->name_loc,
                "module '%s' not found (searched the script's folder, HNN_PATH, the stdlib)", use->name);
     return 1;
   }
+  char *path = realpath(found, NULL);
+  if (!path) path = hnn_xstrdup(found);
+  free(found);
   for (int i = 0; i < S->nused; i++)
     if (strcmp(S->used[i], path) == 0) {
       free(path);
       return 0;
+    }
+  for (int i = 0; i < S->nloading; i++)
+    if (strcmp(S->loading[i], path) == 0) {
+      diag_error(&S->diags, use->src, use->loc, "module '%s' uses itself, directly or through other modules",
+                 use->name);
+      free(path);
+      return 1;
     }
   if (S->use_depth >= 16) {
     diag_error(&S->diags, use->src, use->loc, "modules nested more than 16 deep (a use cycle?)");
@@ -333,18 +351,20 @@ static int load_module(hnn_state *S, ast *use) {
     free(path);
     return 1;
   }
-  S->used = hnn_xrealloc(S->used, (size_t)(S->nused + 1) * sizeof *S->used);
-  S->used[S->nused++] = path;
   hnn_src *src = src_new(path, text.s ? text.s : "");
   sb_free(&text);
   S->use_depth++;
+  state_push_loading(S, path);
   int r = load_unit(S, src);
+  S->nloading--;
   S->use_depth--;
   src_release(src);
   if (r) {
-    S->nused--;
-    free(S->used[S->nused]);
+    free(path);
     diag_note(&S->diags, use->src, use->loc, "in the module used here");
+  } else {
+    S->used = hnn_xrealloc(S->used, (size_t)(S->nused + 1) * sizeof *S->used);
+    S->used[S->nused++] = path;
   }
   return r;
 }
@@ -516,7 +536,11 @@ int hnn_load_file(hnn_state *S, const char *path) {
     diag_plain(&S->diags, "'%s' is not a text file (it contains NUL bytes)", path);
     return state_fail(S, HNN_ERR_SCRIPT);
   }
+  char *real = strcmp(path, "-") == 0 ? NULL : realpath(path, NULL);
+  if (real) state_push_loading(S, real);
   int r = hnn_load_string(S, text.s ? text.s : "", strcmp(path, "-") == 0 ? "<stdin>" : path);
+  if (real) S->nloading--;
+  free(real);
   sb_free(&text);
   return r;
 }
@@ -544,6 +568,19 @@ static void run_statement(hnn_state *S, ast *st, int *status) {
     int r = state_eval_ast(S, st->kids[k], &val, &sh);
     if (r != HNN_OK) {
       *status = r;
+      break;
+    }
+    for (int i = 0; i < ir_shape_size(sh); i++)
+      if (!isfinite(val[i])) {
+        ast *e = st->kids[k];
+        diag_error(&S->diags, e->src, e->loc, "the value is not finite (%s%s): a division by zero, an overflow or "
+                   "a point outside a function's domain", isnan(val[i]) ? "nan" : val[i] > 0 ? "inf" : "-inf",
+                   ir_shape_size(sh) > 1 ? " in some element" : "");
+        *status = HNN_ERR_RUNTIME;
+        break;
+      }
+    if (*status != HNN_OK) {
+      free(val);
       break;
     }
     char *s = print_value(val, sh);

@@ -96,8 +96,10 @@ struct hnn_state {
   int ndefs;
   char **paths;
   int npaths;
-  char **used;           /* modules already loaded by `use` */
+  char **used;           /* modules already loaded by `use` (real paths) */
   int nused;
+  const char **loading;  /* files being loaded, innermost last */
+  int nloading;
   int use_depth;
   hnn_module_list *modules;
   hnn_fn *fns;

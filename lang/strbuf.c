@@ -77,7 +77,7 @@ void sb_printf(strbuf *b, const char *fmt, ...) {
 void sb_double(strbuf *b, double v) {
   char tmp[40];
   int prec = 1;
-  for (; prec < 17; prec++) {
+  for (; prec <= 17; prec++) {
     snprintf(tmp, sizeof tmp, "%.*g", prec, v);
     if (strtod(tmp, NULL) == v) break;
   }
