@@ -4,7 +4,8 @@
 ** Reads the options, opens one hnn state, applies the settings that must
 ** precede loading (seed, offset, -D overrides, environment switches read by
 ** the library), loads the script and the -e texts, then runs the REPL or
-** prints the requested report.  Uses only the public API (hnn.h), like lua.c,
+** prints the requested report; `hnn plot FILE.csv` (plot_main) draws a run's
+** CSV file with hnn_plot_csv.  Uses only the public API (hnn.h), like lua.c,
 ** plus the REPL (repl.h).  The exit status is the hnn status of the first
 ** failure: 0 ok, 1 script error, 2 usage, 3 runtime error.
 */
@@ -41,6 +42,7 @@ typedef struct {
 static void usage(void) {
   printf(
       "usage: %s [options] [file.hnn | -]\n"
+      "       %s plot FILE.csv [options] -o OUT.png|.svg|.pdf   (see hnn plot --help)\n"
       "Run an hnn script; with no script and no -e, start the REPL.\n"
       "\n"
       "options:\n"
@@ -66,7 +68,7 @@ static void usage(void) {
       "and the remaining lines still run.  Numbers may be decimal or 0x hex.\n"
       "\n"
       "exit status: 0 ok, 1 script error, 2 usage error, 3 runtime error\n",
-      progname);
+      progname, progname);
 }
 
 /* A usage error: one line naming the problem, one line pointing at help. */
@@ -315,7 +317,68 @@ static int run(hnn_state *S, options *o) {
   return st;
 }
 
+/* `hnn plot FILE.csv [options]`: the options fill hnn_plot_options. */
+static int plot_main(int argc, char **argv) {
+  hnn_plot_options po;
+  memset(&po, 0, sizeof po);
+  const char *csv = NULL, *out = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *w = argv[i], *v = NULL, **dst = NULL;
+    if (w[0] != '-' || w[1] == '\0') {
+      if (csv) return usage_error("plot: more than one CSV file ('%s' and '%s')", csv, w);
+      csv = w;
+      continue;
+    }
+    if (strcmp(w, "-o") == 0 || is_long(w, "--output", &v)) dst = &out;
+    else if (is_long(w, "--x", &v)) dst = &po.x;
+    else if (is_long(w, "--y", &v)) dst = &po.y;
+    else if (is_long(w, "--group", &v)) dst = &po.group;
+    else if (is_long(w, "--color", &v)) dst = &po.color;
+    else if (is_long(w, "--title", &v)) dst = &po.title;
+    else if (is_long(w, "--size", &v)) dst = &v;
+    else if (strcmp(w, "--logy") == 0) po.logy = 1;
+    else if (strcmp(w, "--logx") == 0) po.logx = 1;
+    else if (strcmp(w, "--scatter") == 0) po.scatter = 1;
+    else if (strcmp(w, "--last") == 0) po.last = 1;
+    else if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
+      printf("usage: %s plot FILE.csv [options] [-o OUT.png|.svg|.pdf]\n"
+             "Plot a CSV file written by a run (default output: FILE.png).\n\n"
+             "  --x NAME          x column (default t)\n"
+             "  --y NAME[,NAME]   y columns (default: all but t, step, particle)\n"
+             "  --group NAME      one line per distinct value of NAME (default: particle)\n"
+             "  --scatter         points instead of lines\n"
+             "  --color NAME      colour points by NAME, with a colorbar (implies --scatter)\n"
+             "  --last            only the rows of the last t\n"
+             "  --logy, --logx    log-scale axes\n"
+             "  --title TEXT      title (default: the file name)\n"
+             "  --size WxH        image size in pixels (default 800x600)\n",
+             progname);
+      exit(HNN_OK);
+    } else return usage_error("plot: unknown option '%s'", w);
+    if (!dst) continue;
+    if (!(*dst = opt_arg(argc, argv, &i, v))) return usage_error("plot: option '%s' needs an argument", w);
+    if (dst == &v && sscanf(v, "%dx%d", &po.width, &po.height) != 2)
+      return usage_error("plot: --size expects WxH, e.g. 800x600, got '%s'", v);
+  }
+  if (!csv) return usage_error("plot: needs a CSV file");
+  char *def = NULL;
+  if (!out) {   /* FILE.csv -> FILE.png */
+    const char *dot = strrchr(csv, '.');
+    size_t n = dot && !strchr(dot, '/') ? (size_t)(dot - csv) : strlen(csv);
+    if (!(def = malloc(n + 5))) return HNN_ERR_RUNTIME;
+    snprintf(def, n + 5, "%.*s.png", (int)n, csv);
+    out = def;
+  }
+  hnn_state *S = hnn_open();
+  int st = S ? hnn_plot_csv(S, csv, out, &po) : HNN_ERR_RUNTIME;
+  if (S && st != HNN_OK) report(S, st);
+  hnn_close(S);
+  free(def);
+  return st;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "plot") == 0) return plot_main(argc - 1, argv + 1);
   options o;
   memset(&o, 0, sizeof o);
   /* Every -e or -D uses at least one word, so argc slots always suffice. */

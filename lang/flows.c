@@ -40,6 +40,8 @@ static const flow_kind kinds[] = {
     ENG_MD, MD_MIRROR },
   { "diffusion", "diffusion(f, G, T = temperature)", 2, { R_OBJECTIVE, R_METRIC }, { "T", "divergence", NULL },
     ENG_SDE, 0 },
+  { "augmented_lagrangian", "augmented_lagrangian(J, [g1, g2, ...], s, step = h, dual_step = h2, r = 1)", 3,
+    { R_OBJECTIVE, R_CONSTRAINTS, R_ACTIVATION }, { "step", "dual_step", "r", NULL }, ENG_DUAL, 0 },
   { "wasserstein", "wasserstein(f, G, T = temperature, eps = regularization)", 2, { R_OBJECTIVE, R_METRIC },
     { "T", "eps", NULL }, ENG_SDE, 1 },
 };
@@ -53,7 +55,7 @@ static const flow_kind *find_kind(const char *name) {
 static const char *const *options_of(const flow_kind *k) { return k->eng == ENG_ODE ? ode_run_options : md_run_options; }
 
 static const char *role_name(role r) {
-  static const char *n[] = { "an objective", "an activation", "a metric", "a mirror map" };
+  static const char *n[] = { "an objective", "an activation", "a metric", "a mirror map", "a list of constraints" };
   return n[r];
 }
 
@@ -109,6 +111,7 @@ int flows_check_decl(hnn_state *S, sym *s) {
     sb_free(&b);
     return 1;
   }
+  if (k->eng == ENG_DUAL) return dualflow_check_decl(S, s, k);
   int errs = 0, npos = 0, have_required = k->keywords[0] == NULL;
   for (int i = 0; i < call->nkids; i++) {
     ast *a = call->kids[i];
@@ -224,6 +227,7 @@ int flows_check_run(hnn_state *S, ast *run) {
   if (sema_check_sym(S, f)) return 1;
   const flow_kind *k = flow_kind_of(f);
   if (k->eng == ENG_SDE) return particles_check_run(S, run, f, k);
+  if (k->eng == ENG_DUAL) return dualflow_check_run(S, run, f, k);
   const char *const *opts = options_of(k);
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
@@ -405,6 +409,7 @@ int flows_run(hnn_state *S, ast *run) {
   sym *flow = state_lookup(S, run->name);
   const flow_kind *k = flow_kind_of(flow);
   if (k->eng == ENG_SDE) return particles_run(S, run, flow, k);
+  if (k->eng == ENG_DUAL) return dualflow_run(S, run, flow, k);
   sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
   double *x0 = NULL;
   ir_shape sh;

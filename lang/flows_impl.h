@@ -11,14 +11,14 @@
 #include "runout.h"
 #include "state.h"
 
-typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR } role;
-typedef enum { ENG_ODE, ENG_MD, ENG_SDE } engine;
+typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR, R_CONSTRAINTS } role;
+typedef enum { ENG_ODE, ENG_MD, ENG_SDE, ENG_DUAL } engine;
 
 typedef struct flow_kind {
   const char *name;
   const char *usage;
   int nroles;
-  role roles[2];
+  role roles[3];
   const char *keywords[4];     /* allowed keyword arguments; the first is required */
   engine eng;
   int sub;                     /* ode_flow_kind or md_kind */
@@ -59,6 +59,11 @@ double flow_seconds_since(const struct timespec *a);
 void flow_progress(run_ctx *c, double t, long step);
 void flow_progress_start(run_ctx *c, hnn_state *S, const char *name);
 void flow_progress_end(run_ctx *c);
+
+/* The dual Hopfield method (dualflow.c). */
+int dualflow_check_decl(hnn_state *S, sym *flow, const flow_kind *k);
+int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
 
 /* Particle flows (particles.c). */
 int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);

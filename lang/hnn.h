@@ -144,6 +144,24 @@ hnn_raw_fn hnn_fn_raw(const hnn_fn *fn);
 /* Generated C of every callback compiled so far in S (caller frees). */
 char *hnn_dump_c(hnn_state *S);
 
+/* Plot a CSV file written by a run (`hnn plot`) as PNG, SVG or PDF, chosen by
+** out_path's extension; see docs/plotting.md.  NULL fields take defaults;
+** opt may be NULL.  HNN_ERR_SCRIPT for a bad file, column or name,
+** HNN_ERR_RUNTIME if the image cannot be written (no partial file is left). */
+typedef struct hnn_plot_options {
+  const char *x;        /* x column (default "t", else the first column) */
+  const char *y;        /* comma-separated y columns (default: all but t, step, particle) */
+  const char *group;    /* one line per distinct value (default "particle" if present) */
+  const char *color;    /* colour points by this column (implies scatter) */
+  const char *title;    /* default: the file's name */
+  int logx, logy;       /* log-scale axes */
+  int scatter;          /* points instead of lines */
+  int last;             /* only the rows of the last t */
+  int width, height;    /* pixels (points for SVG/PDF); 0: 800 x 600 */
+} hnn_plot_options;
+int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
+                 const hnn_plot_options *opt);
+
 const char *hnn_version(void);
 
 #ifdef __cplusplus

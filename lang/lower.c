@@ -621,6 +621,16 @@ ir_node *lower_param(hnn_state *S, ir_ctx *ir, sym *p, gsl_rng *rng, double ***b
   return r;
 }
 
+ir_node *lower_inline(hnn_state *S, ir_ctx *ir, sym *f, int nargs, ir_node **args) {
+  lower L;
+  memset(&L, 0, sizeof L);
+  L.S = S;
+  L.ir = ir;
+  ir_node *r = inline_body(&L, f, nargs, args);
+  free(L.b);
+  return r;
+}
+
 int lower_callable(hnn_state *S, ir_ctx *ir, sym *f, int n, ir_node ***vars, int *nvars, ir_node **body) {
   const sig *s = &f->sig;
   if (s->ngen > 1 || (s->ngen == 1 && n <= 0)) {

@@ -32,6 +32,9 @@ ir_node *lower_param(hnn_state *S, ir_ctx *ir, sym *p, gsl_rng *rng, double ***b
 ** and its body. Returns 0, or nonzero with an error in S->diags. */
 int lower_callable(hnn_state *S, ir_ctx *ir, sym *f, int n, ir_node ***vars, int *nvars, ir_node **body);
 
+/* The body of callable f with its formals bound to args (shapes checked). */
+ir_node *lower_inline(hnn_state *S, ir_ctx *ir, sym *f, int nargs, ir_node **args);
+
 /* Activation a applied to arg: deriv 0, 1, 2 (s, s', s''), or -1 (inverse). */
 ir_node *lower_activation(hnn_state *S, ir_ctx *ir, sym *a, ir_node *arg, int deriv);
 

@@ -1,0 +1,338 @@
+/*
+** dualflow.c — `augmented_lagrangian(J, [g1, ...], G, ...)`: constrained
+** problems by the dual Hopfield method (runtime/dual.c, source 000 eqs.
+** 41-44), and its Monte Carlo runs.
+**
+**   flow eld = augmented_lagrangian(J, [g1, g2], s, step = 1e-2, dual_step = 0.1, r = 1)
+**   run eld from z0 multipliers [-1, 1] repeat 100 steps 200 tol 1e-7 inner 10000 -> "eld.csv"
+**
+** The constraints g_k(z) = 0 take the same arguments as J.  L_r (41) is
+** built as IR and differentiated exactly; one compiled callback maps
+** (z, lambda) to (grad_z L_r, g(z)).  The sub-iterations are Hopfield steps
+** in the hidden state of the activation s, and d_G is the geodesic distance
+** of G = hopfield(s).  Each of the `repeat` runs draws its
+** initial multipliers uniformly from [lo, hi] from its own stream (master
+** seed, run number) and runs on its own workspace, so runs go in parallel
+** and the output does not depend on the thread count.  Rows: run, iteration
+** k, the geodesic and the Euclidean distance from z(k) to the run's final
+** z*, and the sub-iterations used; a summary goes to standard output.
+*/
+#include <gsl/gsl_randist.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "dual.h"
+#include "flows_impl.h"
+#include "lower.h"
+#include "rng.h"
+#include "strbuf.h"
+
+static const char *const dual_options[] = { "multipliers", "repeat", "steps", "tol", "inner", NULL };
+
+static ast *constraint_list(sym *flow) { return flow->decl->kids[0]->kids[1]; }
+
+static int same_signature(const sym *a, const sym *b) {
+  if (a->sig.nformals != b->sig.nformals || a->sig.ngen || b->sig.ngen) return 0;
+  for (int i = 0; i < a->sig.nformals; i++) {
+    ty x = a->sig.formal[i], y = b->sig.formal[i];
+    if (x.kind != y.kind || x.r.val != y.r.val || x.c.val != y.c.val) return 0;
+  }
+  return 1;
+}
+
+int dualflow_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
+  ast *call = flow->decl->kids[0];
+  int npos = 0, errs = 0;
+  for (int i = 0; i < call->nkids; i++) npos += call->kids[i]->kind != AST_KWARG;
+  if (npos != 3 || call->kids[0]->kind != AST_NAME || call->kids[1]->kind != AST_VECTOR ||
+      call->kids[2]->kind != AST_NAME) {
+    diag_error(&S->diags, call->src, call->loc, "usage: flow %s = %s", flow->name, k->usage);
+    return 1;
+  }
+  sym *J = state_lookup(S, call->kids[0]->name), *A = state_lookup(S, call->kids[2]->name);
+  if (!J || (J->kind != SYM_OBJECTIVE && J->kind != SYM_FUNCTION) || sema_check_sym(S, J)) {
+    diag_error(&S->diags, call->kids[0]->src, call->kids[0]->loc, "'%s' is not an objective", call->kids[0]->name);
+    return 1;
+  }
+  if (J->sig.result.kind != TY_SCALAR || J->sig.ngen) {
+    diag_error(&S->diags, call->kids[0]->src, call->kids[0]->loc,
+               "'%s' must be scalar-valued with fixed argument sizes", J->name);
+    return 1;
+  }
+  if (!A || A->kind != SYM_ACTIVATION || sema_check_sym(S, A)) {
+    diag_error(&S->diags, call->kids[2]->src, call->kids[2]->loc, "'%s' is not an activation", call->kids[2]->name);
+    return 1;
+  }
+  ast *list = call->kids[1];
+  for (int i = 0; i < list->nkids; i++) {
+    ast *g = list->kids[i];
+    sym *c = g->kind == AST_NAME ? state_lookup(S, g->name) : NULL;
+    if (!c || (c->kind != SYM_FUNCTION && c->kind != SYM_OBJECTIVE) || sema_check_sym(S, c)) {
+      diag_error(&S->diags, g->src, g->loc, "a constraint is a function g(...) whose value must be 0");
+      errs++;
+    } else if (!same_signature(J, c) || c->sig.result.kind != TY_SCALAR) {
+      diag_error(&S->diags, g->src, g->loc, "constraint '%s' must be scalar and take the same arguments as '%s'",
+                 c->name, J->name);
+      errs++;
+    }
+  }
+  for (int i = 0; i < call->nkids; i++) {
+    ast *a = call->kids[i];
+    if (a->kind != AST_KWARG) continue;
+    int ok = 0;
+    for (int w = 0; k->keywords[w]; w++) ok |= strcmp(k->keywords[w], a->name) == 0;
+    if (!ok) {
+      diag_error(&S->diags, a->src, a->name_loc, "%s takes no argument '%s' (usage: %s)", k->name, a->name, k->usage);
+      errs++;
+    } else {
+      errs += flow_check_number(S, a->kids[0], a->name);
+    }
+  }
+  if (!errs && (!flow_keyword(flow, "step") || !flow_keyword(flow, "dual_step"))) {
+    diag_error(&S->diags, call->src, call->loc, "%s needs step = ... and dual_step = ... (usage: %s)", k->name,
+               k->usage);
+    errs++;
+  }
+  return errs;
+}
+
+int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+  int errs = 0;
+  for (int i = 2; i < run->nkids; i++) {
+    ast *o = run->kids[i];
+    int ok = 0;
+    for (int w = 0; dual_options[w]; w++) ok |= strcmp(dual_options[w], o->name) == 0;
+    if (!ok) {
+      diag_error(&S->diags, o->src, o->name_loc,
+                 "a %s run has no option '%s' (options: multipliers, repeat, steps, tol, inner)", k->name, o->name);
+      errs++;
+    } else if (strcmp(o->name, "multipliers") == 0) {
+      ty t;
+      if (sema_check_expr(S, o->kids[0], &t)) errs++;
+      else if (t.kind != TY_VECTOR || t.r.val != 2) {
+        diag_error(&S->diags, o->kids[0]->src, o->kids[0]->loc, "multipliers [lo, hi]: each starts uniform in it");
+        errs++;
+      }
+    } else {
+      errs += flow_check_number(S, o->kids[0], o->name);
+    }
+  }
+  ty t;
+  if (sema_check_expr(S, run->kids[0], &t)) return errs + 1;
+  sym *J = state_lookup(S, flow->decl->kids[0]->kids[0]->name);
+  if (t.kind != TY_VECTOR || flow_objective_size(S, J, t.r.val, run->kids[0]) == 0) errs++;
+  return errs;
+}
+
+/* (z, lambda) -> (grad_z L_r, g(z)), L_r = J + lambda'g + r/2 |g|^2 (41). */
+static hnn_fn *compile_lagrangian(hnn_state *S, sym *flow, double r, int *m) {
+  ir_ctx *ir = ir_ctx_new();
+  sym *J = state_lookup(S, flow->decl->kids[0]->kids[0]->name);
+  ast *list = constraint_list(flow);
+  ir_node **vars = NULL, *body = NULL;
+  int nv = 0;
+  hnn_fn *fn = NULL;
+  *m = list->nkids;
+  if (lower_callable(S, ir, J, 0, &vars, &nv, &body) == 0) {
+    ir_node **g = hnn_xcalloc((size_t)*m + 1, sizeof *g);
+    int ok = 1;
+    for (int k = 0; k < *m && ok; k++)
+      ok = (g[k] = lower_inline(S, ir, state_lookup(S, list->kids[k]->name), nv, vars)) != NULL;
+    if (ok) {
+      ir_node *gv = ir_pack(ir, ir_vector_shape(*m), g);
+      ir_node *lambda = ir_var(ir, ir_vector_shape(*m), "lambda");
+      ir_node *L = ir_add(ir, ir_add(ir, body, ir_dot(ir, lambda, gv)), ir_mul(ir, ir_const(ir, r / 2), ir_dot(ir, gv, gv)));
+      ir_node **all = hnn_xcalloc((size_t)nv + 2, sizeof *all), **grads = hnn_xcalloc((size_t)nv + 2, sizeof *grads);
+      memcpy(all, vars, (size_t)nv * sizeof *vars);
+      all[nv] = lambda;
+      diff_grad(ir, L, nv + 1, all, grads);
+      fn = state_compile(S, ir, nv + 1, all, 0, NULL, nv + 1, grads, 0);
+      free(all);
+      free(grads);
+    }
+    free(g);
+  }
+  free(vars);
+  ir_ctx_free(ir);
+  return fn;
+}
+
+static double number_option(hnn_state *S, ast *run, const char *name, double dflt, int *bad) {
+  ast *e = flow_option(run, name);
+  double v = dflt;
+  if (e && flow_eval_number(S, e, &v)) *bad = 1;
+  return v;
+}
+
+static int monotone(const double *d, long K) {
+  for (long k = 1; k < K; k++)
+    if (d[k] > d[k - 1] * (1 + 1e-12) + 1e-15) return 0;
+  return 1;
+}
+
+int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+  (void)k;
+  int bad = 0, m = 0;
+  double r = 1;
+  dual_opts o;
+  if (flow_keyword(flow, "r") && flow_eval_number(S, flow_keyword(flow, "r"), &r)) bad = 1;
+  if (flow_eval_number(S, flow_keyword(flow, "step"), &o.h) || flow_eval_number(S, flow_keyword(flow, "dual_step"), &o.h_dual))
+    bad = 1;
+  double repeat = number_option(S, run, "repeat", 1, &bad), outer = number_option(S, run, "steps", 100, &bad);
+  double inner = number_option(S, run, "inner", 10000, &bad);
+  o.tol = number_option(S, run, "tol", 1e-7, &bad);
+  double mult[2] = { -1, 1 };
+  ast *me = flow_option(run, "multipliers");
+  if (!bad && me) {
+    double *v = NULL;
+    ir_shape sh;
+    if (state_eval_ast(S, me, &v, &sh) != HNN_OK) bad = 1;
+    else mult[0] = v[0], mult[1] = v[1];
+    free(v);
+  }
+  if (!bad && !(repeat >= 1 && repeat <= 1e6 && outer >= 1 && outer <= 1e7 && inner >= 1 && o.h > 0 &&
+                o.h_dual > 0 && o.tol > 0 && r >= 0 && mult[0] <= mult[1])) {
+    diag_error(&S->diags, run->src, run->loc, "the run needs repeat, steps, inner >= 1, step, dual_step, tol > 0, "
+               "r >= 0 and multipliers [lo, hi] with lo <= hi");
+    bad = 1;
+  }
+  double *z0 = NULL;
+  ir_shape sh;
+  if (bad || state_eval_ast(S, run->kids[0], &z0, &sh) != HNN_OK) {
+    free(z0);
+    return HNN_ERR_SCRIPT;
+  }
+  int n = sh.rows;
+  o.inner_max = (long)inner;
+  o.outer = (long)outer;
+  sym *A = state_lookup(S, flow->decl->kids[0]->kids[2]->name);
+  dual_problem P;
+  memset(&P, 0, sizeof P);
+  P.n = n;
+  hnn_fn *lg = compile_lagrangian(S, flow, r, &m);
+  flow_fn d1 = { NULL, 0 }, inv = { NULL, 0 };
+  if (!lg || flow_fn_of(S, A, HNN_VALUE, n, &P.act) || flow_fn_of(S, A, HNN_INVERSE, n, &inv) ||
+      flow_fn_of(S, A, HNN_DERIV1, 1, &d1)) {
+    free(z0);
+    return HNN_ERR_SCRIPT;
+  }
+  P.m = m;
+  P.lgrad.fn = lg->fn;
+  P.lgrad.nwork = lg->nwork;
+  int R = (int)repeat;
+  long K = o.outer;
+  size_t nws = P.lgrad.nwork + P.act.nwork + inv.nwork + d1.nwork + 3 * (size_t)(n + m) + 8;
+  /* the start in the hidden state */
+  double *u0 = hnn_xcalloc((size_t)n, sizeof *u0), *tmpws = hnn_xcalloc(nws, sizeof *tmpws);
+  int start_bad = inv.fn(z0, NULL, u0, tmpws);
+  for (int i = 0; i < n; i++) start_bad |= !isfinite(u0[i]);
+  free(tmpws);
+  if (start_bad) {
+    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the start is outside the range of the activation '%s'",
+               A->name);
+    free(u0);
+    free(z0);
+    return HNN_ERR_SCRIPT;
+  }
+  const int have_g1 = 1;
+  double *traj = hnn_xcalloc((size_t)R * K * n, sizeof *traj), *zf = hnn_xcalloc((size_t)R * n, sizeof *zf);
+  double *lam = hnn_xcalloc((size_t)R * m, sizeof *lam), *dg = hnn_xcalloc((size_t)R * K, sizeof *dg);
+  double *de = hnn_xcalloc((size_t)R * K, sizeof *de), *viol = hnn_xcalloc((size_t)R * m, sizeof *viol);
+  long *inn = hnn_xcalloc((size_t)R * K, sizeof *inn);
+  int *st = hnn_xcalloc((size_t)R, sizeof *st);
+  char (*msg)[256] = hnn_xcalloc((size_t)R, sizeof *msg);
+  uint64_t seed = S->seed, stream = rng_name_index(flow->name);
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int run_i = 0; run_i < R; run_i++) {
+    double *ws = hnn_xcalloc(nws, sizeof *ws), *z = zf + (size_t)run_i * n, *l = lam + (size_t)run_i * m;
+    gsl_rng *g = rng_stream(seed, RNG_RUN, stream + (uint64_t)run_i);
+    for (int j = 0; j < m; j++) l[j] = gsl_ran_flat(g, mult[0], mult[1] + (mult[0] == mult[1] ? 1e-300 : 0));
+    gsl_rng_free(g);
+    double *u = hnn_xmalloc((size_t)n * sizeof *u), *zk = hnn_xmalloc((size_t)n * sizeof *zk);
+    memcpy(u, u0, (size_t)n * sizeof *u);
+    double *tr = traj + (size_t)run_i * K * n, *cb = ws + 3 * (size_t)(n + m);
+    st[run_i] = dual_run(&P, &o, u, l, tr, inn + (size_t)run_i * K, ws, msg[run_i], sizeof msg[run_i]);
+    if (!st[run_i]) {
+      /* z* = s(u*), and the constraint values there */
+      double *in = ws, *out = ws + n + m;
+      P.act.fn(u, NULL, z, cb);
+      memcpy(in, z, (size_t)n * sizeof *z);
+      memcpy(in + n, l, (size_t)m * sizeof *l);
+      P.lgrad.fn(in, NULL, out, cb);
+      for (int j = 0; j < m; j++) viol[(size_t)run_i * m + j] = fabs(out[n + j]);
+      for (long kk = 0; kk < K; kk++) {
+        const double *uk = tr + (size_t)kk * n;
+        P.act.fn(uk, NULL, zk, cb);
+        double s = 0;
+        for (int i = 0; i < n; i++) s += (zk[i] - z[i]) * (zk[i] - z[i]);
+        de[(size_t)run_i * K + kk] = sqrt(s);
+        if (dual_hopfield_distance(&d1, uk, u, n, cb, &dg[(size_t)run_i * K + kk]))
+          dg[(size_t)run_i * K + kk] = NAN;
+      }
+    }
+    free(u);
+    free(zk);
+    free(ws);
+  }
+  int status = HNN_OK;
+  for (int i = 0; i < R && status == HNN_OK; i++)
+    if (st[i]) {
+      diag_error(&S->diags, run->src, run->loc, "run %s, repetition %d: %s", flow->name, i + 1, msg[i]);
+      status = HNN_ERR_RUNTIME;
+    }
+  char *err = NULL;
+  const char *names[] = { "run", "d_geodesic", "d_euclidean", "subiterations" };
+  run_out *out = status == HNN_OK && run->kids[1] ? run_out_open(S, run->kids[1]->name, 4, names, &err) : NULL;
+  if (status == HNN_OK && run->kids[1] && !out) {
+    diag_error(&S->diags, run->kids[1]->src, run->kids[1]->loc, "%s", err);
+    free(err);
+    status = HNN_ERR_RUNTIME;
+  }
+  if (out) {
+    double row[4];
+    int wbad = 0;
+    for (int i = 0; i < R && !wbad; i++)
+      for (long kk = 0; kk < K && !wbad; kk++) {
+        row[0] = i + 1;
+        row[1] = dg[(size_t)i * K + kk];
+        row[2] = de[(size_t)i * K + kk];
+        row[3] = (double)inn[(size_t)i * K + kk];
+        wbad = run_out_row(out, (double)(kk + 1), kk + 1, row);
+      }
+    if (wbad) run_out_abort(out);
+    else if (run_out_close(out, &err)) {
+      diag_error(&S->diags, run->src, run->loc, "%s", err);
+      free(err);
+      status = HNN_ERR_RUNTIME;
+    }
+  }
+  if (status == HNN_OK && S->out) {
+    int mono = 0, best = 0;
+    double worst[8] = { 0 };
+    for (int i = 0; i < R; i++) {
+      mono += have_g1 && monotone(dg + (size_t)i * K, K);
+      for (int j = 0; j < m && j < 8; j++) worst[j] = fmax(worst[j], viol[(size_t)i * m + j]);
+    }
+    fprintf(S->out, "# %s: %d run%s of %ld dual iterations\n", flow->name, R, R == 1 ? "" : "s", K);
+    if (have_g1) fprintf(S->out, "# geodesic distance to z* decays monotonically in %d of %d runs\n", mono, R);
+    for (int j = 0; j < m && j < 8; j++)
+      fprintf(S->out, "# largest final |%s| over the runs: %.3g\n", constraint_list(flow)->kids[j]->name, worst[j]);
+    fprintf(S->out, "# z* of run %d, rounded:", best + 1);
+    for (int i = 0; i < n; i++) fprintf(S->out, " %.0f", round(zf[(size_t)best * n + i]));
+    fputc('\n', S->out);
+  }
+  free(z0);
+  free(u0);
+  free(traj);
+  free(zf);
+  free(lam);
+  free(dg);
+  free(de);
+  free(viol);
+  free(inn);
+  free(st);
+  free(msg);
+  return status;
+}
