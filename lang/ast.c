@@ -79,7 +79,7 @@ const char *ast_kind_name(ast_kind k) {
   static const char *names[] = {
     "num", "name", "string", "neg", "binop", "call", "index", "vector", "formal",
     "param", "activation", "objective", "function", "kernel", "metric", "use",
-    "flow", "mirror", "run", "kwarg", "print", "expr"
+    "flow", "mirror", "run", "kwarg", "plot", "print", "expr"
   };
   return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";
 }

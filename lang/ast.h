@@ -44,6 +44,7 @@ typedef enum {
   AST_MIRROR,     /* name; kid[0]: hopfield(s) */
   AST_RUN,        /* name of the flow; kid[0] start, kid[1] output AST_STR or NULL, kids[2..] options */
   AST_KWARG,      /* name = kid[0] (flow keyword arguments, run options) */
+  AST_PLOT,       /* kid[0] AST_VECTOR of items, kid[1] output AST_STR, kids[2..] options */
   AST_PRINT,      /* kids: expressions */
   AST_EXPR        /* kid[0]: a bare expression (printed) */
 } ast_kind;

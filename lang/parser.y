@@ -53,7 +53,7 @@ static void take_kids(ast *to, ast *list);
 %token PARAM "param" ACTIVATION "activation" OBJECTIVE "objective" FUNCTION "function"
 %token KERNEL "kernel" METRIC "metric" USE "use" PRINT "print"
 %token GRAD "grad" HESSIAN "hessian" INVERSE "inverse"
-%token FLOW "flow" MIRROR "mirror" RUN "run" FROM "from" ARROW "->"
+%token FLOW "flow" MIRROR "mirror" RUN "run" FROM "from" ARROW "->" PLOT "plot"
 %token PRIME "'"
 
 %type <node> stmt expr primary call formal formals exprs args arg arglist runopts
@@ -123,6 +123,12 @@ stmt:
 | RUN NAME FROM expr runopts {
     $$ = node(pc, AST_RUN, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);
     ast_add($$, $4); ast_add($$, NULL); take_kids($$, $5);
+  }
+| PLOT exprs runopts ARROW STRING {
+    $$ = node(pc, AST_PLOT, &@$, &@$);
+    ast_add($$, $2);
+    ast *out = node(pc, AST_STR, &@5, &@5); out->name = $5; ast_add($$, out);
+    take_kids($$, $3);
   }
 | USE STRING {
     $$ = node(pc, AST_USE, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);

@@ -24,15 +24,10 @@
 
 #include "hnn.h"
 #include "plot.h"
+#include "plotcmd.h"
 #include "state.h"
 #include "strbuf.h"
 
-typedef struct table {
-  char **names;
-  int ncols;
-  double *d;           /* row-major */
-  size_t nrows, cap;
-} table;
 
 static int fail(hnn_state *S, int status, const char *fmt, ...) {
   strbuf b = STRBUF_INIT;
@@ -51,7 +46,7 @@ static int fail(hnn_state *S, int status, const char *fmt, ...) {
   return status;
 }
 
-static void table_free(table *t) {
+void plotcmd_table_free(table *t) {
   for (int j = 0; j < t->ncols; j++) free(t->names[j]);
   free(t->names);
   free(t->d);
@@ -76,7 +71,7 @@ static int count_fields(const char *s) {
   return n;
 }
 
-static int read_table(hnn_state *S, const char *path, table *t) {
+int plotcmd_read_table(hnn_state *S, const char *path, table *t) {
   FILE *f = fopen(path, "r");
   if (!f) return fail(S, HNN_ERR_SCRIPT, "cannot open '%s': %s", path, strerror(errno));
   char *line = NULL, *names = NULL;
@@ -148,7 +143,7 @@ static int read_table(hnn_state *S, const char *path, table *t) {
   return st;
 }
 
-static int column(const table *t, const char *name) {
+int plotcmd_column(const table *t, const char *name) {
   for (int j = 0; j < t->ncols; j++)
     if (strcmp(t->names[j], name) == 0) return j;
   return -1;
@@ -156,7 +151,7 @@ static int column(const table *t, const char *name) {
 
 /* The column `name` or an error listing the columns there are. */
 static int need_column(hnn_state *S, const table *t, const char *path, const char *name, int *col) {
-  if ((*col = column(t, name)) >= 0) return HNN_OK;
+  if ((*col = plotcmd_column(t, name)) >= 0) return HNN_OK;
   strbuf b = STRBUF_INIT;
   for (int j = 0; j < t->ncols; j++) sb_printf(&b, "%s%s", j ? ", " : "", t->names[j]);
   int st = fail(S, HNN_ERR_SCRIPT, "%s has no column '%s' (columns: %s)", path, name, b.s);
@@ -261,22 +256,22 @@ int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
   job J;
   memset(&J, 0, sizeof J);
   J.t = &t, J.o = o, J.gc = J.cc = -1, J.scatter = scatter;
-  int st = read_table(S, csv_path, &t);
-  int tc = column(&t, "t");
+  int st = plotcmd_read_table(S, csv_path, &t);
+  int tc = plotcmd_column(&t, "t");
   /* columns */
   if (st == HNN_OK) {
     if (o->x) st = need_column(S, &t, csv_path, o->x, &J.xc);
     else J.xc = tc >= 0 ? tc : 0;
   }
   if (st == HNN_OK && o->group) st = need_column(S, &t, csv_path, o->group, &J.gc);
-  else if (st == HNN_OK && !scatter) J.gc = column(&t, "particle");
+  else if (st == HNN_OK && !scatter) J.gc = plotcmd_column(&t, "particle");
   if (st == HNN_OK && o->color) st = need_column(S, &t, csv_path, o->color, &J.cc);
   if (st == HNN_OK) J.yc = hnn_xmalloc(((size_t)t.ncols + 1) * sizeof *J.yc);
   if (st == HNN_OK && o->y) {
     for (const char *p = o->y; *p && st == HNN_OK;) {
       size_t len = strcspn(p, ",");
       char *name = strndup(p, len);
-      if (!name) return table_free(&t), free(J.yc), HNN_ERR_RUNTIME;
+      if (!name) return plotcmd_table_free(&t), free(J.yc), HNN_ERR_RUNTIME;
       if (J.ny < t.ncols) st = need_column(S, &t, csv_path, name, &J.yc[J.ny++]);
       free(name);
       p += len + (p[len] == ',');
@@ -322,7 +317,7 @@ int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
   if (st == HNN_OK && plot_save(p, out_path, err, sizeof err) != 0)
     st = fail(S, HNN_ERR_RUNTIME, "%s", err);
   plot_free(p);
-  table_free(&t);
+  plotcmd_table_free(&t);
   free(J.yc), free(J.keep), free(J.groups);
   return st;
 }

@@ -18,6 +18,7 @@
 
 #include "builtins.h"
 #include "flows.h"
+#include "plotstmt.h"
 #include "lower.h"
 #include "parse.h"
 #include "rng.h"
@@ -382,7 +383,9 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
   int errs = 0;
   for (int i = 0; i < n; i++) {
     ast *st = stmts[i];
-    if (st->kind == AST_PRINT || st->kind == AST_EXPR || st->kind == AST_USE || st->kind == AST_RUN) continue;
+    if (st->kind == AST_PRINT || st->kind == AST_EXPR || st->kind == AST_USE || st->kind == AST_RUN ||
+        st->kind == AST_PLOT)
+      continue;
     if (builtin_find(st->name) || strcmp(st->name, "pi") == 0 || strcmp(st->name, "e") == 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is a builtin name and cannot be redefined", st->name);
       errs++;
@@ -390,7 +393,8 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
     }
     int dup = -1;
     for (int j = 0; j < i; j++)
-      if (stmts[j]->name && stmts[j]->kind != AST_USE && stmts[j]->kind != AST_RUN && strcmp(stmts[j]->name, st->name) == 0) dup = j;
+      if (stmts[j]->name && stmts[j]->kind != AST_USE && stmts[j]->kind != AST_RUN && stmts[j]->kind != AST_PLOT &&
+          strcmp(stmts[j]->name, st->name) == 0) dup = j;
     if (dup >= 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is defined twice in this unit", st->name);
       diag_note(&S->diags, stmts[dup]->src, stmts[dup]->name_loc, "first defined here");
@@ -478,7 +482,9 @@ static int load_unit(hnn_state *S, hnn_src *src) {
         for (int k = 0; k < stmts[i]->nkids; k++)
           if (sema_check_expr(S, stmts[i]->kids[k], NULL)) status = HNN_ERR_SCRIPT;
     for (int i = 0; i < n && status == HNN_OK; i++)
-      if (stmts[i]->kind == AST_RUN && flows_check_run(S, stmts[i])) status = HNN_ERR_SCRIPT;
+      if ((stmts[i]->kind == AST_RUN && flows_check_run(S, stmts[i])) ||
+          (stmts[i]->kind == AST_PLOT && plotstmt_check(S, stmts[i])))
+        status = HNN_ERR_SCRIPT;
     if (status != HNN_OK) rollback(S, u, nu, before);
     else commit(S, u, nu);
   }
@@ -558,6 +564,10 @@ int hnn_check_string(hnn_state *S, const char *text, const char *name) {
 static void run_statement(hnn_state *S, ast *st, int *status) {
   if (st->kind == AST_RUN) {
     *status = flows_run(S, st);
+    return;
+  }
+  if (st->kind == AST_PLOT) {
+    *status = plotstmt_run(S, st);
     return;
   }
   if (st->kind != AST_PRINT && st->kind != AST_EXPR) return;
