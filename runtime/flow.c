@@ -3,6 +3,9 @@
 */
 #include "flow.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 size_t flow_problem_nwork(const flow_problem *p) {
   const flow_fn *all[] = { &p->f, &p->grad, &p->hess, &p->metric, &p->metric_inv, &p->metric_jac,
                            &p->div_metric_inv, &p->act, &p->act_d, &p->act_inv, &p->geo_coord, &p->metric_dx, &p->mirror_pot };
@@ -10,4 +13,12 @@ size_t flow_problem_nwork(const flow_problem *p) {
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
     if (all[i]->fn && all[i]->nwork > m) m = all[i]->nwork;
   return m;
+}
+
+void flow_msg(char *buf, size_t len, const char *fmt, ...) {
+  if (!buf || !len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, len, fmt, ap);
+  va_end(ap);
 }

@@ -58,6 +58,9 @@ typedef struct flow_problem {
   flow_fn mirror_pot;
 } flow_problem;
 
+/* Format a message into buf (len bytes); buf NULL or len 0: nothing. */
+void flow_msg(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Workspace of the largest callback of p (doubles), for per-thread buffers. */
 size_t flow_problem_nwork(const flow_problem *p);
 

@@ -230,14 +230,6 @@ void geo_options_default(geo_options *o) {
   o->use_coord = 0;
 }
 
-static void say(char *msg, size_t len, const char *fmt, ...) {
-  if (!msg || !len) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, len, fmt, ap);
-  va_end(ap);
-}
-
 int geo_distance(const flow_problem *p, const double *x, const double *y, const geo_options *o,
                  double *dist, double *path, int npath, char *msg, size_t msglen) {
   geo_options def;
@@ -248,7 +240,7 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
   int n = p->n;
   *dist = NAN;
   if (n < 1 || (path && npath < 2)) {
-    say(msg, msglen, "geodesic: bad arguments");
+    flow_msg(msg, msglen, "geodesic: bad arguments");
     return 2;
   }
   geo_ws W;
@@ -260,14 +252,14 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
     for (int i = 0; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
     geo_ws_free(&W);
     if (r || !isfinite(s)) {
-      say(msg, msglen, "geodesic: the coordinate map failed");
+      flow_msg(msg, msglen, "geodesic: the coordinate map failed");
       return 3;
     }
     *dist = sqrt(s);
     return 0;
   }
   if (!p->metric.fn || (p->metric_diagonal ? !p->metric_jac.fn : !p->metric_dx.fn)) {
-    say(msg, msglen, "geodesic: needs the metric and %s callbacks",
+    flow_msg(msg, msglen, "geodesic: needs the metric and %s callbacks",
         p->metric_diagonal ? "its Jacobian (d g_k/d x_j)" : "its derivatives (dG/dx_j)");
     return 2;
   }
@@ -300,9 +292,9 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
     }
   }
   if (lam < 1) {
-    say(msg, msglen, "geodesic: shooting did not converge (reached %.3g of the way)", lam);
+    flow_msg(msg, msglen, "geodesic: shooting did not converge (reached %.3g of the way)", lam);
   } else if (path && shoot(&W, x, v, end, &len, path, npath)) {
-    say(msg, msglen, "geodesic: the path could not be integrated");
+    flow_msg(msg, msglen, "geodesic: the path could not be integrated");
   } else {
     if (path) memcpy(path + (size_t)(npath - 1) * n, y, (size_t)n * sizeof(double));
     *dist = len;

@@ -16,14 +16,6 @@
 
 #include "rng.h"
 
-static void put(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 void gibbs_opts_default(gibbs_opts *o) {
   memset(o, 0, sizeof *o);
   o->method = GIBBS_AUTO;
@@ -125,18 +117,18 @@ int gibbs_partition(const flow_problem *p, double T, const double *lo, const dou
     o = &d;
   }
   if (!p || !p->f.fn || p->n < 1) {
-    put(err, errlen, "gibbs: f is not available");
+    flow_msg(err, errlen, "gibbs: f is not available");
     return GIBBS_EINVAL;
   }
   if (!(T > 0) || !isfinite(T)) {
-    put(err, errlen, "gibbs: need T > 0 (T = %g)", T);
+    flow_msg(err, errlen, "gibbs: need T > 0 (T = %g)", T);
     return GIBBS_EINVAL;
   }
   int n = p->n;
   double vol = 1;
   for (int k = 0; k < n; k++) {
     if (!(isfinite(lo[k]) && isfinite(hi[k]) && lo[k] < hi[k])) {
-      put(err, errlen, "gibbs: the box must be finite and non-empty (x%d in [%g, %g])", k + 1, lo[k], hi[k]);
+      flow_msg(err, errlen, "gibbs: the box must be finite and non-empty (x%d in [%g, %g])", k + 1, lo[k], hi[k]);
       return GIBBS_EINVAL;
     }
     vol *= hi[k] - lo[k];
@@ -147,16 +139,16 @@ int gibbs_partition(const flow_problem *p, double T, const double *lo, const dou
   if (m == GIBBS_GL || m == GIBBS_SIMPSON) {
     double per = m == GIBBS_SIMPSON ? 2.0 * o->panels + 1 : (double)o->panels * o->nodes;
     if (pow(per, n) > (double)o->max_evals) {
-      put(err, errlen, "gibbs: a tensor grid of %g points in %d dimensions exceeds the limit %ld; use Monte Carlo",
+      flow_msg(err, errlen, "gibbs: a tensor grid of %g points in %d dimensions exceeds the limit %ld; use Monte Carlo",
           pow(per, n), n, o->max_evals);
       return GIBBS_EINVAL;
     }
     int rc = gibbs_log_integral(p, T, lo, hi, m, o->panels, o->nodes, &z->logZ, &z->evals);
-    if (rc) put(err, errlen, "gibbs: %s", rc == GIBBS_ECALLBACK ? "f could not be evaluated" : "bad quadrature options");
+    if (rc) flow_msg(err, errlen, "gibbs: %s", rc == GIBBS_ECALLBACK ? "f could not be evaluated" : "bad quadrature options");
     return rc;
   }
   if (m != GIBBS_MC || o->samples < 2) {
-    put(err, errlen, "gibbs: unknown method or fewer than 2 samples");
+    flow_msg(err, errlen, "gibbs: unknown method or fewer than 2 samples");
     return GIBBS_EINVAL;
   }
   /* Monte Carlo: Z = V E[exp(-f(U)/T)], U uniform on the box; the terms are
@@ -166,7 +158,7 @@ int gibbs_partition(const flow_problem *p, double T, const double *lo, const dou
   double *ws = malloc(sizeof(double) * (flow_problem_nwork(p) + (size_t)n + 1));
   int rc = 0;
   if (!r || !a || !ws) {
-    put(err, errlen, "gibbs: out of memory");
+    flow_msg(err, errlen, "gibbs: out of memory");
     rc = GIBBS_ENOMEM;
     goto done;
   }
@@ -175,7 +167,7 @@ int gibbs_partition(const flow_problem *p, double T, const double *lo, const dou
     for (int k = 0; k < n; k++) x[k] = lo[k] + (hi[k] - lo[k]) * gsl_rng_uniform(r);
     double fx;
     if (p->f.fn(x, NULL, &fx, ws) || isnan(fx)) {
-      put(err, errlen, "gibbs: f could not be evaluated");
+      flow_msg(err, errlen, "gibbs: f could not be evaluated");
       rc = GIBBS_ECALLBACK;
       goto done;
     }
@@ -213,20 +205,20 @@ int gibbs_gof_hist(const flow_problem *p, double T, const double *lo, const doub
                    int dim, int N, const double *x, gibbs_gof *g, char *err, size_t errlen) {
   int n = p ? p->n : 0;
   if (!p || !p->f.fn || bins < 1 || dim >= n || N < 1 || !(T > 0)) {
-    put(err, errlen, "gibbs: bad histogram arguments");
+    flow_msg(err, errlen, "gibbs: bad histogram arguments");
     return GIBBS_EINVAL;
   }
   int axes = dim < 0 ? n : 1;
   double ncell_d = pow(bins, axes);
   if (ncell_d > 1e6) {
-    put(err, errlen, "gibbs: %g histogram cells are too many", ncell_d);
+    flow_msg(err, errlen, "gibbs: %g histogram cells are too many", ncell_d);
     return GIBBS_EINVAL;
   }
   int nc = (int)ncell_d, rc = 0;
   double *logI = malloc(sizeof(double) * (size_t)nc), *cnt = calloc((size_t)nc, sizeof(double));
   double *clo = malloc(sizeof(double) * (size_t)n), *chi = malloc(sizeof(double) * (size_t)n);
   if (!logI || !cnt || !clo || !chi) {
-    put(err, errlen, "gibbs: out of memory");
+    flow_msg(err, errlen, "gibbs: out of memory");
     rc = GIBBS_ENOMEM;
     goto done;
   }
@@ -244,7 +236,7 @@ int gibbs_gof_hist(const flow_problem *p, double T, const double *lo, const doub
       chi[k] = b == bins - 1 ? hi[k] : lo[k] + (b + 1) * w;
     }
     if ((rc = gibbs_log_integral(p, T, clo, chi, GIBBS_GL, 4, 8, &logI[c], NULL))) {
-      put(err, errlen, "gibbs: f could not be evaluated");
+      flow_msg(err, errlen, "gibbs: f could not be evaluated");
       goto done;
     }
     if (logI[c] > lmax) lmax = logI[c];
@@ -258,7 +250,7 @@ int gibbs_gof_hist(const flow_problem *p, double T, const double *lo, const doub
       int k = dim < 0 ? a : dim;
       double v = x[(size_t)i * n + k];
       if (!(v >= lo[k] && v <= hi[k])) {
-        put(err, errlen, "gibbs: particle %d is outside the box: x%d = %g", i + 1, k + 1, v);
+        flow_msg(err, errlen, "gibbs: particle %d is outside the box: x%d = %g", i + 1, k + 1, v);
         rc = GIBBS_EINVAL;
         goto done;
       }

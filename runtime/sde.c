@@ -51,14 +51,6 @@ struct sde_ws {
   double *fval;          /* N, monitor */
 };
 
-static void put(char *err, size_t errlen, const char *fmt, ...) {
-  if (!err || !errlen) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
 void sde_opts_default(sde_opts *o) {
   memset(o, 0, sizeof *o);
   o->T = 1;
@@ -113,57 +105,57 @@ void sde_ws_free(sde_ws *w) {
 
 sde_ws *sde_ws_alloc(const flow_problem *p, const sde_opts *o, int N, char *err, size_t errlen) {
   if (!p || !o || N < 1 || p->n < 1) {
-    put(err, errlen, "diffusion: need at least one particle and dimension >= 1");
+    flow_msg(err, errlen, "diffusion: need at least one particle and dimension >= 1");
     return NULL;
   }
   int n = p->n;
   if (!p->grad.fn) {
-    put(err, errlen, "diffusion: the gradient of f is not available");
+    flow_msg(err, errlen, "diffusion: the gradient of f is not available");
     return NULL;
   }
   if (!(o->h > 0) || !isfinite(o->h) || !(o->T >= 0) || !isfinite(o->T) || o->steps < 0) {
-    put(err, errlen, "diffusion: need h > 0, T >= 0 and steps >= 0 (h = %g, T = %g, steps = %ld)",
+    flow_msg(err, errlen, "diffusion: need h > 0, T >= 0 and steps >= 0 (h = %g, T = %g, steps = %ld)",
         o->h, o->T, o->steps);
     return NULL;
   }
   if (p->metric_inv.fn && o->include_divergence && !p->div_metric_inv.fn) {
-    put(err, errlen, "diffusion: a metric needs its divergence div(G^-1) for the drift term");
+    flow_msg(err, errlen, "diffusion: a metric needs its divergence div(G^-1) for the drift term");
     return NULL;
   }
   if (o->scheme == SDE_MILSTEIN && p->metric_inv.fn) {
     if (!p->metric_diagonal) {
-      put(err, errlen, "diffusion: Milstein needs diagonal noise (a diagonal metric)");
+      flow_msg(err, errlen, "diffusion: Milstein needs diagonal noise (a diagonal metric)");
       return NULL;
     }
     if (!p->div_metric_inv.fn) {
-      put(err, errlen, "diffusion: Milstein needs div(G^-1) (= d_i (G^-1)_ii)");
+      flow_msg(err, errlen, "diffusion: Milstein needs div(G^-1) (= d_i (G^-1)_ii)");
       return NULL;
     }
   }
   if (o->scheme != SDE_EM && o->scheme != SDE_MILSTEIN) {
-    put(err, errlen, "diffusion: unknown scheme %d", (int)o->scheme);
+    flow_msg(err, errlen, "diffusion: unknown scheme %d", (int)o->scheme);
     return NULL;
   }
   if (o->boundary < SDE_BOUNDARY_NONE || o->boundary > SDE_PERIODIC) {
-    put(err, errlen, "diffusion: unknown boundary kind %d", (int)o->boundary);
+    flow_msg(err, errlen, "diffusion: unknown boundary kind %d", (int)o->boundary);
     return NULL;
   }
   if ((o->lo == NULL) != (o->hi == NULL)) {
-    put(err, errlen, "diffusion: the box needs both lo and hi");
+    flow_msg(err, errlen, "diffusion: the box needs both lo and hi");
     return NULL;
   }
   if (o->boundary != SDE_BOUNDARY_NONE && !o->lo) {
-    put(err, errlen, "diffusion: a boundary rule needs a box");
+    flow_msg(err, errlen, "diffusion: a boundary rule needs a box");
     return NULL;
   }
   if (o->lo)
     for (int i = 0; i < n; i++) {
       if (!(o->lo[i] < o->hi[i]) || isnan(o->lo[i]) || isnan(o->hi[i])) {
-        put(err, errlen, "diffusion: empty box in coordinate x%d: [%g, %g]", i + 1, o->lo[i], o->hi[i]);
+        flow_msg(err, errlen, "diffusion: empty box in coordinate x%d: [%g, %g]", i + 1, o->lo[i], o->hi[i]);
         return NULL;
       }
       if (o->boundary == SDE_PERIODIC && !(isfinite(o->lo[i]) && isfinite(o->hi[i]))) {
-        put(err, errlen, "diffusion: a periodic boundary needs a finite box (x%d)", i + 1);
+        flow_msg(err, errlen, "diffusion: a periodic boundary needs a finite box (x%d)", i + 1);
         return NULL;
       }
     }
@@ -207,7 +199,7 @@ sde_ws *sde_ws_alloc(const flow_problem *p, const sde_opts *o, int N, char *err,
   return w;
 nomem:
   sde_ws_free(w);
-  put(err, errlen, "diffusion: out of memory for %d particles", N);
+  flow_msg(err, errlen, "diffusion: out of memory for %d particles", N);
   return NULL;
 }
 
@@ -378,7 +370,7 @@ static int step_one(sde_ws *w, int i, const double *xo, double *xn, gsl_rng *r, 
 int sde_check_milstein(const flow_problem *p, const double *x0, double *ws, char *err, size_t errlen) {
   if (!p->metric_inv.fn) return 0; /* constant (Euclidean) noise: Milstein = EM */
   if (!p->metric_diagonal || !p->div_metric_inv.fn) {
-    put(err, errlen, "diffusion: Milstein needs a diagonal metric and div(G^-1)");
+    flow_msg(err, errlen, "diffusion: Milstein needs a diagonal metric and div(G^-1)");
     return SDE_EINVAL;
   }
   int n = p->n;
@@ -386,7 +378,7 @@ int sde_check_milstein(const flow_problem *p, const double *x0, double *ws, char
   double *x = ws + nw, *wp = x + n, *wm = wp + n, *d = wm + n;
   memcpy(x, x0, sizeof(double) * (size_t)n);
   if (p->div_metric_inv.fn(x, NULL, d, ws)) {
-    put(err, errlen, "diffusion: div(G^-1) could not be evaluated");
+    flow_msg(err, errlen, "diffusion: div(G^-1) could not be evaluated");
     return SDE_ECALLBACK;
   }
   for (int j = 0; j < n; j++) {
@@ -397,20 +389,20 @@ int sde_check_milstein(const flow_problem *p, const double *x0, double *ws, char
     rc |= p->metric_inv.fn(x, NULL, wm, ws);
     x[j] = x0[j];
     if (rc) {
-      put(err, errlen, "diffusion: G^-1 could not be evaluated near the initial point");
+      flow_msg(err, errlen, "diffusion: G^-1 could not be evaluated near the initial point");
       return SDE_ECALLBACK;
     }
     for (int k = 0; k < n; k++) {
       double fd = (wp[k] - wm[k]) / (2 * dl);
       double scale = 1 + fabs(wp[k]) + fabs(wm[k]);
       if (k != j && fabs(fd) > 1e-6 * scale) {
-        put(err, errlen,
+        flow_msg(err, errlen,
             "diffusion: Milstein assumes (G^-1)_%d%d depends on x%d only, but its derivative in x%d is %g",
             k + 1, k + 1, k + 1, j + 1, fd);
         return SDE_EINVAL;
       }
       if (k == j && fabs(fd - d[k]) > 1e-5 * (scale + fabs(d[k]))) {
-        put(err, errlen,
+        flow_msg(err, errlen,
             "diffusion: Milstein assumes d_%d (G^-1)_%d%d = (div G^-1)_%d, but %g != %g", k + 1,
             k + 1, k + 1, k + 1, fd, d[k]);
         return SDE_EINVAL;
@@ -433,7 +425,7 @@ static double *thread_scratch(sde_ws *w) {
 static int collect(sde_ws *w, char *err, size_t errlen) {
   for (int b = 0; b < w->nblocks; b++)
     if (w->berr[b].status) {
-      put(err, errlen, "%s", w->berr[b].msg);
+      flow_msg(err, errlen, "%s", w->berr[b].msg);
       return w->berr[b].status;
     }
   return 0;
@@ -527,7 +519,7 @@ int sde_run(const flow_problem *p, const sde_opts *o, int N, double *x, sde_emit
       for (int k = 0; k < n; k++) {
         double v = x[(size_t)i * n + k];
         if (!(v >= w->lo[k] && v <= w->hi[k])) {
-          put(err, errlen, "particle %d starts outside the domain: x%d = %g not in [%g, %g]", i + 1,
+          flow_msg(err, errlen, "particle %d starts outside the domain: x%d = %g not in [%g, %g]", i + 1,
               k + 1, v, w->lo[k], w->hi[k]);
           rc = SDE_EDOMAIN;
           break;
@@ -538,7 +530,7 @@ int sde_run(const flow_problem *p, const sde_opts *o, int N, double *x, sde_emit
     mean = malloc(sizeof(double) * (size_t)n);
     cov = malloc(sizeof(double) * (size_t)n * n);
     if (!mean || !cov) {
-      put(err, errlen, "diffusion: out of memory");
+      flow_msg(err, errlen, "diffusion: out of memory");
       rc = SDE_ENOMEM;
       goto done;
     }
@@ -549,7 +541,7 @@ int sde_run(const flow_problem *p, const sde_opts *o, int N, double *x, sde_emit
     if (emit && out) {
       sde_monitor m;
       if ((rc = sde_ws_monitor(w, x, mean, cov, &m))) {
-        put(err, errlen, "diffusion: f could not be evaluated for the monitor at step %ld", k);
+        flow_msg(err, errlen, "diffusion: f could not be evaluated for the monitor at step %ld", k);
         goto done;
       }
       if (emit(ctx, k, k * o->h, x, N, n, &m)) {
