@@ -71,6 +71,16 @@ ast *ast_copy(const ast *n) {
   return c;
 }
 
+int ast_declares(const ast *st) {
+  switch (st->kind) {
+  case AST_PARAM: case AST_ACTIVATION: case AST_OBJECTIVE: case AST_FUNCTION: case AST_KERNEL: case AST_METRIC:
+  case AST_FLOW: case AST_MIRROR:
+    return 1;
+  default:
+    return 0;
+  }
+}
+
 ast *ast_body(const ast *d) {
   return d->kind == AST_ACTIVATION ? d->kids[1] : d->kids[d->nkids - 1];
 }

@@ -75,6 +75,8 @@ ast *ast_new(ast_kind kind, hnn_loc loc, hnn_src *src);
 void ast_add(ast *parent, ast *kid);   /* kid may be NULL (kept as a hole) */
 void ast_free(ast *node);              /* recursive over kids; iterative on deep chains */
 ast *ast_copy(const ast *node);
+/* Does the statement declare a name (param, activation, ..., flow, mirror)? */
+int ast_declares(const ast *st);
 /* The body of a declaration (activations keep their inverse after it). */
 ast *ast_body(const ast *decl);
 /* Depth limit on expression nesting, enforced by the parser: deeper input is a

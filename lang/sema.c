@@ -1011,7 +1011,7 @@ int sema_check_unit(hnn_state *S, ast **stmts, int nstmts) {
   int before = S->diags.nerrors;
   for (int i = 0; i < nstmts; i++) {
     ast *st = stmts[i];
-    if (st->kind == AST_PRINT || st->kind == AST_EXPR || st->kind == AST_USE) continue;
+    if (!ast_declares(st)) continue;
     sym *s = state_lookup(S, st->name);
     if (s) sema_check_sym(S, s);
   }

@@ -383,9 +383,7 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
   int errs = 0;
   for (int i = 0; i < n; i++) {
     ast *st = stmts[i];
-    if (st->kind == AST_PRINT || st->kind == AST_EXPR || st->kind == AST_USE || st->kind == AST_RUN ||
-        st->kind == AST_PLOT)
-      continue;
+    if (!ast_declares(st)) continue;
     if (builtin_find(st->name) || strcmp(st->name, "pi") == 0 || strcmp(st->name, "e") == 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is a builtin name and cannot be redefined", st->name);
       errs++;
@@ -393,8 +391,7 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
     }
     int dup = -1;
     for (int j = 0; j < i; j++)
-      if (stmts[j]->name && stmts[j]->kind != AST_USE && stmts[j]->kind != AST_RUN && stmts[j]->kind != AST_PLOT &&
-          strcmp(stmts[j]->name, st->name) == 0) dup = j;
+      if (ast_declares(stmts[j]) && strcmp(stmts[j]->name, st->name) == 0) dup = j;
     if (dup >= 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is defined twice in this unit", st->name);
       diag_note(&S->diags, stmts[dup]->src, stmts[dup]->name_loc, "first defined here");
