@@ -126,7 +126,7 @@ static int relocate(hnn_state *S, ast *st, int status) {
   return status;
 }
 
-static int draw_field(hnn_state *S, plot *p, ast *e, double box[2]) {
+static int draw_field(hnn_state *S, plot *p, ast *e, double box[2], int under_data) {
   sym *f = field_objective(S, e);
   if (!f || box_of(S, e->kids[e->nkids - 1], box)) return HNN_ERR_SCRIPT;
   hnn_fn *fn = state_get(S, f, HNN_VALUE, 2);
@@ -150,7 +150,8 @@ static int draw_field(hnn_state *S, plot *p, ast *e, double box[2]) {
       if (hnn_call(fn, x, &z[j * GRID + i]) != HNN_OK) z[j * GRID + i] = NAN;
       zmin = fmin(zmin, z[j * GRID + i]);
     }
-  int mode = PLOT_CONTOURS | PLOT_LOGLEVELS;
+  /* under run output the contours are grey: the colour scale is the data's */
+  int mode = PLOT_CONTOURS | PLOT_LOGLEVELS | (under_data ? PLOT_GREY : 0);
   if (e->nkids == 3) {
     /* Gibbs density: normalized by the grid's own trapezoid-free sum (a
     ** picture; gibbs() in expressions gives the accurate Z) */
@@ -235,7 +236,7 @@ int plotstmt_run(hnn_state *S, ast *st) {
   plot_xlabel(p, "x1");
   plot_ylabel(p, "x2");
   for (int i = 0; i < items->nkids && status == HNN_OK; i++)
-    if (items->kids[i]->kind != AST_STR) status = draw_field(S, p, items->kids[i], box);
+    if (items->kids[i]->kind != AST_STR) status = draw_field(S, p, items->kids[i], box, fields < items->nkids);
   plot_xlim(p, box[0], box[1]);
   plot_ylim(p, box[0], box[1]);
   for (int i = 0; i < items->nkids && status == HNN_OK; i++)

@@ -333,9 +333,10 @@ static int color_range(const panel *pa, double *lo, double *hi, int *log) {
   *lo = INFINITY, *hi = -INFINITY, *log = 0;
   int any = 0;
   for (int i = 0; i < pa->ns; i++)
-    if (pa->s[i].kind == S_FIELD && (pa->s[i].mode & PLOT_LOGLEVELS)) *log = 1;
+    if (pa->s[i].kind == S_FIELD && (pa->s[i].mode & PLOT_LOGLEVELS) && !(pa->s[i].mode & PLOT_GREY)) *log = 1;
   for (int i = 0; i < pa->ns; i++) {
     const series *s = &pa->s[i];
+    if (s->kind == S_FIELD && (s->mode & PLOT_GREY)) continue;
     size_t n = s->kind == S_FIELD ? (size_t)s->nx * s->ny : s->v ? s->n : 0;
     for (size_t k = 0; k < n; k++)
       if (usable(s->v[k], *log)) {

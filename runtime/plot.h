@@ -28,7 +28,8 @@ typedef uint32_t plot_color;
 enum {
   PLOT_HEATMAP = 1,     /* colormap image with a colorbar */
   PLOT_CONTOURS = 2,    /* iso-lines by marching squares */
-  PLOT_LOGLEVELS = 4    /* log-spaced levels and colour scale (values > 0) */
+  PLOT_LOGLEVELS = 4,   /* log-spaced levels and colour scale (values > 0) */
+  PLOT_GREY = 8         /* contours in grey, outside the colour scale (other series own it) */
 };
 
 /* A figure of width x height pixels (points for SVG/PDF); NULL if out of memory. */

@@ -105,6 +105,7 @@ void plot_draw_contours(cairo_t *cr, const series *s, const axis *X, const axis 
       }
     double rgb[3];
     if (s->mode & PLOT_HEATMAP) rgb[0] = rgb[1] = rgb[2] = 1;
+    else if (s->mode & PLOT_GREY) rgb[0] = rgb[1] = rgb[2] = 0.6;
     else plot_viridis(cnorm(L, clo, chi, clog) * 0.9, rgb);   /* the palest yellow is hard to see */
     cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], s->mode & PLOT_HEATMAP ? 0.7 : 1);
     cairo_stroke(cr);
