@@ -23,7 +23,7 @@
 #include "strbuf.h"
 
 static const char *const particle_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
-                                                "tol", "maxiter", NULL };
+                                                "tol", "maxiter", "normalize", NULL };
 
 typedef enum { LAW_UNIFORM, LAW_NORMAL, LAW_POINTS } law_kind;
 
@@ -200,6 +200,11 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       for (int w = 0; w < 4; w++) found |= v->kind == AST_NAME && strcmp(v->name, ok_names[w]) == 0;
       if (!found) {
         diag_error(&S->diags, v->src, v->loc, "boundary is none, reflect, absorb or periodic");
+        errs++;
+      }
+    } else if (strcmp(o->name, "normalize") == 0) {
+      if (v->kind != AST_NAME || (strcmp(v->name, "gauss") && strcmp(v->name, "box") && strcmp(v->name, "none"))) {
+        diag_error(&S->diags, v->src, v->loc, "normalize is gauss (a Gaussian fitted to the cloud), box or none");
         errs++;
       }
     } else if (strcmp(o->name, "scheme") == 0) {
@@ -505,6 +510,15 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       if (flow_eval_number(S, flow_keyword(flow, "eps"), &po.eps)) bad = 1;
       po.tol = option_number(S, run, "tol", po.tol, &bad);
       po.max_iter = (int)option_number(S, run, "maxiter", po.max_iter, &bad);
+      ast *nz = flow_option(run, "normalize");
+      if (nz && strcmp(nz->name, "none") == 0) po.norm = PROX_NORM_NONE;
+      if (nz && strcmp(nz->name, "box") == 0) {
+        if (!have_box) {
+          diag_error(&S->diags, nz->src, nz->loc, "normalize box needs a box: add 'box [lo, hi]' or start from uniform(...)");
+          bad = 1;
+        }
+        po.norm = PROX_NORM_BOX, po.box_lo = lo, po.box_hi = hi;
+      }
       s = bad ? -1 : wasserstein_loop(S, &r, &P, &so, &po, x, msg, sizeof msg);
     } else {
       s = sde_run(&P, &so, N, x, emit_particles, &r, msg, sizeof msg);
