@@ -24,7 +24,8 @@
 #include "strbuf.h"
 #include "flows_impl.h"
 
-static const char *const ode_run_options[] = { "until", "method", "h", "dt", "every", "atol", "rtol", "tol", "steps", NULL };
+static const char *const ode_run_options[] = { "until", "method", "h", "dt", "every", "atol", "rtol", "tol", "steps",
+                                               "fixed", NULL };
 static const char *const md_run_options[] = { "steps", "every", "tol", NULL };
 
 static const flow_kind kinds[] = {
@@ -387,8 +388,12 @@ static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, od
   }
   ast *m = flow_option(run, "method");
   if (m) o->method = (ode_method)ode_method_from_name(m->name);
-  /* rk4 is the fixed-step method; the others adapt unless told a step only */
-  o->fixed = o->method == ODE_RK4;
+  /* rk4 runs with fixed steps (our own loop); the others adapt unless the
+  ** run says `fixed 1` */
+  double fixed = o->method == ODE_RK4;
+  ast *fx = flow_option(run, "fixed");
+  if (fx && flow_eval_number(S, fx, &fixed)) return 1;
+  o->fixed = fixed != 0;
   if (o->fixed && !flow_option(run, "h")) o->h = 1e-3;
   if (k->eng == ENG_MD) {
     ast *h = flow_keyword(flow, "step");
