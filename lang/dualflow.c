@@ -309,7 +309,7 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     }
   }
   if (status == HNN_OK && S->out) {
-    int mono = 0, best = 0;
+    int mono = 0;
     double worst[8] = { 0 };
     for (int i = 0; i < R; i++) {
       mono += have_g1 && monotone(dg + (size_t)i * K, K);
@@ -319,8 +319,8 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     if (have_g1) fprintf(S->out, "# geodesic distance to z* decays monotonically in %d of %d runs\n", mono, R);
     for (int j = 0; j < m && j < 8; j++)
       fprintf(S->out, "# largest final |%s| over the runs: %.3g\n", constraint_list(flow)->kids[j]->name, worst[j]);
-    fprintf(S->out, "# z* of run %d, rounded:", best + 1);
-    for (int i = 0; i < n; i++) fprintf(S->out, " %.0f", round(zf[(size_t)best * n + i]));
+    fputs("# z* of run 1, rounded:", S->out);
+    for (int i = 0; i < n; i++) fprintf(S->out, " %.0f", round(zf[i]));
     fputc('\n', S->out);
   }
   free(z0);

@@ -143,9 +143,31 @@ int gibbs_partition(const flow_problem *p, double T, const double *lo, const dou
           pow(per, n), n, o->max_evals);
       return GIBBS_EINVAL;
     }
-    int rc = gibbs_log_integral(p, T, lo, hi, m, o->panels, o->nodes, &z->logZ, &z->evals);
-    if (rc) flow_msg(err, errlen, "gibbs: %s", rc == GIBBS_ECALLBACK ? "f could not be evaluated" : "bad quadrature options");
-    return rc;
+    /* Refine (double the panels) until two grids agree to 1e-10 in log Z,
+    ** i.e. Z to 1e-10 relative: a density narrower than the grid is caught
+    ** instead of returned silently wrong. */
+    double prev = NAN;
+    long evals = 0;
+    for (int panels = o->panels;; panels *= 2) {
+      double cur, pts = pow(m == GIBBS_SIMPSON ? 2.0 * panels + 1 : (double)panels * o->nodes, n);
+      if (pts > (double)o->max_evals) {
+        flow_msg(err, errlen, "gibbs: the quadrature did not converge within %ld points (last change of log Z "
+                 "%.3g): exp(-f/T) is too narrow for the box; shrink the box around the mass", o->max_evals,
+                 fabs(z->logZ - prev));
+        return GIBBS_EINVAL;
+      }
+      long e = 0;
+      int rc = gibbs_log_integral(p, T, lo, hi, m, panels, o->nodes, &cur, &e);
+      evals += e;
+      if (rc) {
+        flow_msg(err, errlen, "gibbs: %s", rc == GIBBS_ECALLBACK ? "f could not be evaluated" : "bad quadrature options");
+        return rc;
+      }
+      prev = z->logZ;
+      z->logZ = cur;
+      z->evals = evals;
+      if (panels > o->panels && fabs(cur - prev) < 1e-10) return GIBBS_OK;
+    }
   }
   if (m != GIBBS_MC || o->samples < 2) {
     flow_msg(err, errlen, "gibbs: unknown method or fewer than 2 samples");
