@@ -468,14 +468,18 @@ static ir_node *invert_rules(ir_ctx *ir, ir_node *body, ir_node *u, ir_node *y) 
   return n == u ? t : NULL;
 }
 
-static ir_node *act_body(hnn_state *S, ir_ctx *ir, sym *a, ir_node *u) {
+ir_node *lower_inline(hnn_state *S, ir_ctx *ir, sym *f, int nargs, ir_node **args) {
   lower L;
   memset(&L, 0, sizeof L);
   L.S = S;
   L.ir = ir;
-  ir_node *r = inline_body(&L, a, 1, &u);
+  ir_node *r = inline_body(&L, f, nargs, args);
   free(L.b);
   return r;
+}
+
+static ir_node *act_body(hnn_state *S, ir_ctx *ir, sym *a, ir_node *u) {
+  return lower_inline(S, ir, a, 1, &u);
 }
 
 ir_node *lower_activation(hnn_state *S, ir_ctx *ir, sym *a, ir_node *arg, int deriv) {
@@ -527,12 +531,7 @@ static ir_node *metric_matrix(hnn_state *S, ir_ctx *ir, sym *m, ir_node *x, ir_n
     return ir_diag(ir, *diagw);
   }
   default: {
-    lower L;
-    memset(&L, 0, sizeof L);
-    L.S = S;
-    L.ir = ir;
-    ir_node *g = inline_body(&L, m, 1, &x);
-    free(L.b);
+    ir_node *g = lower_inline(S, ir, m, 1, &x);
     if (g && g->op == IR_DIAG) *diagw = g->a[0];
     return g;
   }
@@ -621,16 +620,6 @@ ir_node *lower_param(hnn_state *S, ir_ctx *ir, sym *p, gsl_rng *rng, double ***b
   return r;
 }
 
-ir_node *lower_inline(hnn_state *S, ir_ctx *ir, sym *f, int nargs, ir_node **args) {
-  lower L;
-  memset(&L, 0, sizeof L);
-  L.S = S;
-  L.ir = ir;
-  ir_node *r = inline_body(&L, f, nargs, args);
-  free(L.b);
-  return r;
-}
-
 int lower_callable(hnn_state *S, ir_ctx *ir, sym *f, int n, ir_node ***vars, int *nvars, ir_node **body) {
   const sig *s = &f->sig;
   if (s->ngen > 1 || (s->ngen == 1 && n <= 0)) {
@@ -658,12 +647,7 @@ int lower_callable(hnn_state *S, ir_ctx *ir, sym *f, int n, ir_node ***vars, int
     ir_shape sh = t.kind == TY_SCALAR ? ir_scalar_shape() : t.kind == TY_VECTOR ? ir_vector_shape(r) : ir_matrix_shape(r, c);
     v[i] = ir_var(ir, sh, f->decl->kids[i]->name);
   }
-  lower L;
-  memset(&L, 0, sizeof L);
-  L.S = S;
-  L.ir = ir;
-  *body = inline_body(&L, f, nf, v);
-  free(L.b);
+  *body = lower_inline(S, ir, f, nf, v);
   *vars = v;
   *nvars = nf;
   return *body ? 0 : 1;

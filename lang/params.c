@@ -17,11 +17,9 @@
 #include "state.h"
 #include "strbuf.h"
 
-static int fill_from(sym *p, ir_node *r, const double *vals, size_t count) {
+static void fill_from(sym *p, const double *vals, size_t count) {
   size_t n = (size_t)ir_shape_size(p->shape);
-  (void)r;
   for (size_t i = 0; i < n; i++) p->data[i] = count == 1 ? vals[0] : vals[i];
-  return 0;
 }
 
 int params_evaluate(hnn_state *S, sym *p) {
@@ -39,9 +37,9 @@ int params_evaluate(hnn_state *S, sym *p) {
   } else {
     double v;
     if (ir_is_const(r, &v)) {
-      fill_from(p, r, &v, 1);
+      fill_from(p, &v, 1);
     } else if (r->op == IR_PARAM && ir_shape_eq(r->shape, p->shape)) {
-      fill_from(p, r, r->data, n);
+      fill_from(p, r->data, n);
     } else {
       double *val = NULL;
       ir_shape sh;
@@ -52,7 +50,7 @@ int params_evaluate(hnn_state *S, sym *p) {
         val = hnn_xcalloc((size_t)ir_shape_size(r->shape), sizeof *val);
         fn->fn(NULL, NULL, val, fn->work);
         sh = r->shape;
-        fill_from(p, r, val, (size_t)ir_shape_size(sh));
+        fill_from(p, val, (size_t)ir_shape_size(sh));
         free(val);
       }
     }

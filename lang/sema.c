@@ -219,14 +219,6 @@ static int check_callable(hnn_state *S, sym *s) {
   return S->diags.nerrors - before;
 }
 
-static ty shape_to_ty(ir_shape s) {
-  switch (s.kind) {
-  case IR_SCALAR: return scalar();
-  case IR_VECTOR: return mk(TY_VECTOR, known(s.rows), known(1));
-  default: return mk(TY_MATRIX, known(s.rows), known(s.cols));
-  }
-}
-
 /* A param: its declared shape, its initializer's type; then evaluate it. */
 static int check_param(hnn_state *S, sym *p) {
   chk c;
@@ -344,7 +336,6 @@ int sema_check_unit(hnn_state *S, ast **stmts, int nstmts) {
     sym *s = state_lookup(S, st->name);
     if (s) sema_check_sym(S, s);
   }
-  (void)shape_to_ty;
   return S->diags.nerrors - before;
 }
 

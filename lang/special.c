@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "discrete.h"
+#include "flows_impl.h"
 #include "geodesic.h"
 #include "gibbs.h"
 #include "lower.h"
@@ -41,14 +42,6 @@ static int constant_values(const ir_node *n, double *out, int cap) {
   return n->nargs;
 }
 
-static int get(hnn_state *S, sym *s, int what, int n, flow_fn *f) {
-  hnn_fn *fn = state_get(S, s, what, n);
-  if (!fn) return 1;
-  f->fn = fn->fn;
-  f->nwork = fn->nwork;
-  return 0;
-}
-
 static double run_geodesic(hnn_state *S, sym *g, int n, const double *x, const double *y, char *msg, size_t len,
                            int *bad) {
   flow_problem P;
@@ -61,8 +54,8 @@ static double run_geodesic(hnn_state *S, sym *g, int n, const double *x, const d
     *bad = 1;
     return d;
   }
-  if (get(S, g, HNN_METRIC_DIAG, n, &P.metric) || get(S, g, HNN_METRIC_INV_DIAG, n, &P.metric_inv) ||
-      get(S, g, HNN_METRIC_JAC_DIAG, n, &P.metric_jac)) {
+  if (flow_fn_of(S, g, HNN_METRIC_DIAG, n, &P.metric) || flow_fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P.metric_inv) ||
+      flow_fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P.metric_jac)) {
     *bad = 2;
     return d;
   }
@@ -77,8 +70,8 @@ static double run_bregman(hnn_state *S, sym *psi, int n, const double *x, const 
   P.n = n;
   double d = NAN;
   sym *a = state_lookup(S, psi->mact);
-  if (!a || get(S, a, HNN_VALUE, n, &P.act) || get(S, a, HNN_INVERSE, n, &P.act_inv) ||
-      get(S, a, HNN_DERIV1, n, &P.act_d)) {
+  if (!a || flow_fn_of(S, a, HNN_VALUE, n, &P.act) || flow_fn_of(S, a, HNN_INVERSE, n, &P.act_inv) ||
+      flow_fn_of(S, a, HNN_DERIV1, n, &P.act_d)) {
     *bad = 2;
     return d;
   }
@@ -95,7 +88,7 @@ static double run_gibbs(hnn_state *S, sym *f, int n, double T, const double *x, 
   memset(&P, 0, sizeof P);
   P.n = n;
   int size = f->sig.ngen ? n : 0;
-  if (get(S, f, HNN_VALUE, size, &P.f)) {
+  if (flow_fn_of(S, f, HNN_VALUE, size, &P.f)) {
     *bad = 2;
     return NAN;
   }
