@@ -23,7 +23,7 @@
 #include "strbuf.h"
 
 static const char *const particle_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
-                                                "tol", "maxiter", "normalize", NULL };
+                                                "tol", "maxiter", "normalize", "precision", NULL };
 
 typedef enum { LAW_UNIFORM, LAW_NORMAL, LAW_POINTS } law_kind;
 
@@ -205,6 +205,11 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     } else if (strcmp(o->name, "normalize") == 0) {
       if (v->kind != AST_NAME || (strcmp(v->name, "gauss") && strcmp(v->name, "box") && strcmp(v->name, "none"))) {
         diag_error(&S->diags, v->src, v->loc, "normalize is gauss (a Gaussian fitted to the cloud), box or none");
+        errs++;
+      }
+    } else if (strcmp(o->name, "precision") == 0) {
+      if (v->kind != AST_NAME || (strcmp(v->name, "single") && strcmp(v->name, "double"))) {
+        diag_error(&S->diags, v->src, v->loc, "precision (of the stored kernel) is single or double");
         errs++;
       }
     } else if (strcmp(o->name, "scheme") == 0) {
@@ -510,6 +515,8 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       if (flow_eval_number(S, flow_keyword(flow, "eps"), &po.eps)) bad = 1;
       po.tol = option_number(S, run, "tol", po.tol, &bad);
       po.max_iter = (int)option_number(S, run, "maxiter", po.max_iter, &bad);
+      ast *pr = flow_option(run, "precision");
+      if (pr && strcmp(pr->name, "double") == 0) po.kernel_prec = PROX_DOUBLE;
       ast *nz = flow_option(run, "normalize");
       if (nz && strcmp(nz->name, "none") == 0) po.norm = PROX_NORM_NONE;
       if (nz && strcmp(nz->name, "box") == 0) {

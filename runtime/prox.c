@@ -26,10 +26,11 @@ struct prox_ws {
   size_t cap;
   double *cold, *cnew;                 /* n x cap each */
   double *a, *b, *al, *be, *ls, *lt, *lro, *lxi, *lw, *w;
-  double *K, *cost;
+  double *K, *cost, *part;              /* part: PROX_PARTS x N column partials */
+  double *lwy, *wy;
   float *Kf;
   size_t Kf_cap;
-  size_t K_cap, cost_cap;              /* entries allocated */
+  size_t K_cap, cost_cap, part_cap;              /* entries allocated */
 };
 
 void prox_opts_default(prox_opts *o) {
@@ -52,7 +53,7 @@ prox_ws *prox_ws_alloc(int n, size_t N) {
   w->cap = N;
   w->cold = malloc((size_t)n * N * sizeof(double));
   w->cnew = malloc((size_t)n * N * sizeof(double));
-  double **v[] = { &w->a, &w->b, &w->al, &w->be, &w->ls, &w->lt, &w->lro, &w->lxi, &w->lw, &w->w };
+  double **v[] = { &w->a, &w->b, &w->al, &w->be, &w->ls, &w->lt, &w->lro, &w->lxi, &w->lw, &w->w, &w->lwy, &w->wy };
   int ok = w->cold && w->cnew;
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     *v[i] = malloc(N * sizeof(double));
@@ -68,7 +69,7 @@ prox_ws *prox_ws_alloc(int n, size_t N) {
 void prox_ws_free(prox_ws *w) {
   if (!w) return;
   double *v[] = { w->cold, w->cnew, w->a, w->b, w->al, w->be, w->ls, w->lt,
-                  w->lro, w->lxi, w->lw, w->w, w->K, w->cost };
+                  w->lro, w->lxi, w->lw, w->w, w->lwy, w->wy, w->K, w->cost, w->part };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) free(v[i]);
   free(w->Kf);
   free(w);
@@ -280,11 +281,11 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
     if ((rc = coords(p, n, N, x_new, w->cnew, nt))) return rc;
   }
   size_t avail = o->kernel_mem > used ? o->kernel_mem - used : 0;
-  if (o->kernel_prec != 2 && N * N * sizeof(double) <= avail / 2) {
+  if (o->kernel_prec == PROX_DOUBLE && N * N * sizeof(double) <= avail) {
     if ((rc = grow(&w->K, &w->K_cap, N * N))) return rc;
     k.K = w->K;
     st->stored = 1;
-  } else if (o->kernel_prec != 1 && N * N * sizeof(float) <= avail) {
+  } else if (o->kernel_prec != PROX_DOUBLE && N * N * sizeof(float) <= avail) {
     if (w->Kf_cap < N * N) {
       free(w->Kf);
       w->Kf = malloc(N * N * sizeof(float));
@@ -295,30 +296,32 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
     st->stored = 2;
   }
 
-  /* start: z = 1, one exact log-domain sweep, absorb */
+  /* start from z = 1 with nothing absorbed: the plain sums are exact unless a
+  ** row or column underflows, and those entries fall back to log-sum-exp and
+  ** trigger an absorbing rebuild (no full log-domain sweep where none is needed) */
   double *a = w->a, *b = w->b, *al = w->al, *be = w->be, *ls = w->ls, *lt = w->lt;
   memset(a, 0, N * sizeof *a);
   memset(b, 0, N * sizeof *b);
-  prox_ker_lse(&k, 0, a, b, NULL, ls);
-  for (size_t i = 0; i < N; i++) al[i] = w->lro[i] - ls[i];
-  prox_ker_lse(&k, 1, b, al, NULL, lt);
-  for (size_t j = 0; j < N; j++) be[j] = pw * (w->lxi[j] - lt[j]);
-  memcpy(a, al, N * sizeof *a);
-  memcpy(b, be, N * sizeof *b);
+  memset(al, 0, N * sizeof *al);
+  memset(be, 0, N * sizeof *be);
   prox_ker_build(&k);
-  int stored = k.K || k.Kf, it = 0;
+  int stored = k.K || k.Kf, it = 0, fb_absorbed = 0;
+  if ((rc = grow(&w->part, &w->part_cap, (size_t)2 * PROX_PARTS * N))) return rc;
   double err = INFINITY;
   for (;;) {
-    /* rows: ls_i = a_i + log (Gamma z)_i */
-    const double *lw = NULL;
-    if (stored) {
-      for (size_t j = 0; j < N; j++) {
-        w->lw[j] = be[j] - b[j];
-        w->w[j] = exp(w->lw[j]);
-      }
-      lw = w->lw;
+    /* rows: ls_i = a_i + log (Gamma z)_i, and in the same pass the columns
+    ** lt_j = b_j + log (Gamma' y)_j for the new y.  On the fly, absorption
+    ** is free: the kernel is the plan and the weights are 1. */
+    if (!stored) {
+      memcpy(a, al, N * sizeof *a);
+      memcpy(b, be, N * sizeof *b);
     }
-    st->fallbacks += prox_ker_logapply(&k, 0, lw, w->w, ls);
+    for (size_t j = 0; j < N; j++) {
+      w->lw[j] = be[j] - b[j];
+      w->w[j] = exp(w->lw[j]);
+    }
+    int fb = prox_ker_sweep(&k, w->lw, w->w, w->lro, ls, w->lwy, w->wy, lt, w->part);
+    st->fallbacks += fb;
     err = 0.0;
     for (size_t i = 0; i < N; i++) {
       double lg = ls[i] - a[i];
@@ -329,19 +332,6 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
     if (!isfinite(err)) return PROX_ENONFINITE;
     if (err < o->tol || it >= o->max_iter) break;
     it++;
-    /* columns: lt_j = b_j + log (Gamma' y)_j */
-    lw = NULL;
-    if (stored) {
-      for (size_t i = 0; i < N; i++) {
-        w->lw[i] = al[i] - a[i];
-        w->w[i] = exp(w->lw[i]);
-      }
-      lw = w->lw;
-    } else {
-      memcpy(a, al, N * sizeof *a);
-    }
-    int fb = prox_ker_logapply(&k, 1, lw, w->w, lt);
-    st->fallbacks += fb;
     double big = 0.0;
     for (size_t j = 0; j < N; j++) {
       be[j] = pw * (w->lxi[j] - (lt[j] - b[j]));
@@ -349,36 +339,21 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
       if (d1 > big) big = d1;
       if (d2 > big) big = d2;
     }
-    if (!stored) {
-      memcpy(b, be, N * sizeof *b);
-    } else if (big > ABSORB_MAX || fb) {
+    if (stored && (big > ABSORB_MAX || (fb && !fb_absorbed))) {
+      /* Fallbacks are absorbed once: columns whose plan mass is below
+      ** 1e-250 fall back every time, and rebuilding for them each iteration
+      ** would re-round the kernel (6e-8 in single precision) each time, so
+      ** the fixed point would jitter at that level instead of converging. */
+      fb_absorbed = big <= ABSORB_MAX;
       memcpy(a, al, N * sizeof *a);
       memcpy(b, be, N * sizeof *b);
       prox_ker_build(&k);
       st->rebuilds++;
     }
+    if (!fb) fb_absorbed = 0;
   }
-  /* final columns with the row-feasible plan: log rho_new = beta + log Gamma'y */
-  const double *lw = NULL;
-  if (stored) {
-    double big = 0.0;
-    for (size_t i = 0; i < N; i++)
-      if (fabs(al[i] - a[i]) > big) big = fabs(al[i] - a[i]);
-    if (big > ABSORB_MAX) {
-      memcpy(a, al, N * sizeof *a);
-      memcpy(b, be, N * sizeof *b);
-      prox_ker_build(&k);
-      st->rebuilds++;
-    }
-    for (size_t i = 0; i < N; i++) {
-      w->lw[i] = al[i] - a[i];
-      w->w[i] = exp(w->lw[i]);
-    }
-    lw = w->lw;
-  } else {
-    memcpy(a, al, N * sizeof *a);
-  }
-  st->fallbacks += prox_ker_logapply(&k, 1, lw, w->w, lt);
+  /* lt now holds the final columns with the row-feasible plan:
+  ** log rho_new = beta + log Gamma'y */
   double *lr = w->ls; /* reuse: log of the raw rho_new */
   double mout = 0.0;
   for (size_t j = 0; j < N; j++) {

@@ -21,10 +21,9 @@ typedef struct prox_ker {
   float *Kf;             /* or the stored kernel in single precision */
 } prox_ker;
 
-double prox_exp(double x);
 void prox_ker_build(prox_ker *k);
-void prox_ker_lse(const prox_ker *k, int tr, const double *px, const double *py, const double *lw,
-                  double *out);
-int prox_ker_logapply(const prox_ker *k, int tr, const double *lw, const double *w, double *out);
+#define PROX_PARTS 32 /* fixed row ranges of the fused sweep (any thread count) */
+int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
+                   double *lwy, double *wy, double *lt, double *part);
 
 #endif

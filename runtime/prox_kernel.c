@@ -1,12 +1,13 @@
 /*
-** prox_kernel.c — the N x N Gibbs kernel of the proximal step: stored or
-** built on the fly in blocks, plain-domain sums with exact log-sum-exp
-** fallback per entry, a vectorizable exp.
+** prox_kernel.c — the N x N Gibbs kernel of the proximal step: stored (single
+** or double precision) or built on the fly row by row; one fused pass per
+** iteration for the row and the column sums, plain-domain with an exact
+** log-sum-exp fallback per sum; a vectorizable exp.
 **
 ** Entries are K_rs = exp(a_r + b_s - C_rs/(2 eps)) with absorbed log
-** potentials a (old points), b (new points).  Every output entry is computed
-** by one thread in a fixed order, so results do not depend on the thread
-** count.  Internal to prox.c (prox_internal.h).
+** potentials a (old points), b (new points).  Every sum is computed in an
+** order fixed by N alone, so results do not depend on the thread count.
+** Internal to prox.c (prox_internal.h).
 */
 /* FP comparisons may not trap here, so that clamps if-convert and the exp
 ** loops vectorize; nothing in this file reads the FP exception flags. */
@@ -18,7 +19,6 @@
 #include "prox_internal.h"
 
 #define BLK 256          /* columns per block: the block stays in L1 */
-#define CBLK 2048        /* output columns per block of a stored column pass */
 #define SUM_LO 1e-250    /* plain sums outside [SUM_LO, SUM_HI] are redone */
 #define SUM_HI 1e250     /* exactly in the log domain */
 
@@ -60,8 +60,6 @@ static inline double prox_fexp(double x) {
   us.i = ((ut.i - mbits + 1023) << 52) & keep;
   return p * us.d;
 }
-
-double prox_exp(double x) { return prox_fexp(x); }
 
 /* tmp[s - s0] = base + py[s] (+ lw[s]) - C(r, s) / (2 eps) for s in [s0, s1).
 ** tr = 0: r indexes old points, s new points; tr = 1: the reverse. */
@@ -129,23 +127,13 @@ static double lse_entry(const prox_ker *k, int tr, size_t r, const double *px, c
   return mx + log(acc);
 }
 
-void prox_ker_lse(const prox_ker *k, int tr, const double *px, const double *py, const double *lw,
-                  double *out) {
-  long N = (long)k->N;
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-  for (long r = 0; r < N; r++) out[r] = lse_entry(k, tr, (size_t)r, px, py, lw);
-}
-
 PROX_CLONES
-static void build_rows(prox_ker *k, long r0, long r1) {
-  for (long r = r0; r < r1; r++) {
-    double *row = k->K + (size_t)r * k->N;
-    for (size_t s0 = 0; s0 < k->N; s0 += BLK) {
-      size_t s1 = s0 + BLK < k->N ? s0 + BLK : k->N;
-      expo_block(k, 0, (size_t)r, s0, s1, k->a[r], k->b, NULL, row + s0);
+static void build_row(const prox_ker *k, size_t r, double *row) {
+  for (size_t s0 = 0; s0 < k->N; s0 += BLK) {
+    size_t s1 = s0 + BLK < k->N ? s0 + BLK : k->N;
+    expo_block(k, 0, r, s0, s1, k->a[r], k->b, NULL, row + s0);
 #pragma omp simd
-      for (size_t s = 0; s < s1 - s0; s++) row[s0 + s] = prox_fexp(row[s0 + s]);
-    }
+    for (size_t s = 0; s < s1 - s0; s++) row[s0 + s] = prox_fexp(row[s0 + s]);
   }
 }
 
@@ -170,7 +158,7 @@ void prox_ker_build(prox_ker *k) {
   }
   if (!k->K) return;
 #pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-  for (long r = 0; r < N; r++) build_rows(k, r, r + 1);
+  for (long r = 0; r < N; r++) build_row(k, (size_t)r, k->K + (size_t)r * k->N);
 }
 
 PROX_CLONES
@@ -201,61 +189,80 @@ static void axpy_block(double *acc, const double *row, double u, size_t m) {
   for (size_t s = 0; s < m; s++) acc[s] += row[s] * u;
 }
 
+PROX_CLONES
+static double row_sweep(const double *row, const double *wz, double *part, const double *lro_r,
+                        double *ls_r, double *lwy_r, double *wy_r, size_t N) {
+  double s = dot_row(row, wz, N);
+  if (!(s >= SUM_LO && s <= SUM_HI)) return s;
+  *ls_r = log(s);
+  *lwy_r = *lro_r - *ls_r;
+  *wy_r = exp(*lwy_r);
+  axpy_block(part, row, *wy_r, N);
+  return s;
+}
+
+PROX_CLONES
+static double row_sweep_f(const float *row, const double *wz, double *part, const double *lro_r,
+                          double *ls_r, double *lwy_r, double *wy_r, size_t N) {
+  double s = dot_row_f(row, wz, N);
+  if (!(s >= SUM_LO && s <= SUM_HI)) return s;
+  *ls_r = log(s);
+  *lwy_r = *lro_r - *ls_r;
+  *wy_r = exp(*lwy_r);
+  axpy_block_f(part, row, *wy_r, N);
+  return s;
+}
+
 /*
-** out[r] = log sum_s exp(px[r] + py[s] + lw[s] - C_rs/2eps) where
-** (px, py) = (a, b) for tr = 0 and (b, a) for tr = 1, and w = exp(lw) (all
-** ones when lw is NULL).  Plain sums with the stored kernel or on the fly;
-** an entry outside [SUM_LO, SUM_HI] is recomputed exactly.  w holds exp(lw)
-** (used with the stored kernel).  Returns the number of exact recomputations.
+** One pass over the kernel for both sums of an iteration.  Row r
+** gives ls_r = log sum_s K_rs wz_s; then y_r = exp(lro_r - ls_r) weights the
+** same row, still in cache, into the column sums lt (= log sum_r K_rs y_r).
+** This halves the kernel traffic of separate row and column passes (and the
+** exps of a kernel built on the fly, row by row, into part's second half).  Column
+** sums accumulate over PROX_PARTS fixed row ranges, added in order, so no
+** result depends on the thread count.  A sum outside [SUM_LO, SUM_HI] is
+** redone exactly; after such a row, whose weight the plain column sums lack,
+** every column is (rare: the caller then absorbs the potentials).  part holds 2 PROX_PARTS x N doubles.
+** Returns the number of exact recomputations.
 */
-int prox_ker_logapply(const prox_ker *k, int tr, const double *lw, const double *w, double *out) {
-  long N = (long)k->N;
-  const double *px = tr ? k->b : k->a, *py = tr ? k->a : k->b;
-  int nfb = 0;
-  if (k->Kf && !tr) {
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-    for (long r = 0; r < N; r++) out[r] = dot_row_f(k->Kf + (size_t)r * k->N, w, k->N);
-  } else if (k->Kf) {
-    long nb = (N + CBLK - 1) / CBLK;
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-    for (long bi = 0; bi < nb; bi++) {
-      size_t j0 = (size_t)bi * CBLK, j1 = j0 + CBLK < k->N ? j0 + CBLK : k->N;
-      memset(out + j0, 0, (j1 - j0) * sizeof *out);
-      for (size_t i = 0; i < k->N; i++) axpy_block_f(out + j0, k->Kf + i * k->N + j0, w[i], j1 - j0);
-    }
-  } else if (k->K && !tr) {
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-    for (long r = 0; r < N; r++) out[r] = dot_row(k->K + (size_t)r * k->N, w, k->N);
-  } else if (k->K) {
-    long nb = (N + CBLK - 1) / CBLK;
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-    for (long bi = 0; bi < nb; bi++) {
-      size_t j0 = (size_t)bi * CBLK, j1 = j0 + CBLK < k->N ? j0 + CBLK : k->N;
-      memset(out + j0, 0, (j1 - j0) * sizeof *out);
-      for (size_t i = 0; i < k->N; i++) axpy_block(out + j0, k->K + i * k->N + j0, w[i], j1 - j0);
-    }
-  } else {
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-    for (long r = 0; r < N; r++) {
-      double tmp[BLK], acc = 0.0;
-      for (size_t s0 = 0; s0 < k->N; s0 += BLK) {
-        size_t s1 = s0 + BLK < k->N ? s0 + BLK : k->N;
-        expo_block(k, tr, (size_t)r, s0, s1, px[r], py, lw, tmp);
-        acc += sum_exp(tmp, s1 - s0, 0.0);
+int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
+                   double *lwy, double *wy, double *lt, double *part) {
+  const size_t N = k->N;
+  int rfb = 0;
+#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par) reduction(+ : rfb)
+  for (int p = 0; p < PROX_PARTS; p++) {
+    size_t r0 = N * (size_t)p / PROX_PARTS, r1 = N * (size_t)(p + 1) / PROX_PARTS;
+    double *acc = part + (size_t)p * N, *buf = part + (size_t)(PROX_PARTS + p) * N;
+    memset(acc, 0, N * sizeof *acc);
+    for (size_t r = r0; r < r1; r++) {
+      double s;
+      if (k->Kf) {
+        s = row_sweep_f(k->Kf + r * N, wz, acc, lro + r, ls + r, lwy + r, wy + r, N);
+      } else if (k->K) {
+        s = row_sweep(k->K + r * N, wz, acc, lro + r, ls + r, lwy + r, wy + r, N);
+      } else {
+        build_row(k, r, buf);
+        s = row_sweep(buf, wz, acc, lro + r, ls + r, lwy + r, wy + r, N);
       }
-      out[r] = acc;
+      if (!(s >= SUM_LO && s <= SUM_HI)) {
+        ls[r] = lse_entry(k, 0, r, k->a, k->b, lwz);
+        lwy[r] = lro[r] - ls[r];
+        wy[r] = exp(lwy[r]);
+        rfb++;
+      }
     }
   }
-  /* logs and fallbacks, serially counted, entries independent */
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par) reduction(+ : nfb)
-  for (long r = 0; r < N; r++) {
-    double s = out[r];
-    if (s >= SUM_LO && s <= SUM_HI) {
-      out[r] = log(s);
+  int cfb = 0;
+#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par) reduction(+ : cfb)
+  for (long j = 0; j < (long)N; j++) {
+    double s = 0.0;
+    for (int p = 0; p < PROX_PARTS; p++) s += part[(size_t)p * N + (size_t)j];
+    if (!rfb && s >= SUM_LO && s <= SUM_HI) {
+      lt[j] = log(s);
     } else {
-      out[r] = lse_entry(k, tr, (size_t)r, px, py, lw);
-      nfb++;
+      lt[j] = lse_entry(k, 1, (size_t)j, k->b, k->a, lwy);
+      cfb++;
     }
   }
-  return nfb;
+  return cfb;
 }

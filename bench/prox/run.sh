@@ -9,7 +9,16 @@ gcc -O2 -fopenmp -I"$top/runtime" "$here/prox_bench.c" "$top/.libs/libhnn_core.a
   $(pkg-config --libs gsl) -lm -o "$tmp/pb"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)"
 for N in 500 2000; do
-  "$tmp/pb" $N "$tmp/d$N.bin"
-  /usr/bin/python3 "$here/prox_ref.py" $N "$tmp/d$N.bin"
+  "$tmp/pb" $N "$tmp/d$N.bin" | tee "$tmp/hnn$N"
+  /usr/bin/python3 "$here/prox_ref.py" $N "$tmp/d$N.bin" | tee "$tmp/np$N"
+  # numpy time over hnn's best (single-precision kernel, 2 threads)
+  awk -v N=$N '/kernel=single threads=2/ { split($5, a, "="); h = a[2] }
+       /^numpy/ { split($3, b, "="); p = b[2] }
+       END { printf "ratio    N=%d numpy/hnn(single, 2t) %.1f\n", N, p / h }' "$tmp/hnn$N" "$tmp/np$N"
 done
 "$tmp/pb" 10000
+if [ -x /usr/bin/time ]; then   # Debian package "time": peak memory
+  /usr/bin/time -f "on the fly: %M KB max RSS" "$tmp/pb" 10000 - 0
+else
+  "$tmp/pb" 10000 - 0
+fi
