@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "flows_impl.h"
+#include "geocoord.h"
 #include "prox.h"
 #include "rng.h"
 #include "sde.h"
@@ -355,6 +356,33 @@ static int close_outputs(prun *r, int ok, char **err) {
 
 /* The Wasserstein recursion: one SDE step moves the particles, one proximal
 ** step updates the density values at them. */
+/* The cost geometry of the proximal step (docs/prox.md): Euclidean for
+** `euclidean`; for hopfield(s) the separable coordinates phi by quadrature
+** of sqrt(s') in the hidden coordinate (runtime/geocoord.c); otherwise the
+** midpoint rule on the declared metric, which prox_step applies itself. */
+static int identity_coord(void *ctx, int n, size_t N, const double *x, double *phi) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++)
+    for (int d = 0; d < n; d++) phi[(size_t)d * N + i] = x[i * (size_t)n + d];
+  return 0;
+}
+
+static int prox_geometry(hnn_state *S, sym *flow, prox_opts *po, geo_hcoord **hc) {
+  sym *g = flow_role_sym(S, flow, R_METRIC);
+  *hc = NULL;
+  if (g->mform == MET_EUCLIDEAN) {
+    po->coord = identity_coord;
+  } else if (g->mform == MET_HOPFIELD) {
+    flow_fn inv, d1;
+    sym *a = state_lookup(S, g->mact);
+    if (!a || flow_fn_of(S, a, HNN_INVERSE, 1, &inv) || flow_fn_of(S, a, HNN_DERIV1, 1, &d1)) return 1;
+    if (!(*hc = geo_hcoord_alloc(&inv, &d1))) return 1;
+    po->coord = geo_hcoord_map;
+    po->coord_ctx = *hc;
+  }
+  return 0;
+}
+
 static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const sde_opts *so, const prox_opts *po,
                             double *x, char *msg, size_t msglen) {
   int N = r->N, n = r->n, status = 0;
@@ -526,7 +554,13 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
         }
         po.norm = PROX_NORM_BOX, po.box_lo = lo, po.box_hi = hi;
       }
+      geo_hcoord *hc = NULL;
+      if (!bad && prox_geometry(S, flow, &po, &hc)) {
+        diag_error(&S->diags, run->src, run->loc, "run %s: cannot build the geodesic coordinates of the metric", flow->name);
+        bad = 1;
+      }
       s = bad ? -1 : wasserstein_loop(S, &r, &P, &so, &po, x, msg, sizeof msg);
+      geo_hcoord_free(hc);
     } else {
       s = sde_run(&P, &so, N, x, emit_particles, &r, msg, sizeof msg);
     }

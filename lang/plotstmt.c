@@ -12,7 +12,7 @@
 #include "plotcmd.h"
 #include "strbuf.h"
 
-static const char *const plot_options[] = { "x", "y", "group", "color", "title", "logx", "logy", "last",
+static const char *const plot_options[] = { "x", "y", "group", "color", "title", "logx", "logy", "last", "step",
                                             "scatter", NULL };
 enum { GRID = 160 };
 
@@ -82,7 +82,7 @@ int plotstmt_check(hnn_state *S, ast *st) {
     for (int w = 0; plot_options[w]; w++) ok |= strcmp(plot_options[w], o->name) == 0;
     if (!ok) {
       diag_error(&S->diags, o->src, o->name_loc,
-                 "plot has no option '%s' (options: x, y, group, color, title, logx, logy, last, scatter)", o->name);
+                 "plot has no option '%s' (options: x, y, group, color, title, logx, logy, last, step, scatter)", o->name);
       errs++;
     }
   }
@@ -185,15 +185,39 @@ static int draw_csv(hnn_state *S, plot *p, ast *st, const char *path) {
     diag_error(&S->diags, st->src, st->loc, "'%s' has no columns x1, x2 to draw in the plane", path);
     return HNN_ERR_SCRIPT;
   }
+  /* particles: the rows of output step K (option step), else of the last */
+  ast *se = option(st, "step");
+  int sc = plotcmd_column(&t, "step");
+  double want = NAN;
+  if (se) {
+    double *v = NULL;
+    ir_shape sh;
+    ty ty_;
+    int bad = sema_check_expr(S, se, &ty_) || state_eval_ast(S, se, &v, &sh) != HNN_OK || sh.kind != IR_SCALAR;
+    if (!bad) want = v[0];
+    free(v);
+    if (bad || sc < 0) {
+      plotcmd_table_free(&t);
+      if (!bad) diag_error(&S->diags, se->src, se->loc, "'%s' has no column step", path);
+      else if (S->diags.nerrors == 0) diag_error(&S->diags, se->src, se->loc, "step must be a number");
+      return HNN_ERR_SCRIPT;
+    }
+  }
   double *x = hnn_xmalloc(t.nrows * sizeof *x), *y = hnn_xmalloc(t.nrows * sizeof *y);
   double *c = hnn_xmalloc(t.nrows * sizeof *c);
   size_t n = 0;
   double tlast = tc >= 0 && t.nrows ? t.d[(t.nrows - 1) * t.ncols + tc] : 0;
   for (size_t r = 0; r < t.nrows; r++) {
     const double *row = t.d + r * t.ncols;
-    if (pc >= 0 && tc >= 0 && row[tc] != tlast) continue;   /* particles: the last output step */
+    if (se ? row[sc] != want : pc >= 0 && tc >= 0 && row[tc] != tlast) continue;
     x[n] = row[x1], y[n] = row[x2], c[n] = cc >= 0 ? row[cc] : 0;
     n++;
+  }
+  if (se && n == 0) {
+    free(x), free(y), free(c);
+    plotcmd_table_free(&t);
+    diag_error(&S->diags, se->src, se->loc, "'%s' has no rows at step %g", path, want);
+    return HNN_ERR_SCRIPT;
   }
   const char *base = strrchr(path, '/');
   int r = pc >= 0 ? plot_scatter_c(p, x, y, n, cc >= 0 ? c : NULL, 2.5, PLOT_AUTO, base ? base + 1 : path)

@@ -3,9 +3,8 @@
 ** (see dual.h).
 */
 #include "dual.h"
+#include "geocoord.h"
 
-#include <gsl/gsl_errno.h>
-#include <gsl/gsl_integration.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,36 +45,13 @@ int dual_run(const dual_problem *p, const dual_opts *o, double *u, double *lambd
   return 0;
 }
 
-typedef struct sqrt_metric {
-  const flow_fn *d1;
-  double *ws;
-  int failed;
-} sqrt_metric;
-
-static double integrand(double t, void *ctx) {
-  sqrt_metric *c = ctx;
-  double g = NAN;
-  if (c->d1->fn(&t, NULL, &g, c->ws) || !(g >= 0)) c->failed = 1;
-  return g >= 0 ? sqrt(g) : 0;
-}
-
 int dual_hopfield_distance(const flow_fn *d1, const double *x, const double *y, int n, double *ws, double *d) {
-  gsl_integration_workspace *w = gsl_integration_workspace_alloc(1000);
+  gsl_integration_workspace *w = gsl_integration_workspace_alloc(GEO_LIMIT);
   if (!w) return 3;
-  sqrt_metric c = { d1, ws, 0 };
-  gsl_function F = { integrand, &c };
-  double sum = 0;
+  double sum = 0, r;
   int status = 0;
   for (int i = 0; i < n && !status; i++) {
-    if (x[i] == y[i]) continue;
-    double r, err, a = fmin(x[i], y[i]), b = fmax(x[i], y[i]);
-    /* sqrt(s') is smooth but decays over long intervals; a roundoff or
-    ** subdivision-limit report whose error estimate is below 1e-8 (1 + |r|)
-    ** is accepted: distances here are O(1), so d is good to ~1e-8 sqrt(n) */
-    int st = gsl_integration_qags(&F, a, b, 1e-14, 1e-10, 1000, w, &r, &err);
-    if ((st != GSL_SUCCESS && !((st == GSL_EROUND || st == GSL_EMAXITER) && err <= 1e-8 * (1 + fabs(r)))) ||
-        c.failed || !isfinite(r))
-      status = 3;
+    status = geo_arclength(d1, y[i], x[i], ws, w, &r);
     sum += r * r;
   }
   gsl_integration_workspace_free(w);

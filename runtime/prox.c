@@ -104,8 +104,15 @@ static int grow(double **buf, size_t *cap, size_t need) {
   return *buf ? 0 : PROX_ENOMEM;
 }
 
-/* Coordinates (coordinate-major) of N points: geo_coord, or the identity. */
-static int coords(const flow_problem *p, int n, size_t N, const double *x, double *c, int nt) {
+/* Coordinates (coordinate-major) of N points: the caller's map, geo_coord,
+** or the identity. */
+static int coords(const prox_opts *o, const flow_problem *p, int n, size_t N, const double *x, double *c, int nt) {
+  if (o->coord) {
+    if (o->coord(o->coord_ctx, n, N, x, c)) return PROX_ECALLBACK;
+    for (size_t i = 0; i < (size_t)n * N; i++)
+      if (!isfinite(c[i])) return PROX_ECALLBACK;
+    return 0;
+  }
   const flow_fn *g = p && p->geo_coord.fn ? &p->geo_coord : NULL;
   int bad = 0;
   if (!g) {
@@ -269,7 +276,7 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   prox_ker k = { .n = n, .threads = nt, .par = N * N >= PAR_MIN, .N = N, .inv2eps = 0.5 / o->eps,
                  .cold = w->cold, .cnew = w->cnew, .a = w->a, .b = w->b };
   int rc;
-  int midpoint = p && !p->geo_coord.fn && p->metric.fn;
+  int midpoint = !o->coord && p && !p->geo_coord.fn && p->metric.fn;
   size_t used = 0;
   if (midpoint) {
     if ((rc = grow(&w->cost, &w->cost_cap, N * N))) return rc;
@@ -277,8 +284,8 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
     k.cost = w->cost;
     used = N * N * sizeof(double);
   } else {
-    if ((rc = coords(p, n, N, x_old, w->cold, nt))) return rc;
-    if ((rc = coords(p, n, N, x_new, w->cnew, nt))) return rc;
+    if ((rc = coords(o, p, n, N, x_old, w->cold, nt))) return rc;
+    if ((rc = coords(o, p, n, N, x_new, w->cnew, nt))) return rc;
   }
   size_t avail = o->kernel_mem > used ? o->kernel_mem - used : 0;
   if (o->kernel_prec == PROX_DOUBLE && N * N * sizeof(double) <= avail) {

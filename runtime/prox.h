@@ -42,6 +42,13 @@ typedef struct prox_opts {
   size_t kernel_mem;   /* bytes allowed for a stored N x N kernel; beyond it
                        ** the kernel is built on the fly in blocks */
   int kernel_prec;     /* PROX_SINGLE (default) or PROX_DOUBLE for a stored kernel */
+  /* a separable cost in coordinates given by the caller: coord(ctx, n, N, x,
+  ** phi) writes phi coordinate-major (phi[d*N + i]) and returns 0; it takes
+  ** precedence over the problem's geo_coord and metric (geocoord.h has the
+  ** Hopfield one).  NULL: p->geo_coord, else the midpoint rule on p->metric,
+  ** else Euclidean. */
+  int (*coord)(void *ctx, int n, size_t N, const double *x, double *phi);
+  void *coord_ctx;
 } prox_opts;
 
 typedef struct prox_stats {

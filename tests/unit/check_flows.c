@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "hnn.h"
+#include "prox.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -547,6 +548,62 @@ START_TEST(test_wasserstein_ou) {
 }
 END_TEST
 
+/* The cost of a hopfield(s) metric is the exact squared geodesic distance,
+** through the separable coordinates phi (quadrature of sqrt(s') in the hidden
+** coordinate).  Each step of a language run is recomputed here from its own
+** CSV (old and new points, old rho, f at the new points) with the closed form
+** phi(x) = sqrt(2/beta) asin(sqrt x) of the soft projection: the quadrature
+** is good to 1e-12 and the fixed point to tol = 1e-12, so the densities
+** must agree to 1e-8.  The midpoint rule would miss by ~1e-2. */
+static const double SP_BETA = 0.25;
+static int sp_phi(const double *x, const double *dir, double *out, double *ws) {
+  (void)dir, (void)ws;
+  for (int d = 0; d < 2; d++) out[d] = sqrt(2 / SP_BETA) * asin(sqrt(x[d]));
+  return 0;
+}
+
+START_TEST(test_wasserstein_hopfield_cost) {
+  env e;
+  env_open(&e);
+  const int N = 200;
+  load_ok(&e, "activation s(u) = 0.5*tanh(0.25*(u - 0.5)) + 0.5\n"
+              "metric G = hopfield(s)\n"
+              "objective f(x[2]) = ((10*x[1] - 5)^2 + 10*x[2] - 16)^2 + (10*x[1] - 12 + (10*x[2] - 5)^2)^2\n"
+              "flow w = wasserstein(f, G, T = 25, eps = 0.1)\n"
+              "run w from uniform([0, 1]^2) particles 200 h 1e-4 steps 3 every 1 boundary reflect"
+              " tol 1e-12 normalize none precision double -> \"w.csv\"\n");
+  csv c = read_csv(&e, "w.csv");
+  ck_assert_int_eq(c.rows, 4 * N);
+  flow_problem p;
+  memset(&p, 0, sizeof p);
+  p.n = 2;
+  p.geo_coord.fn = sp_phi;
+  prox_opts o;
+  prox_opts_default(&o);
+  o.eps = 0.1, o.T = 25, o.h = 1e-4, o.tol = 1e-12, o.norm = PROX_NORM_NONE, o.kernel_prec = PROX_DOUBLE;
+  prox_ws *w = prox_ws_alloc(2, (size_t)N);
+  double xo[400], xn[400], ro[200], fn[200], rn[200];
+  for (int k = 0; k < 3; k++) {
+    for (int i = 0; i < N; i++) {
+      int a = k * N + i, b = (k + 1) * N + i;
+      xo[2 * i] = at(&c, a, 3), xo[2 * i + 1] = at(&c, a, 4), ro[i] = at(&c, a, 5);
+      xn[2 * i] = at(&c, b, 3), xn[2 * i + 1] = at(&c, b, 4), fn[i] = at(&c, b, 6);
+    }
+    ck_assert_int_eq(prox_step(w, &p, &o, (size_t)N, xo, xn, ro, fn, rn, NULL), PROX_OK);
+    double num = 0, den = 0;
+    for (int i = 0; i < N; i++) {
+      double v = at(&c, (k + 1) * N + i, 5);
+      num += (v - rn[i]) * (v - rn[i]), den += rn[i] * rn[i];
+    }
+    report("hopfield cost, step %d: rho against the closed-form coordinates %.2e", k + 1, sqrt(num / den));
+    ck_assert_msg(sqrt(num / den) < 1e-8, "step %d: %g", k + 1, sqrt(num / den));
+  }
+  prox_ws_free(w);
+  free(c.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------ augmented Lagrangian */
 
 /* minimize 0.5 |z - c|^2 subject to sum(z) = 1, z in (0, 1) through the
@@ -631,6 +688,7 @@ static Suite *flows_suite(void) {
   tcase_add_test(t, test_partition_and_gibbs);
   tcase_add_test(t, test_diffusion_ou);
   tcase_add_test(t, test_wasserstein_ou);
+  tcase_add_test(t, test_wasserstein_hopfield_cost);
   tcase_add_test(t, test_augmented_lagrangian_kkt);
   tcase_add_test(t, test_plot_statement);
   suite_add_tcase(s, t);
