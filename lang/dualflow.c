@@ -15,7 +15,8 @@
 ** seed, run number) and runs on its own workspace, so runs go in parallel
 ** and the output does not depend on the thread count.  Rows: run, iteration
 ** k, the geodesic and the Euclidean distance from z(k) to the run's final
-** z*, and the sub-iterations used; a summary goes to standard output.
+** z*, and the sub-iterations used; NAME_zstar.csv has each run's final z,
+** multipliers and constraint violations; a summary goes to standard output.
 */
 #include <gsl/gsl_randist.h>
 #include <math.h>
@@ -290,6 +291,38 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     free(err);
     status = HNN_ERR_RUNTIME;
   }
+  /* NAME_zstar.csv: each run's final z, multipliers and |g_j|, full precision */
+  if (out) {
+    strbuf hb = STRBUF_INIT;
+    size_t nc = 1 + (size_t)n + 2 * (size_t)m;
+    char **zn = hnn_xcalloc(nc, sizeof *zn);
+    zn[0] = hnn_xstrdup("run");
+    for (int i = 0; i < n; i++) sb_printf(&hb, "z%d", i + 1), zn[1 + i] = sb_take(&hb);
+    for (int j = 0; j < m; j++) sb_printf(&hb, "lambda%d", j + 1), zn[1 + n + j] = sb_take(&hb);
+    for (int j = 0; j < m; j++)
+      sb_printf(&hb, "violation_%s", constraint_list(flow)->kids[j]->name), zn[1 + n + m + j] = sb_take(&hb);
+    char *zpath = run_out_sibling(run->kids[1]->name, "_zstar");
+    run_out *zo = run_out_open(S, zpath, (int)nc, (const char *const *)zn, &err);
+    double *zr = hnn_xcalloc(nc, sizeof *zr);
+    int zbad = !zo;
+    for (int i = 0; i < R && !zbad; i++) {
+      zr[0] = i + 1;
+      memcpy(zr + 1, zf + (size_t)i * n, (size_t)n * sizeof *zr);
+      memcpy(zr + 1 + n, lam + (size_t)i * m, (size_t)m * sizeof *zr);
+      memcpy(zr + 1 + n + m, viol + (size_t)i * m, (size_t)m * sizeof *zr);
+      zbad = run_out_row(zo, (double)K, K, zr);
+    }
+    if (zo && zbad) run_out_abort(zo);
+    else if (zo) zbad = run_out_close(zo, &err);
+    if (zbad) {
+      diag_error(&S->diags, run->src, run->loc, "%s", err ? err : "cannot write the z* file");
+      free(err);
+      err = NULL;
+      status = HNN_ERR_RUNTIME;
+    }
+    for (size_t c = 0; c < nc; c++) free(zn[c]);
+    free(zn), free(zr), free(zpath);
+  }
   if (out) {
     double row[4];
     int wbad = 0;
@@ -322,6 +355,11 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     fputs("# z* of run 1, rounded:", S->out);
     for (int i = 0; i < n; i++) fprintf(S->out, " %.0f", round(zf[i]));
     fputc('\n', S->out);
+    if (run->kids[1]) {
+      char *zp = run_out_sibling(run->kids[1]->name, "_zstar");
+      fprintf(S->out, "# every run's z*, multipliers and violations: %s\n", zp);
+      free(zp);
+    }
   }
   free(z0);
   free(u0);

@@ -288,16 +288,6 @@ static int emit_particles(void *ctx, long step, double t, const double *x, int N
   return bad || run_out_row(r->mon, t, step, mr);
 }
 
-static char *monitor_path(const char *path) {
-  if (!path) return NULL;
-  strbuf b = STRBUF_INIT;
-  const char *dot = strrchr(path, '.');
-  if (dot && !strchr(dot, '/')) sb_putn(&b, path, (size_t)(dot - path));
-  else sb_puts(&b, path);
-  sb_puts(&b, "_monitor.csv");
-  return sb_take(&b);
-}
-
 /* Open the particle file and the monitor file. */
 static int open_outputs(hnn_state *S, ast *run, prun *r, char **err) {
   int n = r->n;
@@ -332,7 +322,7 @@ static int open_outputs(hnn_state *S, ast *run, prun *r, char **err) {
   } else {
     mn[k++] = hnn_xstrdup("absorbed");
   }
-  char *mpath = monitor_path(path);
+  char *mpath = run_out_sibling(path, "_monitor");
   r->mon = run_out_open(S, mpath, nm, (const char *const *)mn, err);
   free(mpath);
   for (int i = 0; i < nm; i++) free(mn[i]);

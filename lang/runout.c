@@ -104,3 +104,14 @@ void run_out_abort(run_out *o) {
   else fflush(o->f);
   free(o);
 }
+
+char *run_out_sibling(const char *path, const char *suffix) {
+  if (!path) return NULL;
+  strbuf b = STRBUF_INIT;
+  const char *dot = strrchr(path, '.');
+  if (dot && !strchr(dot, '/')) sb_putn(&b, path, (size_t)(dot - path));
+  else sb_puts(&b, path);
+  sb_puts(&b, suffix);
+  sb_puts(&b, ".csv");
+  return sb_take(&b);
+}

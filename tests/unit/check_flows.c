@@ -640,6 +640,19 @@ START_TEST(test_augmented_lagrangian_kkt) {
   ck_assert(at(&c, 0, 4) > 1e-3);
   ck_assert(at(&c, 149, 4) < 1e-12);
   free(c.d);
+  /* al_zstar.csv: t, step, run, z1..z3, lambda1, violation_total per run.
+  ** The KKT point to the method's tolerance (violation < 1e-8 above, so z*
+  ** within ~1e-8 of it: the problem is 1-strongly convex) */
+  csv z = read_csv(&e, "al_zstar.csv");
+  ck_assert_int_eq(z.cols, 3 + 3 + 1 + 1);
+  ck_assert_int_eq(z.rows, 2);
+  const double kkt[3] = { 0.9 - 0.4 / 3, 0.35 - 0.4 / 3, 0.15 - 0.4 / 3 };
+  for (int r = 0; r < 2; r++) {
+    for (int i = 0; i < 3; i++) ck_assert_double_eq_tol(at(&z, r, 3 + i), kkt[i], 1e-7);
+    ck_assert_double_eq_tol(at(&z, r, 6), 0.4 / 3, 1e-6);   /* the multiplier is nu */
+    ck_assert(at(&z, r, 7) < 1e-8);
+  }
+  free(z.d);
   env_close(&e);
 }
 END_TEST
