@@ -45,6 +45,7 @@ static const flow_kind kinds[] = {
     { R_OBJECTIVE, R_CONSTRAINTS, R_ACTIVATION }, { "step", "dual_step", "r", NULL }, ENG_DUAL, 0 },
   { "wasserstein", "wasserstein(f, G, T = temperature, eps = regularization)", 2, { R_OBJECTIVE, R_METRIC },
     { "T", "eps", NULL }, ENG_SDE, 1 },
+  { "geodesic", "geodesic(G)", 1, { R_METRIC }, { NULL }, ENG_GEO, 0 },
 };
 
 static const flow_kind *find_kind(const char *name) {
@@ -229,6 +230,7 @@ int flows_check_run(hnn_state *S, ast *run) {
   const flow_kind *k = flow_kind_of(f);
   if (k->eng == ENG_SDE) return particles_check_run(S, run, f, k);
   if (k->eng == ENG_DUAL) return dualflow_check_run(S, run, f, k);
+  if (k->eng == ENG_GEO) return geoflow_check_run(S, run, f, k);
   const char *const *opts = options_of(k);
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
@@ -415,6 +417,7 @@ int flows_run(hnn_state *S, ast *run) {
   const flow_kind *k = flow_kind_of(flow);
   if (k->eng == ENG_SDE) return particles_run(S, run, flow, k);
   if (k->eng == ENG_DUAL) return dualflow_run(S, run, flow, k);
+  if (k->eng == ENG_GEO) return geoflow_run(S, run, flow, k);
   sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
   double *x0 = NULL;
   ir_shape sh;

@@ -12,7 +12,7 @@
 #include "state.h"
 
 typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR, R_CONSTRAINTS } role;
-typedef enum { ENG_ODE, ENG_MD, ENG_SDE, ENG_DUAL } engine;
+typedef enum { ENG_ODE, ENG_MD, ENG_SDE, ENG_DUAL, ENG_GEO } engine;
 
 typedef struct flow_kind {
   const char *name;
@@ -64,6 +64,9 @@ void flow_progress_end(run_ctx *c);
 int dualflow_check_decl(hnn_state *S, sym *flow, const flow_kind *k);
 int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
 int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+/* geoflow.c: geodesic(G) paths */
+int geoflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+int geoflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
 
 /* Particle flows (particles.c). */
 int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);

@@ -396,6 +396,44 @@ END_TEST
 
 /* psi with grad psi = s^-1 = logit is the negative bit entropy, whose
 ** Bregman divergence is the bit KL divergence (quadrature-free: 1e-10). */
+/* geodesic(G) as a flow writes the path: for the soft projection it is
+** gamma_i(t) = sin^2((1-t) asin sqrt x_i + t asin sqrt y_i) (eq. 29; the
+** metric's constant factor cancels in the path).  Shooting to 1e-10 and
+** rk8pd at 1e-13 leave ~1e-10 on the points; the test asks 1e-8. */
+START_TEST(test_geodesic_path) {
+  env e;
+  env_open(&e);
+  load_ok(&e, "activation sp(u) = 0.5*tanh(0.25*(u - 0.5)) + 0.5\n"
+              "metric G = hopfield(sp)\n"
+              "flow path = geodesic(G)\n"
+              "run path from [0.2, 0.7] to [0.9, 0.1] points 21 -> \"path.csv\"\n");
+  csv c = read_csv(&e, "path.csv");
+  ck_assert_int_eq(c.rows, 21);
+  ck_assert_int_eq(c.cols, 4);
+  const double x[2] = { 0.2, 0.7 }, y[2] = { 0.9, 0.1 };
+  double worst = 0;
+  for (int r = 0; r < 21; r++) {
+    double t = at(&c, r, 0);
+    ck_assert_double_eq_tol(t, r / 20.0, 1e-15);
+    for (int i = 0; i < 2; i++) {
+      double g = pow(sin((1 - t) * asin(sqrt(x[i])) + t * asin(sqrt(y[i]))), 2);
+      worst = fmax(worst, fabs(at(&c, r, 2 + i) - g));
+    }
+  }
+  report("geodesic path against eq. 29: %.2e", worst);
+  ck_assert_msg(worst < 1e-8, "path off eq. 29 by %g", worst);
+  char *s = out_text(&e);
+  char *p = strstr(s, "geodesic distance d_G = ");
+  ck_assert_ptr_nonnull(p);
+  double d = strtod(p + strlen("geodesic distance d_G = "), NULL), want = 0;
+  for (int i = 0; i < 2; i++) want += pow(sqrt(8.0) * (asin(sqrt(x[i])) - asin(sqrt(y[i]))), 2);
+  ck_assert_double_eq_tol(d, sqrt(want), 1e-8 * sqrt(want));
+  free(s);
+  free(c.d);
+  env_close(&e);
+}
+END_TEST
+
 START_TEST(test_bregman_is_bit_kl) {
   env e;
   env_open(&e);
@@ -697,6 +735,7 @@ static Suite *flows_suite(void) {
   tcase_add_test(t, test_tol_stops_early);
   tcase_add_test(t, test_blowup_is_runtime_error);
   tcase_add_test(t, test_geodesic_closed_forms);
+  tcase_add_test(t, test_geodesic_path);
   tcase_add_test(t, test_bregman_is_bit_kl);
   tcase_add_test(t, test_partition_and_gibbs);
   tcase_add_test(t, test_diffusion_ou);
