@@ -103,11 +103,7 @@ int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    int ok = 0;
-    for (int w = 0; dual_options[w]; w++) ok |= strcmp(dual_options[w], o->name) == 0;
-    if (!ok) {
-      diag_error(&S->diags, o->src, o->name_loc,
-                 "a %s run has no option '%s' (options: multipliers, repeat, steps, tol, inner)", k->name, o->name);
+    if (flow_unknown_option(S, o, dual_options, k->name)) {
       errs++;
     } else if (strcmp(o->name, "multipliers") == 0) {
       ty t;

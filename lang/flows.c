@@ -76,6 +76,26 @@ static void list_words(strbuf *b, const char *const *w) {
 
 /* ------------------------------------------------------------ checks */
 
+int flow_unknown_option(hnn_state *S, ast *o, const char *const *opts, const char *kind) {
+  for (int w = 0; opts[w]; w++)
+    if (strcmp(opts[w], o->name) == 0) return 0;
+  strbuf b = STRBUF_INIT;
+  list_words(&b, opts);
+  diag_error(&S->diags, o->src, o->name_loc, "a %s run has no option '%s' (options: %s)", kind, o->name, b.s);
+  sb_free(&b);
+  return 1;
+}
+
+int flow_repeated_option(hnn_state *S, ast *run, int i) {
+  ast *o = run->kids[i];
+  for (int j = 2; j < i; j++)
+    if (strcmp(run->kids[j]->name, o->name) == 0) {
+      diag_error(&S->diags, o->src, o->name_loc, "option '%s' is given twice", o->name);
+      return 1;
+    }
+  return 0;
+}
+
 int flow_check_number(hnn_state *S, ast *e, const char *what) {
   ty t;
   if (sema_check_expr(S, e, &t)) return 1;
@@ -235,18 +255,8 @@ int flows_check_run(hnn_state *S, ast *run) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    int ok = 0;
-    for (int w = 0; opts[w]; w++) ok |= strcmp(opts[w], o->name) == 0;
-    for (int j = 2; j < i; j++)
-      if (strcmp(run->kids[j]->name, o->name) == 0) {
-        diag_error(&S->diags, o->src, o->name_loc, "option '%s' is given twice", o->name);
-        errs++;
-      }
-    if (!ok) {
-      strbuf b = STRBUF_INIT;
-      list_words(&b, opts);
-      diag_error(&S->diags, o->src, o->name_loc, "a %s run has no option '%s' (options: %s)", k->name, o->name, b.s);
-      sb_free(&b);
+    errs += flow_repeated_option(S, run, i);
+    if (flow_unknown_option(S, o, opts, k->name)) {
       errs++;
     } else if (strcmp(o->name, "method") == 0) {
       if (o->kids[0]->kind != AST_NAME || ode_method_from_name(o->kids[0]->name) < 0) {

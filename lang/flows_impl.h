@@ -35,6 +35,10 @@ const flow_kind *flow_kind_of(sym *flow);
 ** fixed; 0: no fit, reported at `at`). */
 int flow_objective_size(hnn_state *S, sym *obj, int total, ast *at);
 int flow_check_number(hnn_state *S, ast *e, const char *what);
+/* Run options: 1 and a message when option o is not in opts (listing them),
+** or when run->kids[i] repeats an earlier option. */
+int flow_unknown_option(hnn_state *S, ast *o, const char *const *opts, const char *kind);
+int flow_repeated_option(hnn_state *S, ast *run, int i);
 int flow_eval_number(hnn_state *S, ast *e, double *v);
 /* Compile callback `what` of s at size n into out. */
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out);

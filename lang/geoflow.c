@@ -23,18 +23,8 @@ static const char *const geo_run_options[] = { "to", "points", NULL };
 int geoflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
   int errs = 0;
-  for (int i = 2; i < run->nkids; i++) {
-    ast *o = run->kids[i];
-    int ok = 0;
-    for (int w = 0; geo_run_options[w]; w++) ok |= strcmp(geo_run_options[w], o->name) == 0;
-    for (int j = 2; j < i; j++)
-      if (strcmp(run->kids[j]->name, o->name) == 0) ok = -1;
-    if (ok <= 0) {
-      diag_error(&S->diags, o->src, o->name_loc, ok < 0 ? "option '%s' is given twice" : "a %s run has no option '%s' (options: to, points)",
-                 ok < 0 ? o->name : k->name, o->name);
-      errs++;
-    }
-  }
+  for (int i = 2; i < run->nkids; i++)
+    errs += flow_repeated_option(S, run, i) || flow_unknown_option(S, run->kids[i], geo_run_options, k->name);
   if (!errs && !flow_option(run, "to")) {
     diag_error(&S->diags, run->src, run->loc, "a geodesic run needs 'to Y' (the end point)");
     errs++;

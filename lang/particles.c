@@ -184,13 +184,7 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    int ok = 0;
-    for (int w = 0; particle_options[w]; w++) ok |= strcmp(particle_options[w], o->name) == 0;
-    if (!ok) {
-      strbuf b = STRBUF_INIT;
-      for (int w = 0; particle_options[w]; w++) sb_printf(&b, "%s%s", w ? ", " : "", particle_options[w]);
-      diag_error(&S->diags, o->src, o->name_loc, "a %s run has no option '%s' (options: %s)", k->name, o->name, b.s);
-      sb_free(&b);
+    if (flow_unknown_option(S, o, particle_options, k->name)) {
       errs++;
       continue;
     }
