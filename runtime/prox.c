@@ -313,7 +313,7 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   memset(be, 0, N * sizeof *be);
   prox_ker_build(&k);
   int stored = k.K || k.Kf, it = 0, fb_absorbed = 0;
-  if ((rc = grow(&w->part, &w->part_cap, (size_t)2 * PROX_PARTS * N))) return rc;
+  if ((rc = grow(&w->part, &w->part_cap, (size_t)(stored ? 1 : 2) * PROX_PARTS * N))) return rc;
   double err = INFINITY;
   for (;;) {
     /* rows: ls_i = a_i + log (Gamma z)_i, and in the same pass the columns

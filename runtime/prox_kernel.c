@@ -189,40 +189,17 @@ static void axpy_block(double *acc, const double *row, double u, size_t m) {
   for (size_t s = 0; s < m; s++) acc[s] += row[s] * u;
 }
 
-PROX_CLONES
-static double row_sweep(const double *row, const double *wz, double *part, const double *lro_r,
-                        double *ls_r, double *lwy_r, double *wy_r, size_t N) {
-  double s = dot_row(row, wz, N);
-  if (!(s >= SUM_LO && s <= SUM_HI)) return s;
-  *ls_r = log(s);
-  *lwy_r = *lro_r - *ls_r;
-  *wy_r = exp(*lwy_r);
-  axpy_block(part, row, *wy_r, N);
-  return s;
-}
-
-PROX_CLONES
-static double row_sweep_f(const float *row, const double *wz, double *part, const double *lro_r,
-                          double *ls_r, double *lwy_r, double *wy_r, size_t N) {
-  double s = dot_row_f(row, wz, N);
-  if (!(s >= SUM_LO && s <= SUM_HI)) return s;
-  *ls_r = log(s);
-  *lwy_r = *lro_r - *ls_r;
-  *wy_r = exp(*lwy_r);
-  axpy_block_f(part, row, *wy_r, N);
-  return s;
-}
-
 /*
 ** One pass over the kernel for both sums of an iteration.  Row r
 ** gives ls_r = log sum_s K_rs wz_s; then y_r = exp(lro_r - ls_r) weights the
 ** same row, still in cache, into the column sums lt (= log sum_r K_rs y_r).
 ** This halves the kernel traffic of separate row and column passes (and the
-** exps of a kernel built on the fly, row by row, into part's second half).  Column
-** sums accumulate over PROX_PARTS fixed row ranges, added in order, so no
-** result depends on the thread count.  A sum outside [SUM_LO, SUM_HI] is
+** exps of a kernel built on the fly, row by row, into part's second half).
+** Column sums accumulate over PROX_PARTS fixed row ranges, added in order, so
+** no result depends on the thread count.  A sum outside [SUM_LO, SUM_HI] is
 ** redone exactly; after such a row, whose weight the plain column sums lack,
-** every column is (rare: the caller then absorbs the potentials).  part holds 2 PROX_PARTS x N doubles.
+** every column is (rare: the caller then absorbs the potentials).  part
+** holds PROX_PARTS x N doubles, twice that for a kernel built on the fly.
 ** Returns the number of exact recomputations.
 */
 int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
@@ -232,24 +209,20 @@ int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const
 #pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par) reduction(+ : rfb)
   for (int p = 0; p < PROX_PARTS; p++) {
     size_t r0 = N * (size_t)p / PROX_PARTS, r1 = N * (size_t)(p + 1) / PROX_PARTS;
-    double *acc = part + (size_t)p * N, *buf = part + (size_t)(PROX_PARTS + p) * N;
+    double *acc = part + (size_t)p * N, *buf = k->K || k->Kf ? NULL : part + (size_t)(PROX_PARTS + p) * N;
     memset(acc, 0, N * sizeof *acc);
     for (size_t r = r0; r < r1; r++) {
-      double s;
-      if (k->Kf) {
-        s = row_sweep_f(k->Kf + r * N, wz, acc, lro + r, ls + r, lwy + r, wy + r, N);
-      } else if (k->K) {
-        s = row_sweep(k->K + r * N, wz, acc, lro + r, ls + r, lwy + r, wy + r, N);
-      } else {
-        build_row(k, r, buf);
-        s = row_sweep(buf, wz, acc, lro + r, ls + r, lwy + r, wy + r, N);
-      }
-      if (!(s >= SUM_LO && s <= SUM_HI)) {
-        ls[r] = lse_entry(k, 0, r, k->a, k->b, lwz);
-        lwy[r] = lro[r] - ls[r];
-        wy[r] = exp(lwy[r]);
-        rfb++;
-      }
+      const float *rf = k->Kf ? k->Kf + r * N : NULL;
+      const double *rd = k->K ? k->K + r * N : buf;
+      if (!rf && !k->K) build_row(k, r, buf);
+      double s = rf ? dot_row_f(rf, wz, N) : dot_row(rd, wz, N);
+      int plain = s >= SUM_LO && s <= SUM_HI;
+      ls[r] = plain ? log(s) : lse_entry(k, 0, r, k->a, k->b, lwz);
+      lwy[r] = lro[r] - ls[r];
+      wy[r] = exp(lwy[r]);
+      if (!plain) rfb++;
+      else if (rf) axpy_block_f(acc, rf, wy[r], N);
+      else axpy_block(acc, rd, wy[r], N);
     }
   }
   int cfb = 0;
