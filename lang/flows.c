@@ -340,6 +340,14 @@ int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
   return 0;
 }
 
+int flow_metric_problem(hnn_state *S, sym *g, int n, flow_problem *P) {
+  P->metric_diagonal = lower_metric_is_diagonal(S, g, n);
+  if (P->metric_diagonal)
+    return flow_fn_of(S, g, HNN_METRIC_DIAG, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P->metric_inv) ||
+           flow_fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P->metric_jac);
+  return flow_fn_of(S, g, HNN_METRIC, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV, n, &P->metric_inv);
+}
+
 /* Compile what the engine needs into P. */
 int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P) {
   const flow_kind *k = flow_kind_of(flow);
@@ -358,14 +366,7 @@ int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *
     return 1;
   if (k->nroles > 1 && k->roles[1] == R_METRIC) {
     sym *g = flow_role_sym(S, flow, R_METRIC);
-    P->metric_diagonal = lower_metric_is_diagonal(S, g, n);
-    if (P->metric_diagonal) {
-      if (flow_fn_of(S, g, HNN_METRIC_DIAG, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P->metric_inv) ||
-          flow_fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P->metric_jac))
-        return 1;
-    } else if (flow_fn_of(S, g, HNN_METRIC, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV, n, &P->metric_inv)) {
-      return 1;
-    }
+    if (flow_metric_problem(S, g, n, P)) return 1;
     if (k->eng == ENG_SDE && flow_fn_of(S, g, HNN_METRIC_DIV_INV, n, &P->div_metric_inv)) return 1;
   }
   return 0;

@@ -43,6 +43,10 @@ int flow_eval_number(hnn_state *S, ast *e, double *v);
 /* Compile callback `what` of s at size n into out. */
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out);
 
+/* The metric g at size n into P: metric_diagonal, then G, G^-1 and (diagonal
+** metrics) dg/dx.  1 when a callback does not compile. */
+int flow_metric_problem(hnn_state *S, sym *g, int n, flow_problem *P);
+
 /* Compile what flow's engine needs into P (n values per point; nsize the
 ** objective's size variable or -1). */
 int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P);

@@ -16,7 +16,6 @@
 
 #include "flows_impl.h"
 #include "geodesic.h"
-#include "lower.h"
 
 static const char *const geo_run_options[] = { "to", "points", NULL };
 
@@ -64,13 +63,11 @@ int geoflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   flow_problem P;
   memset(&P, 0, sizeof P);
   P.n = n;
-  if (status == HNN_OK && !(P.metric_diagonal = lower_metric_is_diagonal(S, g, n))) {
+  if (status == HNN_OK && flow_metric_problem(S, g, n, &P)) status = HNN_ERR_SCRIPT;
+  if (status == HNN_OK && !P.metric_diagonal) {
     diag_error(&S->diags, run->src, run->loc, "geodesic paths are computed for diagonal metrics (G = diag(...), hopfield(s), euclidean)");
     status = HNN_ERR_SCRIPT;
   }
-  if (status == HNN_OK && (flow_fn_of(S, g, HNN_METRIC_DIAG, n, &P.metric) || flow_fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P.metric_inv) ||
-                           flow_fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P.metric_jac)))
-    status = HNN_ERR_SCRIPT;
   char msg[512] = "", *err = NULL;
   double d = NAN;
   int K = (int)npts;

@@ -17,7 +17,6 @@
 #include "flows_impl.h"
 #include "geodesic.h"
 #include "gibbs.h"
-#include "lower.h"
 #include "strbuf.h"
 
 /* The values of a lowered argument that does not depend on a variable:
@@ -48,15 +47,13 @@ static double run_geodesic(hnn_state *S, sym *g, int n, const double *x, const d
   memset(&P, 0, sizeof P);
   P.n = n;
   double d = NAN;
-  P.metric_diagonal = lower_metric_is_diagonal(S, g, n);
+  if (flow_metric_problem(S, g, n, &P)) {
+    *bad = 2;
+    return d;
+  }
   if (!P.metric_diagonal) {
     snprintf(msg, len, "geodesic distances are computed for diagonal metrics (G = diag(...), hopfield(s), euclidean)");
     *bad = 1;
-    return d;
-  }
-  if (flow_fn_of(S, g, HNN_METRIC_DIAG, n, &P.metric) || flow_fn_of(S, g, HNN_METRIC_INV_DIAG, n, &P.metric_inv) ||
-      flow_fn_of(S, g, HNN_METRIC_JAC_DIAG, n, &P.metric_jac)) {
-    *bad = 2;
     return d;
   }
   if (geo_distance(&P, x, y, NULL, &d, NULL, 0, msg, len) != 0) *bad = 1;
