@@ -323,6 +323,12 @@ static int emit_row(void *ctx, double t, long step, const double *x, int n) {
   return run_out_row(c->out, t, step, c->row);
 }
 
+int flow_eval_value(hnn_state *S, ast *e, double **v, ir_shape *sh) {
+  ty t;
+  if (sema_check_expr(S, e, &t)) return HNN_ERR_SCRIPT;
+  return state_eval_ast(S, e, v, sh);
+}
+
 int flow_eval_number(hnn_state *S, ast *e, double *v) {
   double *val = NULL;
   ir_shape sh;

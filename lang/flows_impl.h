@@ -40,6 +40,8 @@ int flow_check_number(hnn_state *S, ast *e, const char *what);
 int flow_unknown_option(hnn_state *S, ast *o, const char *const *opts, const char *kind);
 int flow_repeated_option(hnn_state *S, ast *run, int i);
 int flow_eval_number(hnn_state *S, ast *e, double *v);
+/* Check and evaluate an expression (v malloc'd, its shape in sh). */
+int flow_eval_value(hnn_state *S, ast *e, double **v, ir_shape *sh);
 /* Compile callback `what` of s at size n into out. */
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out);
 

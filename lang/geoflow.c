@@ -32,10 +32,8 @@ int geoflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
 }
 
 static int eval_vector(hnn_state *S, ast *e, double **v, int *n) {
-  ty t;
   ir_shape sh;
-  if (sema_check_expr(S, e, &t)) return HNN_ERR_SCRIPT;
-  int r = state_eval_ast(S, e, v, &sh);
+  int r = flow_eval_value(S, e, v, &sh);
   if (r != HNN_OK) return r;
   if (sh.kind != IR_VECTOR) {
     diag_error(&S->diags, e->src, e->loc, "a point of a geodesic is a vector");

@@ -41,12 +41,6 @@ static void law_free(law *L) {
   free(L->points);
 }
 
-static int eval_value(hnn_state *S, ast *e, double **v, ir_shape *sh) {
-  ty t;
-  if (sema_check_expr(S, e, &t)) return HNN_ERR_SCRIPT;
-  return state_eval_ast(S, e, v, sh);
-}
-
 /* Read the law of the `from` clause (evaluating its pieces). */
 static int read_law(hnn_state *S, ast *e, law *L) {
   memset(L, 0, sizeof *L);
@@ -63,8 +57,8 @@ static int read_law(hnn_state *S, ast *e, law *L) {
       return HNN_ERR_SCRIPT;
     }
     double *ab = NULL, *nv = NULL;
-    int r = eval_value(S, box->kids[0], &ab, &sa);
-    if (r == HNN_OK) r = eval_value(S, box->kids[1], &nv, &sb);
+    int r = flow_eval_value(S, box->kids[0], &ab, &sa);
+    if (r == HNN_OK) r = flow_eval_value(S, box->kids[1], &nv, &sb);
     if (r == HNN_OK && (sb.kind != IR_SCALAR || !(nv[0] >= 1 && nv[0] == floor(nv[0]) && nv[0] <= 1e6))) {
       diag_error(&S->diags, box->kids[1]->src, box->kids[1]->loc, "the dimension n of [a, b]^n must be a whole number >= 1");
       r = HNN_ERR_SCRIPT;
@@ -84,8 +78,8 @@ static int read_law(hnn_state *S, ast *e, law *L) {
   }
   if ((strcmp(e->name, "uniform") == 0 || strcmp(e->name, "normal") == 0) && e->nkids == 2) {
     int normal = e->name[0] == 'n';
-    int r = eval_value(S, e->kids[0], &L->a, &sa);
-    if (r == HNN_OK) r = eval_value(S, e->kids[1], &L->b, &sb);
+    int r = flow_eval_value(S, e->kids[0], &L->a, &sa);
+    if (r == HNN_OK) r = flow_eval_value(S, e->kids[1], &L->b, &sb);
     if (r != HNN_OK) return r;
     if (sa.kind != IR_VECTOR) {
       diag_error(&S->diags, e->kids[0]->src, e->kids[0]->loc, "%s", normal ? "the mean must be a vector" : "a corner of the box must be a vector");
@@ -344,18 +338,11 @@ static int close_outputs(prun *r, int ok, char **err) {
 ** `euclidean`; for hopfield(s) the separable coordinates phi by quadrature
 ** of sqrt(s') in the hidden coordinate (runtime/geocoord.c); otherwise the
 ** midpoint rule on the declared metric, which prox_step applies itself. */
-static int identity_coord(void *ctx, int n, size_t N, const double *x, double *phi) {
-  (void)ctx;
-  for (size_t i = 0; i < N; i++)
-    for (int d = 0; d < n; d++) phi[(size_t)d * N + i] = x[i * (size_t)n + d];
-  return 0;
-}
-
 static int prox_geometry(hnn_state *S, sym *flow, prox_opts *po, geo_hcoord **hc) {
   sym *g = flow_role_sym(S, flow, R_METRIC);
   *hc = NULL;
   if (g->mform == MET_EUCLIDEAN) {
-    po->coord = identity_coord;
+    po->coord = prox_identity_coord;
   } else if (g->mform == MET_HOPFIELD) {
     flow_fn inv, d1;
     sym *a = state_lookup(S, g->mact);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flows_impl.h"
 #include "gibbs.h"
 #include "plot.h"
 #include "plotcmd.h"
@@ -192,8 +193,7 @@ static int draw_csv(hnn_state *S, plot *p, ast *st, const char *path) {
   if (se) {
     double *v = NULL;
     ir_shape sh;
-    ty ty_;
-    int bad = sema_check_expr(S, se, &ty_) || state_eval_ast(S, se, &v, &sh) != HNN_OK || sh.kind != IR_SCALAR;
+    int bad = flow_eval_value(S, se, &v, &sh) != HNN_OK || sh.kind != IR_SCALAR;
     if (!bad) want = v[0];
     free(v);
     if (bad || sc < 0) {

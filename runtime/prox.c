@@ -104,6 +104,13 @@ static int grow(double **buf, size_t *cap, size_t need) {
   return *buf ? 0 : PROX_ENOMEM;
 }
 
+int prox_identity_coord(void *ctx, int n, size_t N, const double *x, double *phi) {
+  (void)ctx;
+  for (size_t i = 0; i < N; i++)
+    for (int d = 0; d < n; d++) phi[(size_t)d * N + i] = x[i * (size_t)n + d];
+  return 0;
+}
+
 /* Coordinates (coordinate-major) of N points: the caller's map, geo_coord,
 ** or the identity. */
 static int coords(const prox_opts *o, const flow_problem *p, int n, size_t N, const double *x, double *c, int nt) {
@@ -115,11 +122,7 @@ static int coords(const prox_opts *o, const flow_problem *p, int n, size_t N, co
   }
   const flow_fn *g = p && p->geo_coord.fn ? &p->geo_coord : NULL;
   int bad = 0;
-  if (!g) {
-    for (size_t i = 0; i < N; i++)
-      for (int d = 0; d < n; d++) c[(size_t)d * N + i] = x[i * n + d];
-    return 0;
-  }
+  if (!g) return prox_identity_coord(NULL, n, N, x, c);
   size_t nw = g->nwork;
 #pragma omp parallel num_threads(nt) reduction(| : bad)
   {

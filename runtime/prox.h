@@ -51,6 +51,10 @@ typedef struct prox_opts {
   void *coord_ctx;
 } prox_opts;
 
+/* The identity as prox_opts.coord: a Euclidean cost even when the problem
+** carries a metric (e.g. `euclidean`, which the midpoint rule would redo). */
+int prox_identity_coord(void *ctx, int n, size_t N, const double *x, double *phi);
+
 typedef struct prox_stats {
   int iterations;      /* fixed-point iterations used */
   double marginal_err; /* final sum_i |M 1 - rho_old|_i / sum rho_old */
