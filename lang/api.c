@@ -92,6 +92,17 @@ hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int n
 int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
   ir_ctx *ir = ir_ctx_new();
   ir_node *r = lower_expr(S, ir, e);
+  if (r) {
+    /* constants (folded by the IR) need no compiled module */
+    *val = hnn_xcalloc((size_t)ir_shape_size(r->shape), sizeof **val);
+    if (ir_const_values(r, *val)) {
+      *shape = r->shape;
+      ir_ctx_free(ir);
+      return HNN_OK;
+    }
+    free(*val);
+    *val = NULL;
+  }
   hnn_fn *f = r ? state_compile(S, ir, 0, NULL, 0, NULL, 1, &r, 0) : NULL;
   if (!f) {
     ir_ctx_free(ir);
@@ -300,13 +311,24 @@ hnn_fn *hnn_get(hnn_state *S, const char *name, hnn_what what, size_t n) {
   return f;
 }
 
+hnn_fn *state_cached(hnn_state *S, const char *key) {
+  for (hnn_fn *f = S->fns; f; f = f->next)
+    if (f->key && f->epoch == S->epoch && strcmp(f->key, key) == 0) return f;
+  return NULL;
+}
+
+void state_remember(hnn_fn *f, const char *key) {
+  free(f->key);
+  f->key = hnn_xstrdup(key);
+}
+
 hnn_fn *state_get(hnn_state *S, sym *s, int what, int n) {
   char key[300];
   snprintf(key, sizeof key, "%s/%d/%d", s->name, what, n);
-  for (hnn_fn *f = S->fns; f; f = f->next)
-    if (f->key && f->epoch == S->epoch && strcmp(f->key, key) == 0) return f;
-  hnn_fn *f = compile_lookup(S, s, (hnn_what)what, n);
-  if (f) f->key = hnn_xstrdup(key);
+  hnn_fn *f = state_cached(S, key);
+  if (f) return f;
+  f = compile_lookup(S, s, (hnn_what)what, n);
+  if (f) state_remember(f, key);
   return f;
 }
 

@@ -8,8 +8,9 @@
 **      every avoided store/load counts), other scalars become `double` temps;
 **      vectors and matrices live in `ws` (or directly in `out` when they are
 **      an output), except single-use elementwise ones, which are fused into
-**      their consumer's loop, and transposes only fed to MATVEC, which become
-**      a transposed loop;
+**      their consumer's loop, small elementwise ones read only at constant
+**      indices, which become one temp per element, and transposes only fed
+**      to MATVEC, which become a transposed loop;
 **   2. emission.  Inlining and fusion are capped in size, so deep chains
 **      become a sequence of temps and no string or recursion grows with depth.
 ** IR_INVERT bodies become static helpers (value, derivative, bracketing
@@ -28,6 +29,7 @@
 #include "strbuf.h"
 
 #define INLINE_MAX 40   /* nodes per inlined expression */
+#define SCALARS_MAX 8   /* elements of a vector kept as separate temps */
 
 typedef struct { ir_node *var; cg_source src; int off; } binding;
 typedef struct { ir_node *root; int off; } output;
@@ -102,12 +104,12 @@ static void add_fn(cg_unit *u, const char *name, size_t ws) {
 
 /* ------------------------------------------------------------ generator */
 
-typedef enum { K_NONE, K_LEAF, K_INLINE, K_TEMP, K_ARRAY, K_FUSED, K_BCAST, K_VTRANS } kind;
+typedef enum { K_NONE, K_LEAF, K_INLINE, K_TEMP, K_ARRAY, K_FUSED, K_BCAST, K_VTRANS, K_SCALARS } kind;
 
 typedef struct {
   kind k;
   int uses, cons_op, cons_arg, size, off, out_idx;
-  unsigned loopc : 1, root : 1, only_mv : 1;
+  unsigned loopc : 1, root : 1, only_mv : 1, only_idx : 1;
   char *s;               /* scalar: expression or temp name; array: base symbol */
 } slot;
 
@@ -183,6 +185,7 @@ static char *elem(gen *g, ir_node *x, cidx i) {
   case K_ARRAY: return arr_elem(s->s, s->off, i);
   case K_BCAST: return hnn_xstrdup(S(g, x->a[0])->s);
   case K_FUSED: return build(g, x, i);
+  case K_SCALARS: return fmt("%s_%d", s->s, i.k);   /* read at constant indices only */
   default: return hnn_xstrdup(s->s);
   }
 }
@@ -280,7 +283,7 @@ static const binding *find_bind(gen *g, const ir_node *v) {
 
 /* Pass 0: uses, single consumer, loop-read scalars, MATVEC-only transposes. */
 static void analyse(gen *g) {
-  for (size_t e = 0; e < g->n; e++) S(g, g->all[e])->only_mv = 1;
+  for (size_t e = 0; e < g->n; e++) S(g, g->all[e])->only_mv = S(g, g->all[e])->only_idx = 1;
   for (size_t e = 0; e < g->n; e++) {
     ir_node *x = g->all[e];
     for (int k = 0; k < x->nargs; k++) {
@@ -289,6 +292,7 @@ static void analyse(gen *g) {
       c->cons_op = x->op;
       c->cons_arg = k;
       if (!(x->op == IR_MATVEC && k == 0)) c->only_mv = 0;
+      if (x->op != IR_INDEX) c->only_idx = 0;
       if ((is_ew(x->op) && !scalar(x)) || x->op == IR_BCAST) c->loopc = 1;
     }
   }
@@ -338,7 +342,7 @@ static void decide(gen *g) {
         s->s = lit(x->value);
         continue;
       }
-      if (x->op == IR_INDEX && S(g, x->a[0])->k == K_ARRAY) {
+      if (x->op == IR_INDEX && (S(g, x->a[0])->k == K_ARRAY || S(g, x->a[0])->k == K_SCALARS)) {
         s->k = K_LEAF;
         continue;   /* its access string is made in pass 2 */
       }
@@ -363,6 +367,11 @@ static void decide(gen *g) {
       }
       if (s->uses == 1 && !s->root && fuse_friendly(s->cons_op, s->cons_arg) && s->size <= INLINE_MAX) {
         s->k = K_FUSED;
+        continue;
+      }
+      if (s->only_idx && !s->root && ir_shape_size(x->shape) <= SCALARS_MAX) {
+        s->k = K_SCALARS;
+        s->s = fmt("v%d", g->ntmp++);
         continue;
       }
     }
@@ -585,6 +594,17 @@ static void emit_array(gen *g, ir_node *x, slot *s) {
   }
 }
 
+/* A small elementwise vector read only element by element: one temp per
+** element (tcc keeps nothing in registers, so this saves a store, a loop
+** and a load per element against a ws array). */
+static void emit_scalars(gen *g, ir_node *x, slot *s) {
+  for (int k = 0; k < ir_shape_size(x->shape); k++) {
+    char *e = build(g, x, (cidx){NULL, k});
+    sb_printf(g->cur, "double %s_%d = %s;\n", s->s, k, e);
+    free(e);
+  }
+}
+
 static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *outs, int nouts,
                     strbuf *code, size_t *ws) {
   gen g;
@@ -611,6 +631,7 @@ static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *
     if (x->op == IR_VAR || x->op == IR_PARAM) continue;
     if (scalar(x)) emit_scalar(&g, x, s);
     else if (s->k == K_ARRAY) emit_array(&g, x, s);
+    else if (s->k == K_SCALARS) emit_scalars(&g, x, s);
   }
   for (int o = 0; o < nouts && !g.err; o++) {
     ir_node *x = outs[o].root;

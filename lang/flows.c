@@ -354,15 +354,40 @@ int flow_metric_problem(hnn_state *S, sym *g, int n, flow_problem *P) {
   return flow_fn_of(S, g, HNN_METRIC, n, &P->metric) || flow_fn_of(S, g, HNN_METRIC_INV, n, &P->metric_inv);
 }
 
+/* An ODE flow's vector field compiled in one piece (cached per flow and
+** size).  Full metrics are left to the engine, which inverts them by
+** Cholesky and names a metric that is not positive definite. */
+static int flow_field(hnn_state *S, sym *flow, int gsize, int n, flow_problem *P) {
+  const flow_kind *k = flow_kind_of(flow);
+  if (k->eng != ENG_ODE || (k->sub == ODE_NATURAL_GRADIENT && !P->metric_diagonal)) return 0;
+  char key[300];
+  snprintf(key, sizeof key, "%s/field/%d", flow->name, n);
+  hnn_fn *f = state_cached(S, key);
+  if (!f) {
+    ir_ctx *ir = ir_ctx_new();
+    ir_node *y = ir_var(ir, ir_vector_shape(n), "y");
+    sym *a = k->sub == ODE_HOPFIELD ? flow_role_sym(S, flow, R_ACTIVATION) : NULL;
+    sym *m = k->sub == ODE_NATURAL_GRADIENT ? flow_role_sym(S, flow, R_METRIC) : NULL;
+    ir_node *F = lower_flow_field(S, ir, flow_role_sym(S, flow, R_OBJECTIVE), gsize, a, m, y);
+    f = F ? state_compile(S, ir, 1, &y, 0, NULL, 1, &F, 0) : NULL;
+    ir_ctx_free(ir);
+    if (!f) return 1;
+    state_remember(f, key);
+  }
+  P->field.fn = f->fn;
+  P->field.nwork = f->nwork;
+  return 0;
+}
+
 /* Compile what the engine needs into P. */
-int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P) {
+int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian, flow_problem *P) {
   const flow_kind *k = flow_kind_of(flow);
   sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
   memset(P, 0, sizeof *P);
   P->n = n;
   int gsize = nsize > 0 ? nsize : 0;
   if (flow_fn_of(S, obj, HNN_VALUE, gsize, &P->f) || flow_fn_of(S, obj, HNN_GRADIENT, gsize, &P->grad) ||
-      flow_fn_of(S, obj, HNN_HESSIAN, gsize, &P->hess))
+      (hessian && flow_fn_of(S, obj, HNN_HESSIAN, gsize, &P->hess)))
     return 1;
   sym *act = NULL;
   if (k->nroles > 1 && k->roles[1] == R_ACTIVATION) act = flow_role_sym(S, flow, R_ACTIVATION);
@@ -375,7 +400,7 @@ int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *
     if (flow_metric_problem(S, g, n, P)) return 1;
     if (k->eng == ENG_SDE && flow_fn_of(S, g, HNN_METRIC_DIV_INV, n, &P->div_metric_inv)) return 1;
   }
-  return 0;
+  return flow_field(S, flow, gsize, n, P);
 }
 
 static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, ode_options *o, double *step,
@@ -445,7 +470,8 @@ int flows_run(hnn_state *S, ast *run) {
   double step = 0;
   long nsteps = 0;
   flow_problem P;
-  if (!nsize || run_options(S, run, k, flow, &o, &step, &nsteps) || flow_build_problem(S, flow, nsize, n, &P)) {
+  if (!nsize || run_options(S, run, k, flow, &o, &step, &nsteps) ||
+      flow_build_problem(S, flow, nsize, n, k->eng == ENG_ODE && ode_method_needs_jacobian(o.method), &P)) {
     free(x0);
     return HNN_ERR_SCRIPT;
   }

@@ -50,8 +50,9 @@ int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out);
 int flow_metric_problem(hnn_state *S, sym *g, int n, flow_problem *P);
 
 /* Compile what flow's engine needs into P (n values per point; nsize the
-** objective's size variable or -1). */
-int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, flow_problem *P);
+** objective's size variable or -1; the Hessian only when hessian is set,
+** for implicit ODE methods). */
+int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian, flow_problem *P);
 
 /* The progress line on a terminal: "hnn: run NAME  t = ...  42%". */
 typedef struct run_ctx {

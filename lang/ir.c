@@ -277,6 +277,18 @@ int ir_is_const(const ir_node *n, double *v) {
   return 1;
 }
 
+int ir_const_values(const ir_node *n, double *v) {
+  double c;
+  if (ir_is_const(n, &c)) {
+    for (int k = 0, m = ir_shape_size(n->shape); k < m; k++) v[k] = c;
+    return 1;
+  }
+  if (n->op != IR_PACK) return 0;
+  for (int k = 0; k < n->nargs; k++)
+    if (!ir_is_const(n->a[k], &v[k])) return 0;
+  return 1;
+}
+
 int ir_is_zero(const ir_node *n) {
   double v;
   return ir_is_const(n, &v) && v == 0;

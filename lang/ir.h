@@ -126,6 +126,9 @@ ir_node *ir_concat(ir_ctx *, int n, ir_node **parts);
 /* Queries */
 int ir_is_const(const ir_node *n, double *value);   /* scalar CONST, or BCAST of one */
 int ir_is_zero(const ir_node *n);
+/* Every value of n when it is constant (CONST, BCAST of one, PACK of them)
+** into v (ir_shape_size values): 1, else 0 and v partly written. */
+int ir_const_values(const ir_node *n, double *v);
 /* Rebuild root with every occurrence of from[k] replaced by to[k] (same shapes),
 ** simplifying on the way. */
 ir_node *ir_subst(ir_ctx *, ir_node *root, int n, ir_node **from, ir_node **to);

@@ -39,32 +39,26 @@ struct jit_module {
 
 static pthread_mutex_t jit_lock = PTHREAD_MUTEX_INITIALIZER;
 
-typedef double (*d1)(double);
-typedef double (*d2)(double, double);
-
-/* Wrappers give each libm entry one address of a known type, whether libm
-** implements it as a function or the compiler as a builtin. */
-#define W1(f) static double w_##f(double x) { return f(x); }
-#define W2(f) static double w_##f(double x, double y) { return f(x, y); }
-W1(exp) W1(log) W1(log1p) W1(expm1) W1(sqrt) W1(sin) W1(cos) W1(tan) W1(asin) W1(acos)
-W1(atan) W1(sinh) W1(cosh) W1(tanh) W1(asinh) W1(acosh) W1(atanh) W1(erf) W1(fabs)
-W1(floor) W1(ceil) W1(log2) W1(log10) W1(cbrt) W1(erfc)
-W2(pow) W2(fmin) W2(fmax) W2(atan2) W2(hypot) W2(fmod)
-#undef W1
-#undef W2
-
+/* The generated code calls libm directly (its addresses are registered
+** below); memset/memcpy/memmove go through wrappers because the compiler
+** may treat them as builtins with no address of their own. */
 static void *w_memset(void *d, int c, size_t n) { return memset(d, c, n); }
 static void *w_memcpy(void *d, const void *s, size_t n) { return memcpy(d, s, n); }
 static void *w_memmove(void *d, const void *s, size_t n) { return memmove(d, s, n); }
 
+typedef double (*d1)(double);
+typedef double (*d2)(double, double);
+
 static const struct { const char *name; const void *addr; } builtins[] = {
-#define E(f) {#f, (const void *)w_##f}
-  E(exp), E(log), E(log1p), E(expm1), E(sqrt), E(sin), E(cos), E(tan), E(asin), E(acos),
-  E(atan), E(sinh), E(cosh), E(tanh), E(asinh), E(acosh), E(atanh), E(erf), E(fabs),
-  E(floor), E(ceil), E(log2), E(log10), E(cbrt), E(erfc),
-  E(pow), E(fmin), E(fmax), E(atan2), E(hypot), E(fmod),
-  E(memset), E(memcpy), E(memmove),
-#undef E
+#define F1(f) {#f, (const void *)(d1)f}
+#define F2(f) {#f, (const void *)(d2)f}
+  F1(exp), F1(log), F1(log1p), F1(expm1), F1(sqrt), F1(sin), F1(cos), F1(tan), F1(asin), F1(acos),
+  F1(atan), F1(sinh), F1(cosh), F1(tanh), F1(asinh), F1(acosh), F1(atanh), F1(erf), F1(fabs),
+  F1(floor), F1(ceil), F1(log2), F1(log10), F1(cbrt), F1(erfc),
+  F2(pow), F2(fmin), F2(fmax), F2(atan2), F2(hypot), F2(fmod),
+#undef F1
+#undef F2
+  {"memset", (const void *)w_memset}, {"memcpy", (const void *)w_memcpy}, {"memmove", (const void *)w_memmove},
   {"hnn_rt_spd_inverse", (const void *)hnn_rt_spd_inverse},
 };
 

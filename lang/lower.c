@@ -594,6 +594,46 @@ ir_node *lower_metric(hnn_state *S, ir_ctx *ir, sym *m, ir_node *x, metric_part 
   return ir_subst(ir, div, 1, &xv, &x);
 }
 
+/* ------------------------------------------------------- flow fields */
+
+/* The part of vector v from offset off that fills a formal of shape sh. */
+static ir_node *formal_part(ir_ctx *ir, ir_node *v, int off, ir_shape sh, int whole) {
+  if (whole) return v;
+  if (sh.kind == IR_SCALAR) return ir_index(ir, v, off, 0);
+  int m = ir_shape_size(sh);
+  ir_node **el = hnn_xmalloc((size_t)m * sizeof *el);
+  for (int k = 0; k < m; k++) el[k] = ir_index(ir, v, off + k, 0);
+  ir_node *r = ir_pack(ir, sh, el);
+  free(el);
+  return r;
+}
+
+ir_node *lower_flow_field(hnn_state *S, ir_ctx *ir, sym *f, int nsize, sym *a, sym *m, ir_node *y) {
+  ir_node **vars = NULL, *body = NULL;
+  int nv = 0;
+  if (lower_callable(S, ir, f, nsize, &vars, &nv, &body)) {
+    free(vars);
+    return NULL;
+  }
+  ir_node *x = a ? lower_activation(S, ir, a, y, 0) : y;
+  ir_node *ginv = m ? lower_metric(S, ir, m, y, METRIC_INV_DIAG) : NULL;
+  ir_node *r = NULL;
+  if (x && (!m || ginv)) {
+    ir_node **g = hnn_xcalloc((size_t)nv + 1, sizeof *g), **part = hnn_xcalloc((size_t)nv + 1, sizeof *part);
+    diff_grad(ir, body, nv, vars, g);
+    int whole = nv == 1 && vars[0]->shape.kind == IR_VECTOR;
+    for (int i = 0, off = 0; i < nv; off += ir_shape_size(vars[i]->shape), i++)
+      part[i] = formal_part(ir, x, off, vars[i]->shape, whole);
+    r = ir_subst(ir, whole ? g[0] : ir_concat(ir, nv, g), nv, vars, part);
+    if (ginv) r = ir_mul(ir, ginv, r);
+    r = ir_neg(ir, r);
+    free(g);
+    free(part);
+  }
+  free(vars);
+  return r;
+}
+
 /* --------------------------------------------------------- entry points */
 
 ir_node *lower_expr(hnn_state *S, ir_ctx *ir, ast *e) {

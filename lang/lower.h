@@ -41,4 +41,12 @@ ir_node *lower_activation(hnn_state *S, ir_ctx *ir, sym *a, ir_node *arg, int de
 /* Metric quantities at x (a vector). */
 ir_node *lower_metric(hnn_state *S, ir_ctx *ir, sym *m, ir_node *x, metric_part part);
 
+/* The vector field of a deterministic flow of objective f at y (a vector of
+** every argument of f concatenated; nsize fixes f's free size, or -1):
+**   -grad f(y)                      with a and m NULL (gradient flow),
+**   -grad f(s(y))                   with activation a (Hopfield, y = x_H),
+**   -G(y)^-1 grad f(y)              with diagonal metric m (natural gradient).
+** NULL on error (reported). */
+ir_node *lower_flow_field(hnn_state *S, ir_ctx *ir, sym *f, int nsize, sym *a, sym *m, ir_node *y);
+
 #endif

@@ -477,7 +477,7 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   flow_problem P;
   prun r;
   memset(&r, 0, sizeof r);
-  if (bad || !nsize || flow_build_problem(S, flow, nsize, n, &P)) {
+  if (bad || !nsize || flow_build_problem(S, flow, nsize, n, 0, &P)) {
     free(lo);
     free(hi);
     law_free(&L);

@@ -139,6 +139,10 @@ int csv_load(const char *path, const char *base_dir, double **data, int *rows, i
 enum { HNN_METRIC_DIAG = 100, HNN_METRIC_INV_DIAG, HNN_METRIC_JAC_DIAG };
 /* hnn_get for a checked symbol, without touching the error state. */
 hnn_fn *state_get(hnn_state *S, sym *s, int what, int n);
+/* The lookup cache: the callback compiled under key in this epoch, or NULL;
+** and remember f under key ("name/what/n" for state_get). */
+hnn_fn *state_cached(hnn_state *S, const char *key);
+void state_remember(hnn_fn *f, const char *key);
 
 /* Compile and run (state.c) */
 hnn_fn *state_compile(hnn_state *S, ir_ctx *ctx, int nvars, ir_node **vars, int ndirs, ir_node **dirs,

@@ -7,7 +7,7 @@
 #include <stdio.h>
 
 size_t flow_problem_nwork(const flow_problem *p) {
-  const flow_fn *all[] = { &p->f, &p->grad, &p->hess, &p->metric, &p->metric_inv, &p->metric_jac,
+  const flow_fn *all[] = { &p->f, &p->grad, &p->hess, &p->field, &p->metric, &p->metric_inv, &p->metric_jac,
                            &p->div_metric_inv, &p->act, &p->act_d, &p->act_inv, &p->geo_coord, &p->metric_dx, &p->mirror_pot };
   size_t m = 0;
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)

@@ -34,6 +34,11 @@ typedef struct flow_problem {
   flow_fn f;             /* objective, -> 1 */
   flow_fn grad;          /* gradient, -> n */
   flow_fn hess;          /* Hessian, -> n x n (for implicit methods' Jacobians) */
+  /* the vector field F(y) of a deterministic flow compiled in one piece, in
+  ** its state variable (x_H for the Hopfield flow, x otherwise), -> n; when
+  ** set, the ODE engine calls it instead of composing grad, act and metric
+  ** (one call, and the compiler shares their common subexpressions) */
+  flow_fn field;
   /* metric G(x): when metric_diagonal, these callbacks return n diagonal
   ** entries instead of n x n matrices */
   int metric_diagonal;

@@ -49,16 +49,14 @@ static void sys_fail(ode_sys *s, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int call(ode_sys *s, const flow_fn *f, const char *what, const double *in, double *out) {
-  if (!f->fn) {
-    sys_fail(s, "flow '%s': no %s callback", s->name, what);
-    return -1;
-  }
-  if (f->fn(in, NULL, out, s->ws)) {
-    sys_fail(s, "flow '%s': the %s could not be evaluated at t = %.17g", s->name, what, s->t);
-    return -1;
-  }
-  return 0;
+static int call_failed(ode_sys *s, const flow_fn *f, const char *what) {
+  if (!f->fn) sys_fail(s, "flow '%s': no %s callback", s->name, what);
+  else sys_fail(s, "flow '%s': the %s could not be evaluated at t = %.17g", s->name, what, s->t);
+  return -1;
+}
+
+static inline int call(ode_sys *s, const flow_fn *f, const char *what, const double *in, double *out) {
+  return f->fn && !f->fn(in, NULL, out, s->ws) ? 0 : call_failed(s, f, what);
 }
 
 static const char *state_var(const ode_sys *s) { return s->kind == ODE_HOPFIELD ? "x_H" : "x"; }
@@ -101,7 +99,8 @@ static int metric_inv_full(ode_sys *s, const double *x, double *M) {
   return 0;
 }
 
-static int sys_rhs(ode_sys *s, const double *y, double *F) {
+/* F = the flow's vector field at y, composed from its callbacks. */
+static int sys_rhs_composed(ode_sys *s, const double *y, double *F) {
   const flow_problem *p = s->p;
   int n = s->n;
   switch (s->kind) {
@@ -129,13 +128,21 @@ static int sys_rhs(ode_sys *s, const double *y, double *F) {
     }
     break;
   }
-  int b = first_bad(F, n);
-  if (b >= 0) {
-    sys_fail(s, "flow '%s': non-finite derivative at t = %.17g in component %s%d", s->name, s->t,
-             state_var(s), b + 1);
-    return -1;
-  }
   return 0;
+}
+
+static int bad_derivative(ode_sys *s, int b) {
+  sys_fail(s, "flow '%s': non-finite derivative at t = %.17g in component %s%d", s->name, s->t, state_var(s), b + 1);
+  return -1;
+}
+
+/* F = the vector field at y: the compiled field when there is one (the hot
+** path of every ODE run, kept small enough to inline), else composed. */
+static inline int sys_rhs(ode_sys *s, const double *y, double *F) {
+  const flow_fn *field = &s->p->field;
+  if (field->fn ? call(s, field, "vector field", y, F) : sys_rhs_composed(s, y, F)) return -1;
+  int b = first_bad(F, s->n);
+  return b < 0 ? 0 : bad_derivative(s, b);
 }
 
 /* Exact Jacobian of sys_rhs:

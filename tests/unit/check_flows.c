@@ -23,7 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flows_impl.h"
 #include "hnn.h"
+#include "ode.h"
 #include "prox.h"
 
 #ifndef SRCDIR
@@ -723,6 +725,72 @@ START_TEST(test_plot_statement) {
 }
 END_TEST
 
+/* ------------------------------------------------- the compiled vector field */
+
+/* The one-piece vector field the front end compiles for ODE flows (gradient,
+** Hopfield, diagonal natural gradient) against the same field composed by
+** the engine from the separate callbacks (grad, s, G^-1), at 50 points each.
+** Same mathematics, different operation order: only rounding may differ,
+** so 1e-13 relative (the fields reach 1e3 here; f's terms cancel to ~1e-15
+** relative each).  A full metric is left to the engine (no field). */
+START_TEST(test_flow_field_matches_composed) {
+  env e;
+  env_open(&e);
+  load_ok(&e, "use \"activations\"\nuse \"objectives\"\n"
+              "objective mixed(a, b[2], c) = (a - 1)^2*b[1] + exp(c*b[2]) + a*c^3 + b[1]^4\n"
+              "objective sq(x[n]) = sum(x^4) + dot(x, x)^2\n"
+              "metric Gs = hopfield(soft_projection)\n"
+              "metric Gd(x[2]) = diag(2 + x^2 + sin(3*x))\n"
+              "metric Gf(x[2]) = [[2 + x[1]^2, x[1]*x[2]/2], [x[1]*x[2]/2, 2 + x[2]^2]]\n"
+              "flow g1 = gradient(mixed)\n"
+              "flow h1 = hopfield(himmelblau, logistic)\n"
+              "flow h2 = hopfield(mixed, tanh_act)\n"
+              "flow h3 = hopfield(sq, soft_projection)\n"
+              "flow n1 = natural_gradient(sq, Gs)\n"
+              "flow n2 = natural_gradient(himmelblau, Gd)\n"
+              "flow n3 = natural_gradient(himmelblau, Gf)\n");
+  struct { const char *flow; int n, nsize; ode_flow_kind kind; double lo, hi; int has_field; } c[] = {
+    { "g1", 4, -1, ODE_GRADIENT, -1, 1, 1 },
+    { "h1", 2, -1, ODE_HOPFIELD, -3, 3, 1 },
+    { "h2", 4, -1, ODE_HOPFIELD, -1, 1, 1 },
+    { "h3", 7, 7, ODE_HOPFIELD, -2, 2, 1 },
+    { "n1", 7, 7, ODE_NATURAL_GRADIENT, 0.05, 0.95, 1 },
+    { "n2", 2, -1, ODE_NATURAL_GRADIENT, 0.1, 0.9, 1 },
+    { "n3", 2, -1, ODE_NATURAL_GRADIENT, 0.1, 0.9, 0 },
+  };
+  unsigned long long r = 12345;
+  for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+    sym *fl = state_lookup(e.S, c[k].flow);
+    ck_assert_ptr_nonnull(fl);
+    ck_assert_int_eq(sema_check_sym(e.S, fl), 0);
+    flow_problem P;
+    ck_assert_msg(flow_build_problem(e.S, fl, c[k].nsize, c[k].n, 0, &P) == 0, "%s", c[k].flow);
+    ck_assert_int_eq(P.field.fn != NULL, c[k].has_field);
+    flow_problem Q = P;
+    Q.field.fn = NULL;
+    double worst = 0;
+    for (int t = 0; t < 50; t++) {
+      double y[8], F[8], G[8], scale = 0, diff = 0;
+      for (int i = 0; i < c[k].n; i++) {
+        r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+        y[i] = c[k].lo + (c[k].hi - c[k].lo) * (double)(r >> 11) / 9007199254740992.0;
+      }
+      ck_assert_int_eq(ode_eval(&P, c[k].kind, y, F, NULL), 0);
+      ck_assert_int_eq(ode_eval(&Q, c[k].kind, y, G, NULL), 0);
+      for (int i = 0; i < c[k].n; i++) {
+        scale = fmax(scale, fabs(G[i]));
+        diff = fmax(diff, fabs(F[i] - G[i]));
+      }
+      ck_assert(scale > 0);
+      worst = fmax(worst, diff / scale);
+    }
+    ck_assert_msg(worst < 1e-13, "%s: field vs composed, relative %g", c[k].flow, worst);
+    report("field %s: worst relative difference %.3g", c[k].flow, worst);
+  }
+  env_close(&e);
+}
+END_TEST
+
 static Suite *flows_suite(void) {
   Suite *s = suite_create("flows");
   TCase *t = tcase_create("flows");
@@ -743,6 +811,7 @@ static Suite *flows_suite(void) {
   tcase_add_test(t, test_wasserstein_hopfield_cost);
   tcase_add_test(t, test_augmented_lagrangian_kkt);
   tcase_add_test(t, test_plot_statement);
+  tcase_add_test(t, test_flow_field_matches_composed);
   suite_add_tcase(s, t);
   return s;
 }
