@@ -19,15 +19,104 @@
 
 /* ------------------------------------------------------------ compile */
 
-hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int ndirs, ir_node **dirs,
-                      int nouts, ir_node **outs, int jacobian_n) {
+/* The functions generated since state_batch_begin, compiled together by
+** state_batch_end: one libtcc state per batch instead of one per function
+** (setting a state up costs more than compiling a small function).  A
+** function's hnn_fn has no entry point until its batch is compiled; the
+** callers that copy entry points ask for them with state_fn_later. */
+struct hnn_batch {
+  cg_unit *u;
+  hnn_fn **fns;
+  char **entries;
+  int n, depth, failed;
+  hnn_fn **later;        /* *later_dst = later->fn once compiled */
+  jit_fn **later_dst;
+  int nlater;
+};
+
+static void batch_clear(hnn_batch *b) {
+  for (int k = 0; k < b->n; k++) free(b->entries[k]);
+  free(b->fns);
+  free(b->entries);
+  free(b->later);
+  free(b->later_dst);
+  cg_unit_free(b->u);
+  int depth = b->depth;
+  memset(b, 0, sizeof *b);
+  b->depth = depth;
+}
+
+/* Compile b's functions as one module; 0, or 1 with an error in S->diags
+** (the functions are then never handed out again). */
+static int batch_compile(hnn_state *S, hnn_batch *b) {
+  int failed = b->failed;
+  if (!failed && b->n > 0) {
+    char *err = NULL;
+    const char *src = cg_unit_source(b->u);
+    jit_module *mod = jit_compile(src, 0, NULL, &err);   /* params are addressed by cgen */
+    for (int k = 0; mod && k < b->n; k++)
+      if (!(b->fns[k]->fn = jit_lookup(mod, b->entries[k]))) {
+        jit_module_free(mod);
+        mod = NULL;
+      }
+    if (!mod) {
+      diag_plain(&S->diags, "internal error: the generated C did not compile (please report this with the "
+                 "script):\n%s\n--- generated C ---\n%s", err ? err : "symbol not found", src);
+      failed = 1;
+    } else {
+      hnn_module_list *m = hnn_xcalloc(1, sizeof *m);
+      m->mod = mod;
+      m->source = hnn_xstrdup(src);
+      m->next = S->modules;
+      S->modules = m;
+    }
+    free(err);
+  }
+  for (int k = 0; failed && k < b->n; k++) {
+    b->fns[k]->fn = NULL;
+    b->fns[k]->epoch = -1;
+  }
+  for (int k = 0; k < b->nlater; k++) *b->later_dst[k] = b->later[k]->fn;
+  batch_clear(b);
+  return failed;
+}
+
+void state_batch_begin(hnn_state *S) {
+  if (!S->batch) S->batch = hnn_xcalloc(1, sizeof *S->batch);
+  if (S->batch->depth++ == 0) S->batch->u = cg_unit_new();
+}
+
+int state_batch_end(hnn_state *S) {
+  hnn_batch *b = S->batch;
+  if (--b->depth > 0) return b->failed;
+  return batch_compile(S, b);
+}
+
+void state_batch_free(hnn_state *S) {
+  if (S->batch) batch_clear(S->batch);
+  free(S->batch);
+}
+
+void state_fn_later(hnn_state *S, hnn_fn *f, jit_fn *dst) {
+  hnn_batch *b = S->batch;
+  *dst = f->fn;
+  if (f->fn || !b || b->depth == 0) return;
+  b->later = hnn_xrealloc(b->later, (size_t)(b->nlater + 1) * sizeof *b->later);
+  b->later_dst = hnn_xrealloc(b->later_dst, (size_t)(b->nlater + 1) * sizeof *b->later_dst);
+  b->later[b->nlater] = f;
+  b->later_dst[b->nlater++] = dst;
+}
+
+/* Generate one function into b; its hnn_fn (entry point still NULL), or
+** NULL with b->failed set. */
+static hnn_fn *batch_add(hnn_state *S, hnn_batch *b, int nvars, ir_node **vars, int ndirs, ir_node **dirs,
+                         int nouts, ir_node **outs, int jacobian_n) {
   static int counter;
-  (void)ir;  /* the nodes carry their ctx; kept for symmetry with lowering */
+  cg_unit *u = b->u;
   char fname[48], jname[48];
   int id = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
   snprintf(fname, sizeof fname, "hnn_f%d", id);
   snprintf(jname, sizeof jname, "hnn_j%d", id);
-  cg_unit *u = cg_unit_new();
   size_t nin = 0, nout = 0;
   int ok = cg_func_begin(u, fname) == 0;
   for (int i = 0; i < nvars; i++) {
@@ -54,31 +143,11 @@ hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int n
   }
   if (!ok) {
     diag_plain(&S->diags, "internal error: code generation failed");
-    cg_unit_free(u);
+    b->failed = 1;
     return NULL;
   }
-  char *err = NULL;
-  const char *src = cg_unit_source(u);
-  jit_module *mod = jit_compile(src, 0, NULL, &err);   /* params are addressed by cgen */
-  jit_fn fn = mod ? jit_lookup(mod, entry) : NULL;
-  if (!fn) {
-    diag_plain(&S->diags, "internal error: the generated C did not compile (please report this with the "
-               "script):\n%s\n--- generated C ---\n%s", err ? err : "symbol not found", src);
-    free(err);
-    jit_module_free(mod);
-    cg_unit_free(u);
-    return NULL;
-  }
-  free(err);
-  hnn_module_list *m = hnn_xcalloc(1, sizeof *m);
-  m->mod = mod;
-  m->source = hnn_xstrdup(src);
-  m->next = S->modules;
-  S->modules = m;
-  cg_unit_free(u);
   hnn_fn *f = hnn_xcalloc(1, sizeof *f);
   f->S = S;
-  f->fn = fn;
   f->nin = nin;
   f->nout = nout;
   f->nwork = nwork;
@@ -86,7 +155,28 @@ hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int n
   f->epoch = S->epoch;
   f->next = S->fns;
   S->fns = f;
+  b->fns = hnn_xrealloc(b->fns, (size_t)(b->n + 1) * sizeof *b->fns);
+  b->entries = hnn_xrealloc(b->entries, (size_t)(b->n + 1) * sizeof *b->entries);
+  b->fns[b->n] = f;
+  b->entries[b->n++] = hnn_xstrdup(entry);
   return f;
+}
+
+/* One function compiled now, whatever batch is open (its caller calls it). */
+static hnn_fn *compile_now(hnn_state *S, int nvars, ir_node **vars, int nouts, ir_node **outs) {
+  hnn_batch b;
+  memset(&b, 0, sizeof b);
+  b.u = cg_unit_new();
+  hnn_fn *f = batch_add(S, &b, nvars, vars, 0, NULL, nouts, outs, 0);
+  return batch_compile(S, &b) ? NULL : f;
+}
+
+hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int ndirs, ir_node **dirs,
+                      int nouts, ir_node **outs, int jacobian_n) {
+  (void)ir;  /* the nodes carry their ctx; kept for symmetry with lowering */
+  state_batch_begin(S);
+  hnn_fn *f = batch_add(S, S->batch, nvars, vars, ndirs, dirs, nouts, outs, jacobian_n);
+  return state_batch_end(S) ? NULL : f;
 }
 
 int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
@@ -103,7 +193,7 @@ int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
     free(*val);
     *val = NULL;
   }
-  hnn_fn *f = r ? state_compile(S, ir, 0, NULL, 0, NULL, 1, &r, 0) : NULL;
+  hnn_fn *f = r ? compile_now(S, 0, NULL, 1, &r) : NULL;
   if (!f) {
     ir_ctx_free(ir);
     return HNN_ERR_SCRIPT;

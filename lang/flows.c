@@ -341,7 +341,7 @@ int flow_eval_number(hnn_state *S, ast *e, double *v) {
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
   hnn_fn *f = state_get(S, s, what, n);
   if (!f) return 1;
-  out->fn = f->fn;
+  state_fn_later(S, f, &out->fn);
   out->nwork = f->nwork;
   return 0;
 }
@@ -374,13 +374,21 @@ static int flow_field(hnn_state *S, sym *flow, int gsize, int n, flow_problem *P
     if (!f) return 1;
     state_remember(f, key);
   }
-  P->field.fn = f->fn;
+  state_fn_later(S, f, &P->field.fn);
   P->field.nwork = f->nwork;
   return 0;
 }
 
-/* Compile what the engine needs into P. */
+static int build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian, flow_problem *P);
+
+/* Compile what the engine needs into P, as one module. */
 int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian, flow_problem *P) {
+  state_batch_begin(S);
+  int bad = build_problem(S, flow, nsize, n, hessian, P);
+  return state_batch_end(S) || bad;
+}
+
+static int build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian, flow_problem *P) {
   const flow_kind *k = flow_kind_of(flow);
   sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
   memset(P, 0, sizeof *P);

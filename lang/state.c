@@ -78,6 +78,7 @@ void hnn_close(hnn_state *S) {
     free(f->key);
     free(f);
   }
+  state_batch_free(S);
   for (hnn_module_list *m = S->modules, *next; m; m = next) {
     next = m->next;
     jit_module_free(m->mod);

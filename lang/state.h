@@ -103,6 +103,7 @@ struct hnn_state {
   int use_depth;
   hnn_module_list *modules;
   hnn_fn *fns;
+  struct hnn_batch *batch;   /* functions waiting for one compile (api.c) */
   sym **graveyard;       /* replaced syms: compiled code may still point at their data */
   int ngrave;
 };
@@ -144,7 +145,17 @@ hnn_fn *state_get(hnn_state *S, sym *s, int what, int n);
 hnn_fn *state_cached(hnn_state *S, const char *key);
 void state_remember(hnn_fn *f, const char *key);
 
-/* Compile and run (state.c) */
+/* Compile and run (api.c).  state_compile generates one function; inside
+** state_batch_begin/state_batch_end the functions are compiled together at
+** the end (one libtcc state), and their hnn_fn's fn is NULL until then.
+** state_batch_end returns nonzero (error in S->diags) when the batch did
+** not compile; its functions are then dropped from the lookup cache. */
+typedef struct hnn_batch hnn_batch;
+void state_batch_begin(hnn_state *S);
+int state_batch_end(hnn_state *S);
+void state_batch_free(hnn_state *S);   /* hnn_close */
+/* *dst = f's entry point, now or (inside a batch) when the batch compiles. */
+void state_fn_later(hnn_state *S, hnn_fn *f, jit_fn *dst);
 hnn_fn *state_compile(hnn_state *S, ir_ctx *ctx, int nvars, ir_node **vars, int ndirs, ir_node **dirs,
                       int nouts, ir_node **outs, int jacobian_n);
 /* Evaluate a checked expression: value to a malloc'd buffer. */

@@ -38,4 +38,20 @@ static int hess(const double *x, const double *d, double *o, double *w) {
   return 0;
 }
 
-const bench_fns BENCH_FNS = { 2, act, act_d, act_inv, grad, hess };
+static int field(const double *u, const double *d, double *o, double *w) {
+  (void)d, (void)w;
+  double x[2] = { 1 / (1 + exp(-u[0])), 1 / (1 + exp(-u[1])) };
+  grad(x, NULL, o, NULL);
+  o[0] = -o[0];
+  o[1] = -o[1];
+  return 0;
+}
+
+static int f(const double *x, const double *d, double *o, double *w) {
+  (void)d, (void)w;
+  double a = 10 * x[0] - 5, b = 10 * x[1] - 5, f1 = a * a + b - 11, f2 = a + b * b - 7;
+  o[0] = f1 * f1 + f2 * f2;
+  return 0;
+}
+
+const bench_fns BENCH_FNS = { 2, f, act, act_d, act_inv, grad, hess, field };

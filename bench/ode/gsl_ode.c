@@ -1,6 +1,6 @@
 /* gsl_ode.c — the same system hand-written on gsl_odeiv2: "rk4" (fixed step
 ** dt through driver_apply_fixed_step) or "rkf45" (adaptive, atol = rtol =
-** argv[3], output every 0.1). */
+** argv[3], output every 0.1); the same rows as hnn (common.h). */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_odeiv2.h>
 #include <string.h>
@@ -26,11 +26,12 @@ int main(int argc, char **argv) {
                                                        fixed ? DT : 1e-6, tol, tol);
   double t = 0, u[2] = { log(X0_1 / (1 - X0_1)), log(X0_2 / (1 - X0_2)) };
   long nout = fixed ? NSTEPS / EVERY : 2000;
+  write_row(f, 0, 0, u);
   for (long k = 1; k <= nout; k++) {
     int st = fixed ? gsl_odeiv2_driver_apply_fixed_step(d, &t, DT, EVERY, u)
                    : gsl_odeiv2_driver_apply(d, &t, k * (T_END / nout), u);
     if (st) { fprintf(stderr, "gsl: %s\n", gsl_strerror(st)); return 1; }
-    fprintf(f, "%.17g %.17g %.17g\n", t, 1 / (1 + exp(-u[0])), 1 / (1 + exp(-u[1])));
+    write_row(f, t, fixed ? k * EVERY : (long)d->n, u);
   }
   gsl_odeiv2_driver_free(d);
   fclose(f);

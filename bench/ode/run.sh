@@ -1,12 +1,27 @@
 #!/bin/sh
-# run.sh — build and run the ODE benchmark: Hopfield flow on scaled
-# Himmelblau (logistic), RK4 dt = 1e-4 to t = 200 (2,000,000 steps), output
-# every 1000 steps; plus rkf45 at atol = rtol = TOL.  Prints times and ratios.
-# usage: bench/ode/run.sh [TOL]    (from anywhere; builds in a temp dir)
+# run.sh — the ODE benchmark, every program timed the same way in one run:
+# whole processes (start-up, parsing, compiling and writing included),
+# interleaved rounds, best wall time (bench/timeit.py).
+#
+# System: the Hopfield flow on scaled Himmelblau with the logistic
+# activation from (0.35, 0.62).
+#   fixed step: RK4, h = 1e-4 to t = 200 (2,000,000 steps), a row every 1000
+#               steps: hnn, a plain C loop, gsl_odeiv2 by hand, XPPAUT;
+#   adaptive:   rkf45 at atol = rtol = TOL, a row every 0.1 to t = 200: hnn
+#               and gsl_odeiv2 by hand.
+# The hand-written programs write the rows hnn writes (t, step, x1, x2, f).
+# "hnn runtime" is runtime/ode.c driven by hand-written gcc -O2 callbacks
+# (hnn_ode.c): the runtime's share, without the JIT.
+#
+# usage: bench/ode/run.sh [TOL ...]   (default 1e-8; needs `make` first;
+#        ROUNDS_FIXED (5) and ROUNDS_ADAPTIVE (21) set the rounds)
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-tol=${1:-1e-8}
+[ $# -gt 0 ] || set -- 1e-8
+hnn=$top/hnn
+[ -x "$hnn" ] || { echo "run.sh: build hnn first (make)" >&2; exit 2; }
+py=/usr/bin/python3
 CC=${CC:-gcc}
 CFLAGS="-O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra"
 work=$(mktemp -d)
@@ -16,45 +31,50 @@ $CC $CFLAGS -I"$here" -o plain_rk4 "$here/plain_rk4.c" -lm
 $CC $CFLAGS -I"$here" -o gsl_ode "$here/gsl_ode.c" -lgsl -lgslcblas -lm
 $CC $CFLAGS -I"$here" -I"$top/runtime" -o hnn_ode "$here/hnn_ode.c" "$here/callbacks.c" \
   "$top/runtime/ode.c" "$top/runtime/flow.c" "$top/runtime/csvw.c" -lgsl -lgslcblas -lm
+cp "$here/himmel.ode" "$here/himmel_rk4.hnn" "$here/himmel_rkf45.hnn" .
 
-best() {  # best of $REPS (default 3) wall times (first field of the output)
-  b=
-  for i in $(seq ${REPS:-3}); do
-    t=$("$@" | awk '{print $1}')
-    if [ -z "$b" ] || awk "BEGIN{exit !($t < $b)}"; then b=$t; fi
-  done
-  echo "$b"
-}
-plain=$(best ./plain_rk4 plain.dat)
-hnn_rk4=$(best ./hnn_ode rk4 hnn_rk4.csv)
-gsl_rk4=$(best ./gsl_ode rk4 gsl_rk4.dat)
-# the adaptive runs last ~30 ms: best of 9 against scheduling noise
-hnn_rkf=$(REPS=9 best ./hnn_ode rkf45 hnn_rkf.csv "$tol")
-gsl_rkf=$(REPS=9 best ./gsl_ode rkf45 gsl_rkf.dat "$tol")
+echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "final points, x1 x2 at t = 200:"
+echo "  plain C rk4  $(./plain_rk4 p.csv | cut -d' ' -f2-3)"
+"$hnn" himmel_rk4.hnn >/dev/null
+echo "  hnn rk4      $(tail -n 1 hnn_rk4.csv | cut -d, -f3-4 | tr , ' ')"
 xpp=
 if command -v xppaut >/dev/null 2>&1; then
-  cp "$here/himmel.ode" .
-  s=$(date +%s.%N)
-  xppaut -silent himmel.ode >xpp.log 2>&1 || true
-  e=$(date +%s.%N)
-  if [ -s output.dat ]; then xpp=$(awk "BEGIN{printf \"%.4f\", $e - $s}"); fi
+  xppaut -silent himmel.ode >/dev/null 2>&1 && [ -s output.dat ] && xpp=xppaut
+  [ -n "$xpp" ] && echo "  xppaut       $(tail -n 1 output.dat | awk '{printf "%.17g %.17g", 1/(1+exp(-$2)), 1/(1+exp(-$3))}')"
 fi
+echo
 
-echo "final points (x1 x2):"
-echo "  plain  $(./plain_rk4 p2.dat | cut -d' ' -f2-)"
-echo "  hnn    $(./hnn_ode rk4 h2.csv | cut -d' ' -f2-3)"
-[ -n "$xpp" ] && echo "  xppaut $(tail -1 output.dat | awk '{printf "%.17g %.17g", 1/(1+exp(-$2)), 1/(1+exp(-$3))}')"
-echo "rows: plain $(wc -l < plain.dat), hnn $(grep -vc '^#' hnn_rk4.csv), xppaut $( [ -s output.dat ] && wc -l < output.dat || echo -)"
+$py "$here/../timeit.py" "${ROUNDS_FIXED:-5}" \
+  "plain=./plain_rk4 p.csv" "hnn=$hnn himmel_rk4.hnn" "runtime=./hnn_ode rk4 r.csv" \
+  "gsl=./gsl_ode rk4 g.csv" ${xpp:+"xpp=xppaut -silent himmel.ode"} >fixed.txt
+best() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+plain=$(best fixed.txt plain)
+printf "%-44s %9s %7s\n" "RK4, h = 1e-4, 2,000,000 steps" "best (s)" "ratio"
+printf "%-44s %9s %7s\n" "plain C loop (gcc -O2)" "$plain" 1.00
+printf "%-44s %9s %7s\n" "hnn himmel_rk4.hnn" "$(best fixed.txt hnn)" "$(r "$(best fixed.txt hnn)" "$plain")"
+printf "%-44s %9s %7s\n" "  hnn runtime, hand-written callbacks" "$(best fixed.txt runtime)" \
+  "$(r "$(best fixed.txt runtime)" "$plain")"
+printf "%-44s %9s %7s\n" "gsl_odeiv2 rk4 by hand (step doubling)" "$(best fixed.txt gsl)" \
+  "$(r "$(best fixed.txt gsl)" "$plain")"
+[ -n "$xpp" ] && printf "%-44s %9s %7s\n" "xppaut -silent, rungekutta, nout=1000" "$(best fixed.txt xpp)" \
+  "$(r "$(best fixed.txt xpp)" "$plain")"
 echo
-printf "%-34s %10s %10s\n" "program" "seconds" "ratio"
-r() { awk "BEGIN{printf \"%.2f\", $1 / $2}"; }
-printf "%-34s %10s %10s\n" "plain C RK4 (gcc -O2)" "$plain" "1.00"
-printf "%-34s %10s %10s\n" "hnn ode rk4 fixed (own loop)" "$hnn_rk4" "$(r "$hnn_rk4" "$plain")"
-printf "%-34s %10s %10s\n" "gsl_odeiv2 rk4 fixed" "$gsl_rk4" "$(r "$gsl_rk4" "$plain")"
-[ -n "$xpp" ] && printf "%-34s %10s %10s\n" "xppaut -silent rungekutta" "$xpp" "$(r "$xpp" "$plain")"
-printf "%-34s %10s %10s\n" "gsl_odeiv2 rkf45 tol=$tol" "$gsl_rkf" "1.00"
-printf "%-34s %10s %10s\n" "hnn ode rkf45 tol=$tol" "$hnn_rkf" "$(r "$hnn_rkf" "$gsl_rkf")"
-echo
-echo "targets: hnn rk4 / plain <= 1.5: $(r "$hnn_rk4" "$plain");" \
-  "xppaut / hnn rk4 >= 4: $( [ -n "$xpp" ] && r "$xpp" "$hnn_rk4" || echo n/a);" \
-  "hnn rkf45 / gsl rkf45 <= 1.3: $(r "$hnn_rkf" "$gsl_rkf")"
+targets="hnn/plain $(r "$(best fixed.txt hnn)" "$plain") (<= 1.5)"
+[ -n "$xpp" ] && targets="$targets; xppaut/hnn $(r "$(best fixed.txt xpp)" "$(best fixed.txt hnn)") (>= 4)"
+
+for tol in "$@"; do
+  $py "$here/../timeit.py" "${ROUNDS_ADAPTIVE:-21}" \
+    "gsl=./gsl_ode rkf45 g.csv $tol" "hnn=$hnn -D tol=$tol himmel_rkf45.hnn" \
+    "runtime=./hnn_ode rkf45 r.csv $tol" >adaptive.txt
+  gsl=$(best adaptive.txt gsl)
+  printf "%-44s %9s %7s\n" "rkf45, atol = rtol = $tol" "best (s)" "ratio"
+  printf "%-44s %9s %7s\n" "gsl_odeiv2 by hand" "$gsl" 1.00
+  printf "%-44s %9s %7s\n" "hnn himmel_rkf45.hnn" "$(best adaptive.txt hnn)" "$(r "$(best adaptive.txt hnn)" "$gsl")"
+  printf "%-44s %9s %7s\n" "  hnn runtime, hand-written callbacks" "$(best adaptive.txt runtime)" \
+    "$(r "$(best adaptive.txt runtime)" "$gsl")"
+  echo
+  targets="$targets; rkf45 $tol hnn/gsl $(r "$(best adaptive.txt hnn)" "$gsl") (<= 1.3)"
+done
+echo "targets: $targets"
