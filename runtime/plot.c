@@ -14,9 +14,6 @@
 #include "plot.h"
 #include "plot_impl.h"
 
-#include <cairo-pdf.h>
-#include <cairo-svg.h>
-#include <cairo.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -570,6 +567,7 @@ int plot_save(plot *p, const char *path, char *err, size_t errlen) {
              path ? path : "(null)");
     return -1;
   }
+  if (cairo_lazy_load(err, errlen)) return -1;
   size_t n = strlen(path) + 16;
   char *tmp = malloc(n);
   if (!tmp) return snprintf(err, errlen, "out of memory"), -1;

@@ -6,7 +6,7 @@
 #ifndef HNN_PLOT_IMPL_H
 #define HNN_PLOT_IMPL_H
 
-#include <cairo.h>
+#include "cairo_lazy.h"
 #include <math.h>
 #include <stddef.h>
 
