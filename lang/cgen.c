@@ -9,8 +9,9 @@
 **      vectors and matrices live in `ws` (or directly in `out` when they are
 **      an output), except single-use elementwise ones, which are fused into
 **      their consumer's loop, small elementwise ones read only at constant
-**      indices, which become one temp per element, and transposes only fed
-**      to MATVEC, which become a transposed loop;
+**      indices, whose elements are built where they are read (saving tcc a
+**      store, a loop and a load per element), and transposes only fed to
+**      MATVEC, which become a transposed loop;
 **   2. emission.  Inlining and fusion are capped in size, so deep chains
 **      become a sequence of temps and no string or recursion grows with depth.
 ** IR_INVERT bodies become static helpers (value, derivative, bracketing
@@ -29,7 +30,7 @@
 #include "strbuf.h"
 
 #define INLINE_MAX 40   /* nodes per inlined expression */
-#define SCALARS_MAX 8   /* elements of a vector kept as separate temps */
+#define SCALARS_MAX 8   /* a vector read only by element is not stored up to this size */
 
 typedef struct { ir_node *var; cg_source src; int off; } binding;
 typedef struct { ir_node *root; int off; } output;
@@ -104,7 +105,7 @@ static void add_fn(cg_unit *u, const char *name, size_t ws) {
 
 /* ------------------------------------------------------------ generator */
 
-typedef enum { K_NONE, K_LEAF, K_INLINE, K_TEMP, K_ARRAY, K_FUSED, K_BCAST, K_VTRANS, K_SCALARS } kind;
+typedef enum { K_NONE, K_LEAF, K_INLINE, K_TEMP, K_ARRAY, K_FUSED, K_BCAST, K_VTRANS } kind;
 
 typedef struct {
   kind k;
@@ -185,7 +186,6 @@ static char *elem(gen *g, ir_node *x, cidx i) {
   case K_ARRAY: return arr_elem(s->s, s->off, i);
   case K_BCAST: return hnn_xstrdup(S(g, x->a[0])->s);
   case K_FUSED: return build(g, x, i);
-  case K_SCALARS: return fmt("%s_%d", s->s, i.k);   /* read at constant indices only */
   default: return hnn_xstrdup(s->s);
   }
 }
@@ -342,7 +342,7 @@ static void decide(gen *g) {
         s->s = lit(x->value);
         continue;
       }
-      if (x->op == IR_INDEX && (S(g, x->a[0])->k == K_ARRAY || S(g, x->a[0])->k == K_SCALARS)) {
+      if (x->op == IR_INDEX && S(g, x->a[0])->k == K_ARRAY) {
         s->k = K_LEAF;
         continue;   /* its access string is made in pass 2 */
       }
@@ -369,9 +369,10 @@ static void decide(gen *g) {
         s->k = K_FUSED;
         continue;
       }
+      /* read only element by element (each index once, by hash-consing):
+      ** each element is built where it is read, a temp if read twice */
       if (s->only_idx && !s->root && ir_shape_size(x->shape) <= SCALARS_MAX) {
-        s->k = K_SCALARS;
-        s->s = fmt("v%d", g->ntmp++);
+        s->k = K_FUSED;
         continue;
       }
     }
@@ -594,17 +595,6 @@ static void emit_array(gen *g, ir_node *x, slot *s) {
   }
 }
 
-/* A small elementwise vector read only element by element: one temp per
-** element (tcc keeps nothing in registers, so this saves a store, a loop
-** and a load per element against a ws array). */
-static void emit_scalars(gen *g, ir_node *x, slot *s) {
-  for (int k = 0; k < ir_shape_size(x->shape); k++) {
-    char *e = build(g, x, (cidx){NULL, k});
-    sb_printf(g->cur, "double %s_%d = %s;\n", s->s, k, e);
-    free(e);
-  }
-}
-
 static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *outs, int nouts,
                     strbuf *code, size_t *ws) {
   gen g;
@@ -631,7 +621,6 @@ static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *
     if (x->op == IR_VAR || x->op == IR_PARAM) continue;
     if (scalar(x)) emit_scalar(&g, x, s);
     else if (s->k == K_ARRAY) emit_array(&g, x, s);
-    else if (s->k == K_SCALARS) emit_scalars(&g, x, s);
   }
   for (int o = 0; o < nouts && !g.err; o++) {
     ir_node *x = outs[o].root;

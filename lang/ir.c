@@ -449,6 +449,9 @@ ir_node *ir_neg(ir_ctx *c, ir_node *a) {
   if (a->op == IR_NEG) return a->a[0];
   if (a->op == IR_PACK) return pack_map1(c, a, neg_cb, NULL);
   if (a->op == IR_SUB) return ir_sub(c, a->a[1], a->a[0]);
+  /* -(c x) = (-c) x exactly: the sign goes into the constant */
+  if (a->op == IR_MUL && ir_is_const(a->a[0], NULL)) return ir_mul(c, ir_neg(c, a->a[0]), a->a[1]);
+  if (a->op == IR_MUL && ir_is_const(a->a[1], NULL)) return ir_mul(c, a->a[0], ir_neg(c, a->a[1]));
   return mk1(c, IR_NEG, a->shape, a);
 }
 
