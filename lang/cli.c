@@ -377,27 +377,7 @@ static int plot_main(int argc, char **argv) {
   return st;
 }
 
-/*
-** OpenMP threads that wait at a barrier spin by default (libgomp), which is
-** fast on an idle machine and ruinous when another job shares the cores: two
-** particle runs side by side on 2 cores took 45 s each instead of 6 s.  The
-** wait policy is read when libgomp loads, before main, so hnn re-executes
-** itself once with OMP_WAIT_POLICY=passive unless the user chose a policy
-** (OMP_WAIT_POLICY=active restores the spinning, ~1.4x faster alone at
-** N = 500, no different at N >= 2000).
-*/
-static void prefer_passive_waits(char **argv) {
-#ifdef _OPENMP
-  if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
-  if (setenv("OMP_WAIT_POLICY", "passive", 1) == 0) execv("/proc/self/exe", argv);
-  /* exec failed (no /proc): run as we are */
-#else
-  (void)argv;
-#endif
-}
-
 int main(int argc, char **argv) {
-  prefer_passive_waits(argv);
   if (argc > 1 && strcmp(argv[1], "plot") == 0) return plot_main(argc - 1, argv + 1);
   options o;
   memset(&o, 0, sizeof o);

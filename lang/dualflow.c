@@ -27,6 +27,7 @@
 #include "dual.h"
 #include "flows_impl.h"
 #include "lower.h"
+#include "pool.h"
 #include "rng.h"
 #include "strbuf.h"
 
@@ -124,6 +125,63 @@ int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
 }
 
 /* (z, lambda) -> (grad_z L_r, g(z)), L_r = J + lambda'g + r/2 |g|^2 (41). */
+/* The repeat runs of a dual Hopfield ensemble: each has its own stream
+** (seed, run number) and outputs, so they run in any order. */
+typedef struct {
+  const dual_problem *P;
+  const dual_opts *o;
+  const flow_fn *d1;
+  const double *u0, *mult;
+  int n, m;
+  long K;
+  size_t nws;
+  uint64_t seed, stream;
+  double *traj, *zf, *lam, *dg, *de, *viol;
+  long *inn;
+  int *st;
+  char (*msg)[256];
+} ensemble;
+
+static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
+  ensemble *E = ctx;
+  const dual_problem *P = E->P;
+  int n = E->n, m = E->m;
+  long K = E->K;
+  (void)thread;
+  for (long run_i = lo; run_i < hi; run_i++) {
+    double *ws = hnn_xcalloc(E->nws, sizeof *ws), *z = E->zf + (size_t)run_i * n, *l = E->lam + (size_t)run_i * m;
+    gsl_rng *g = rng_stream(E->seed, RNG_RUN, E->stream + (uint64_t)run_i);
+    for (int j = 0; j < m; j++)
+      l[j] = gsl_ran_flat(g, E->mult[0], E->mult[1] + (E->mult[0] == E->mult[1] ? 1e-300 : 0));
+    gsl_rng_free(g);
+    double *u = hnn_xmalloc((size_t)n * sizeof *u), *zk = hnn_xmalloc((size_t)n * sizeof *zk);
+    memcpy(u, E->u0, (size_t)n * sizeof *u);
+    double *tr = E->traj + (size_t)run_i * K * n, *cb = ws + 3 * (size_t)(n + m);
+    E->st[run_i] = dual_run(P, E->o, u, l, tr, E->inn + (size_t)run_i * K, ws, E->msg[run_i], sizeof E->msg[run_i]);
+    if (!E->st[run_i]) {
+      /* z* = s(u*), and the constraint values there */
+      double *in = ws, *out = ws + n + m;
+      P->act.fn(u, NULL, z, cb);
+      memcpy(in, z, (size_t)n * sizeof *z);
+      memcpy(in + n, l, (size_t)m * sizeof *l);
+      P->lgrad.fn(in, NULL, out, cb);
+      for (int j = 0; j < m; j++) E->viol[(size_t)run_i * m + j] = fabs(out[n + j]);
+      for (long kk = 0; kk < K; kk++) {
+        const double *uk = tr + (size_t)kk * n;
+        P->act.fn(uk, NULL, zk, cb);
+        double s = 0;
+        for (int i = 0; i < n; i++) s += (zk[i] - z[i]) * (zk[i] - z[i]);
+        E->de[(size_t)run_i * K + kk] = sqrt(s);
+        if (dual_hopfield_distance(E->d1, uk, u, n, cb, &E->dg[(size_t)run_i * K + kk]))
+          E->dg[(size_t)run_i * K + kk] = NAN;
+      }
+    }
+    free(u);
+    free(zk);
+    free(ws);
+  }
+}
+
 static hnn_fn *compile_lagrangian(hnn_state *S, sym *flow, double r, int *m) {
   ir_ctx *ir = ir_ctx_new();
   sym *J = state_lookup(S, flow->decl->kids[0]->kids[0]->name);
@@ -241,38 +299,8 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int *st = hnn_xcalloc((size_t)R, sizeof *st);
   char (*msg)[256] = hnn_xcalloc((size_t)R, sizeof *msg);
   uint64_t seed = S->seed, stream = rng_name_index(flow->name);
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int run_i = 0; run_i < R; run_i++) {
-    double *ws = hnn_xcalloc(nws, sizeof *ws), *z = zf + (size_t)run_i * n, *l = lam + (size_t)run_i * m;
-    gsl_rng *g = rng_stream(seed, RNG_RUN, stream + (uint64_t)run_i);
-    for (int j = 0; j < m; j++) l[j] = gsl_ran_flat(g, mult[0], mult[1] + (mult[0] == mult[1] ? 1e-300 : 0));
-    gsl_rng_free(g);
-    double *u = hnn_xmalloc((size_t)n * sizeof *u), *zk = hnn_xmalloc((size_t)n * sizeof *zk);
-    memcpy(u, u0, (size_t)n * sizeof *u);
-    double *tr = traj + (size_t)run_i * K * n, *cb = ws + 3 * (size_t)(n + m);
-    st[run_i] = dual_run(&P, &o, u, l, tr, inn + (size_t)run_i * K, ws, msg[run_i], sizeof msg[run_i]);
-    if (!st[run_i]) {
-      /* z* = s(u*), and the constraint values there */
-      double *in = ws, *out = ws + n + m;
-      P.act.fn(u, NULL, z, cb);
-      memcpy(in, z, (size_t)n * sizeof *z);
-      memcpy(in + n, l, (size_t)m * sizeof *l);
-      P.lgrad.fn(in, NULL, out, cb);
-      for (int j = 0; j < m; j++) viol[(size_t)run_i * m + j] = fabs(out[n + j]);
-      for (long kk = 0; kk < K; kk++) {
-        const double *uk = tr + (size_t)kk * n;
-        P.act.fn(uk, NULL, zk, cb);
-        double s = 0;
-        for (int i = 0; i < n; i++) s += (zk[i] - z[i]) * (zk[i] - z[i]);
-        de[(size_t)run_i * K + kk] = sqrt(s);
-        if (dual_hopfield_distance(&d1, uk, u, n, cb, &dg[(size_t)run_i * K + kk]))
-          dg[(size_t)run_i * K + kk] = NAN;
-      }
-    }
-    free(u);
-    free(zk);
-    free(ws);
-  }
+  ensemble E = { &P, &o, &d1, u0, mult, n, m, K, nws, seed, stream, traj, zf, lam, dg, de, viol, inn, st, msg };
+  pool_run(pool_max_threads(), R, 1, ensemble_runs, &E);
   int status = HNN_OK;
   for (int i = 0; i < R && status == HNN_OK; i++)
     if (st[i]) {

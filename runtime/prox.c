@@ -12,9 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "pool.h"
 #include "prox.h"
 #include "prox_internal.h"
 
@@ -87,14 +85,7 @@ const char *prox_strerror(int s) {
   }
 }
 
-static int nthreads(const prox_opts *o) {
-#ifdef _OPENMP
-  return o->threads > 0 ? o->threads : omp_get_max_threads();
-#else
-  (void)o;
-  return 1;
-#endif
-}
+static int nthreads(const prox_opts *o) { return o->threads > 0 ? o->threads : pool_max_threads(); }
 
 static int grow(double **buf, size_t *cap, size_t need) {
   if (*cap >= need) return 0;
@@ -111,6 +102,33 @@ int prox_identity_coord(void *ctx, int n, size_t N, const double *x, double *phi
   return 0;
 }
 
+typedef struct {
+  const flow_problem *p;
+  int n;
+  size_t N;
+  const double *x, *xn;
+  double *out;
+  int bad;
+} point_job;
+
+/* Points lo..hi-1 through geo_coord, into out coordinate-major. */
+static void coord_range(void *ctx, long lo, long hi, int thread) {
+  point_job *J = ctx;
+  const flow_fn *g = &J->p->geo_coord;
+  int n = J->n, bad = 0;
+  (void)thread;
+  double *buf = malloc(((size_t)n + g->nwork + 1) * sizeof(double));
+  for (long i = lo; buf && i < hi; i++) {
+    if (g->fn(J->x + (size_t)i * n, NULL, buf, buf + n)) bad = 1;
+    for (int d = 0; d < n; d++) {
+      if (!isfinite(buf[d])) bad = 1;
+      J->out[(size_t)d * J->N + i] = buf[d];
+    }
+  }
+  if (!buf || bad) __atomic_store_n(&J->bad, 1, __ATOMIC_RELAXED);
+  free(buf);
+}
+
 /* Coordinates (coordinate-major) of N points: the caller's map, geo_coord,
 ** or the identity. */
 static int coords(const prox_opts *o, const flow_problem *p, int n, size_t N, const double *x, double *c, int nt) {
@@ -120,66 +138,53 @@ static int coords(const prox_opts *o, const flow_problem *p, int n, size_t N, co
       if (!isfinite(c[i])) return PROX_ECALLBACK;
     return 0;
   }
-  const flow_fn *g = p && p->geo_coord.fn ? &p->geo_coord : NULL;
-  int bad = 0;
-  if (!g) return prox_identity_coord(NULL, n, N, x, c);
-  size_t nw = g->nwork;
-#pragma omp parallel num_threads(nt) reduction(| : bad)
-  {
-    double *buf = malloc(((size_t)n + nw + 1) * sizeof(double));
-    if (!buf) bad = 1;
-#pragma omp for schedule(static)
-    for (long i = 0; i < (long)N; i++) {
-      if (!buf) continue;
-      if (g->fn(x + (size_t)i * n, NULL, buf, buf + n)) bad = 1;
+  if (!p || !p->geo_coord.fn) return prox_identity_coord(NULL, n, N, x, c);
+  point_job J = { p, n, N, x, NULL, c, 0 };
+  pool_run(nt, (long)N, 0, coord_range, &J);
+  return J.bad ? PROX_ECALLBACK : 0;
+}
+
+/* Rows lo..hi-1 of the midpoint-rule cost. */
+static void midpoint_range(void *ctx, long lo, long hi, int thread) {
+  point_job *J = ctx;
+  const flow_fn *g = &J->p->metric;
+  int n = J->n, diag = J->p->metric_diagonal, bad = 0;
+  size_t N = J->N, ng = diag ? (size_t)n : (size_t)n * n;
+  (void)thread;
+  double *buf = malloc((2 * (size_t)n + ng + g->nwork + 1) * sizeof(double));
+  for (long i = lo; buf && i < hi; i++) {
+    double *mid = buf, *dx = buf + n, *G = buf + 2 * n, *ws = G + ng;
+    for (size_t j = 0; j < N; j++) {
       for (int d = 0; d < n; d++) {
-        if (!isfinite(buf[d])) bad = 1;
-        c[(size_t)d * N + i] = buf[d];
+        double u = J->x[(size_t)i * n + d], v = J->xn[j * n + d];
+        mid[d] = 0.5 * (u + v);
+        dx[d] = u - v;
       }
+      if (g->fn(mid, NULL, G, ws)) bad = 1;
+      double c = 0.0;
+      for (int d = 0; d < n; d++) {
+        if (diag) {
+          c += G[d] * dx[d] * dx[d];
+        } else {
+          double r = 0.0;
+          for (int e = 0; e < n; e++) r += G[(size_t)d * n + e] * dx[e];
+          c += dx[d] * r;
+        }
+      }
+      if (!isfinite(c) || c < 0.0) bad = 1;
+      J->out[(size_t)i * N + j] = c;
     }
-    free(buf);
   }
-  return bad ? PROX_ECALLBACK : 0;
+  if (!buf || bad) __atomic_store_n(&J->bad, 1, __ATOMIC_RELAXED);
+  free(buf);
 }
 
 /* Midpoint rule C_ij = (x_i - y_j)' G((x_i + y_j)/2) (x_i - y_j), stored. */
 static int midpoint_cost(const flow_problem *p, int n, size_t N, const double *xo, const double *xn,
                          double *C, int nt) {
-  const flow_fn *g = &p->metric;
-  int diag = p->metric_diagonal, bad = 0;
-  size_t ng = diag ? (size_t)n : (size_t)n * n;
-#pragma omp parallel num_threads(nt) reduction(| : bad)
-  {
-    double *buf = malloc((2 * (size_t)n + ng + g->nwork + 1) * sizeof(double));
-    if (!buf) bad = 1;
-#pragma omp for schedule(static)
-    for (long i = 0; i < (long)N; i++) {
-      if (!buf) continue;
-      double *mid = buf, *dx = buf + n, *G = buf + 2 * n, *ws = G + ng;
-      for (size_t j = 0; j < N; j++) {
-        for (int d = 0; d < n; d++) {
-          double u = xo[(size_t)i * n + d], v = xn[j * n + d];
-          mid[d] = 0.5 * (u + v);
-          dx[d] = u - v;
-        }
-        if (g->fn(mid, NULL, G, ws)) bad = 1;
-        double c = 0.0;
-        for (int d = 0; d < n; d++) {
-          if (diag) {
-            c += G[d] * dx[d] * dx[d];
-          } else {
-            double r = 0.0;
-            for (int e = 0; e < n; e++) r += G[(size_t)d * n + e] * dx[e];
-            c += dx[d] * r;
-          }
-        }
-        if (!isfinite(c) || c < 0.0) bad = 1;
-        C[(size_t)i * N + j] = c;
-      }
-    }
-    free(buf);
-  }
-  return bad ? PROX_ECALLBACK : 0;
+  point_job J = { p, n, N, xo, xn, C, 0 };
+  pool_run(nt, (long)N, 0, midpoint_range, &J);
+  return J.bad ? PROX_ECALLBACK : 0;
 }
 
 /* log of the normalization density phi at the points, or 0 when unusable. */

@@ -9,7 +9,7 @@
 ** Euclidean in geo_coord coordinates when the metric separates, otherwise the
 ** midpoint rule (x-y)'G((x+y)/2)(x-y), Euclidean when there is no metric.
 ** Derivation, stability scheme and measurements: docs/prox.md.
-** Depends on flow.h; parallel with OpenMP, results independent of the
+** Depends on flow.h; parallel on pool.h, results independent of the
 ** thread count.
 */
 #ifndef HNN_PROX_H
@@ -36,7 +36,7 @@ typedef struct prox_opts {
   double h;            /* time step (> 0) */
   double tol;          /* stop when the relative L1 marginal violation < tol */
   int max_iter;        /* iteration limit */
-  int threads;         /* OpenMP threads; 0 = the OpenMP default */
+  int threads;         /* threads; 0 = pool_max_threads() */
   prox_norm norm;
   const double *box_lo, *box_hi; /* PROX_NORM_BOX: the box, n entries each */
   size_t kernel_mem;   /* bytes allowed for a stored N x N kernel; beyond it

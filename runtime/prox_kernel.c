@@ -16,6 +16,7 @@
 #endif
 #include <math.h>
 #include <string.h>
+#include "pool.h"
 #include "prox_internal.h"
 
 #define BLK 256          /* columns per block: the block stays in L1 */
@@ -149,16 +150,17 @@ static void build_rows_f(prox_ker *k, long r) {
   }
 }
 
-void prox_ker_build(prox_ker *k) {
-  long N = (long)k->N;
-  if (k->Kf) {
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-    for (long r = 0; r < N; r++) build_rows_f(k, r);
-    return;
+static void build_range(void *ctx, long lo, long hi, int thread) {
+  prox_ker *k = ctx;
+  (void)thread;
+  for (long r = lo; r < hi; r++) {
+    if (k->Kf) build_rows_f(k, r);
+    else build_row(k, (size_t)r, k->K + (size_t)r * k->N);
   }
-  if (!k->K) return;
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par)
-  for (long r = 0; r < N; r++) build_row(k, (size_t)r, k->K + (size_t)r * k->N);
+}
+
+void prox_ker_build(prox_ker *k) {
+  if (k->Kf || k->K) pool_run(k->par ? k->threads : 1, (long)k->N, 0, build_range, k);
 }
 
 PROX_CLONES
@@ -202,40 +204,67 @@ static void axpy_block(double *acc, const double *row, double u, size_t m) {
 ** holds PROX_PARTS x N doubles, twice that for a kernel built on the fly.
 ** Returns the number of exact recomputations.
 */
-int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
-                   double *lwy, double *wy, double *lt, double *part) {
+typedef struct {
+  const prox_ker *k;
+  const double *lwz, *wz, *lro, *lwy;
+  double *ls, *lwy_out, *wy, *lt, *part;
+  int rfb, cfb;          /* fallback counts (atomic adds: order-free) */
+} sweep_job;
+
+/* Row ranges p = lo..hi-1 of the PROX_PARTS: row sums, weights, partial
+** column sums. */
+static void sweep_rows(void *ctx, long lo, long hi, int thread) {
+  sweep_job *J = ctx;
+  const prox_ker *k = J->k;
   const size_t N = k->N;
   int rfb = 0;
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par) reduction(+ : rfb)
-  for (int p = 0; p < PROX_PARTS; p++) {
+  (void)thread;
+  for (long p = lo; p < hi; p++) {
     size_t r0 = N * (size_t)p / PROX_PARTS, r1 = N * (size_t)(p + 1) / PROX_PARTS;
-    double *acc = part + (size_t)p * N, *buf = k->K || k->Kf ? NULL : part + (size_t)(PROX_PARTS + p) * N;
+    double *acc = J->part + (size_t)p * N, *buf = k->K || k->Kf ? NULL : J->part + (size_t)(PROX_PARTS + p) * N;
     memset(acc, 0, N * sizeof *acc);
     for (size_t r = r0; r < r1; r++) {
       const float *rf = k->Kf ? k->Kf + r * N : NULL;
       const double *rd = k->K ? k->K + r * N : buf;
       if (!rf && !k->K) build_row(k, r, buf);
-      double s = rf ? dot_row_f(rf, wz, N) : dot_row(rd, wz, N);
+      double s = rf ? dot_row_f(rf, J->wz, N) : dot_row(rd, J->wz, N);
       int plain = s >= SUM_LO && s <= SUM_HI;
-      ls[r] = plain ? log(s) : lse_entry(k, 0, r, k->a, k->b, lwz);
-      lwy[r] = lro[r] - ls[r];
-      wy[r] = exp(lwy[r]);
+      J->ls[r] = plain ? log(s) : lse_entry(k, 0, r, k->a, k->b, J->lwz);
+      J->lwy_out[r] = J->lro[r] - J->ls[r];
+      J->wy[r] = exp(J->lwy_out[r]);
       if (!plain) rfb++;
-      else if (rf) axpy_block_f(acc, rf, wy[r], N);
-      else axpy_block(acc, rd, wy[r], N);
+      else if (rf) axpy_block_f(acc, rf, J->wy[r], N);
+      else axpy_block(acc, rd, J->wy[r], N);
     }
   }
+  if (rfb) __atomic_add_fetch(&J->rfb, rfb, __ATOMIC_RELAXED);
+}
+
+/* Columns lo..hi-1: the partial sums added in part order. */
+static void sweep_columns(void *ctx, long lo, long hi, int thread) {
+  sweep_job *J = ctx;
+  const prox_ker *k = J->k;
+  const size_t N = k->N;
   int cfb = 0;
-#pragma omp parallel for schedule(static) num_threads(k->threads) if (k->par) reduction(+ : cfb)
-  for (long j = 0; j < (long)N; j++) {
+  (void)thread;
+  for (long j = lo; j < hi; j++) {
     double s = 0.0;
-    for (int p = 0; p < PROX_PARTS; p++) s += part[(size_t)p * N + (size_t)j];
-    if (!rfb && s >= SUM_LO && s <= SUM_HI) {
-      lt[j] = log(s);
+    for (int p = 0; p < PROX_PARTS; p++) s += J->part[(size_t)p * N + (size_t)j];
+    if (!J->rfb && s >= SUM_LO && s <= SUM_HI) {
+      J->lt[j] = log(s);
     } else {
-      lt[j] = lse_entry(k, 1, (size_t)j, k->b, k->a, lwy);
+      J->lt[j] = lse_entry(k, 1, (size_t)j, k->b, k->a, J->lwy);
       cfb++;
     }
   }
-  return cfb;
+  if (cfb) __atomic_add_fetch(&J->cfb, cfb, __ATOMIC_RELAXED);
+}
+
+int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
+                   double *lwy, double *wy, double *lt, double *part) {
+  sweep_job J = { k, lwz, wz, lro, lwy, ls, lwy, wy, lt, part, 0, 0 };
+  int nt = k->par ? k->threads : 1;
+  pool_run(nt, PROX_PARTS, 0, sweep_rows, &J);
+  pool_run(nt, (long)k->N, 0, sweep_columns, &J);
+  return J.cfb;
 }

@@ -25,9 +25,7 @@
 
 #include "rng.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "pool.h"
 
 typedef struct blk_err {
   int status;
@@ -169,11 +167,7 @@ sde_ws *sde_ws_alloc(const flow_problem *p, const sde_opts *o, int N, char *err,
   w->nblocks = (N + SDE_BLOCK - 1) / SDE_BLOCK;
   w->euclid = p->metric_inv.fn == NULL;
   w->diag = !w->euclid && p->metric_diagonal;
-#ifdef _OPENMP
-  w->nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
-#else
-  w->nthreads = 1;
-#endif
+  w->nthreads = o->threads > 0 ? o->threads : pool_max_threads();
   if (w->nthreads < 1) w->nthreads = 1;
   if (w->nthreads > w->nblocks) w->nthreads = w->nblocks;
   w->nwork = flow_problem_nwork(p);
@@ -412,14 +406,7 @@ int sde_check_milstein(const flow_problem *p, const double *x0, double *ws, char
   return 0;
 }
 
-static double *thread_scratch(sde_ws *w) {
-#ifdef _OPENMP
-  int t = omp_get_thread_num();
-#else
-  int t = 0;
-#endif
-  return w->scratch + (size_t)t * w->per_thread;
-}
+static double *thread_scratch(sde_ws *w, int thread) { return w->scratch + (size_t)thread * w->per_thread; }
 
 /* The first error in particle order (deterministic for any thread count). */
 static int collect(sde_ws *w, char *err, size_t errlen) {
@@ -429,6 +416,31 @@ static int collect(sde_ws *w, char *err, size_t errlen) {
       return w->berr[b].status;
     }
   return 0;
+}
+
+typedef struct {
+  sde_ws *w;
+  const double *x_old;
+  double *x_new;
+  long step;
+} step_job;
+
+/* Blocks lo..hi-1 of particles, each with its own random stream. */
+static void step_blocks(void *ctx, long lo, long hi, int thread) {
+  step_job *J = ctx;
+  sde_ws *w = J->w;
+  int n = w->n;
+  double *sc = thread_scratch(w, thread);
+  for (long b = lo; b < hi; b++) {
+    int i1 = (int)(b + 1) * SDE_BLOCK < w->N ? (int)(b + 1) * SDE_BLOCK : w->N;
+    for (int i = (int)b * SDE_BLOCK; i < i1; i++) {
+      size_t off = (size_t)i * n;
+      if (step_one(w, i, J->x_old + off, J->x_new + off, w->rng[b], sc, J->step, &w->berr[b])) {
+        w->berr[b].particle = i;
+        break;
+      }
+    }
+  }
 }
 
 int sde_ws_step(sde_ws *w, const double *x_old, double *x_new, long step, char *err, size_t errlen) {
@@ -442,22 +454,29 @@ int sde_ws_step(sde_ws *w, const double *x_old, double *x_new, long step, char *
     w->milstein_checked = 1;
   }
   for (int b = 0; b < w->nblocks; b++) w->berr[b].status = 0;
-  int nb = w->nblocks;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(w->nthreads)
-#endif
-  for (int b = 0; b < nb; b++) {
-    double *sc = thread_scratch(w);
-    int i1 = (b + 1) * SDE_BLOCK < w->N ? (b + 1) * SDE_BLOCK : w->N;
-    for (int i = b * SDE_BLOCK; i < i1; i++) {
-      size_t off = (size_t)i * n;
-      if (step_one(w, i, x_old + off, x_new + off, w->rng[b], sc, step, &w->berr[b])) {
+  step_job J = { w, x_old, x_new, step };
+  pool_run(w->nthreads, w->nblocks, 0, step_blocks, &J);
+  return collect(w, err, errlen);
+}
+
+/* f at the particles of blocks lo..hi-1 (J->x_old: the cloud). */
+static void f_blocks(void *ctx, long lo, long hi, int thread) {
+  step_job *J = ctx;
+  sde_ws *w = J->w;
+  int n = w->n, N = w->N;
+  double *sc = thread_scratch(w, thread), *xx = sc + w->nwork;
+  for (long b = lo; b < hi; b++) {
+    int i1 = (int)(b + 1) * SDE_BLOCK < N ? (int)(b + 1) * SDE_BLOCK : N;
+    for (int i = (int)b * SDE_BLOCK; i < i1; i++) {
+      memcpy(xx, J->x_old + (size_t)i * n, sizeof(double) * (size_t)n);
+      if (w->p.f.fn(xx, NULL, &w->fval[i], sc)) {
+        w->berr[b].status = SDE_ECALLBACK;
         w->berr[b].particle = i;
+        snprintf(w->berr[b].msg, sizeof w->berr[b].msg, "particle %d: f could not be evaluated", i + 1);
         break;
       }
     }
   }
-  return collect(w, err, errlen);
 }
 
 int sde_ws_monitor(sde_ws *w, const double *x, double *mean, double *cov, sde_monitor *m) {
@@ -481,23 +500,8 @@ int sde_ws_monitor(sde_ws *w, const double *x, double *mean, double *cov, sde_mo
   for (int i = 0; i < N; i++) m->absorbed += w->absorbed[i];
   if (!w->p.f.fn || !w->o.monitor_f) return 0;
   for (int b = 0; b < w->nblocks; b++) w->berr[b].status = 0;
-  int nb = w->nblocks;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(w->nthreads)
-#endif
-  for (int b = 0; b < nb; b++) {
-    double *sc = thread_scratch(w), *xx = sc + w->nwork;
-    int i1 = (b + 1) * SDE_BLOCK < N ? (b + 1) * SDE_BLOCK : N;
-    for (int i = b * SDE_BLOCK; i < i1; i++) {
-      memcpy(xx, x + (size_t)i * n, sizeof(double) * (size_t)n);
-      if (w->p.f.fn(xx, NULL, &w->fval[i], sc)) {
-        w->berr[b].status = SDE_ECALLBACK;
-        w->berr[b].particle = i;
-        snprintf(w->berr[b].msg, sizeof w->berr[b].msg, "particle %d: f could not be evaluated", i + 1);
-        break;
-      }
-    }
-  }
+  step_job J = { w, x, NULL, 0 };
+  pool_run(w->nthreads, w->nblocks, 0, f_blocks, &J);
   int rc = collect(w, NULL, 0);
   if (rc) return rc;
   double s = 0;

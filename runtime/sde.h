@@ -51,7 +51,7 @@ typedef struct sde_opts {
                          ** SDE_BOUNDARY_NONE); entries may be +-inf */
   int include_divergence;/* 1 (default): the T div G^-1 drift; 0 only for demos */
   uint64_t seed;         /* master seed */
-  int threads;           /* OpenMP threads; 0 = the OpenMP default */
+  int threads;           /* threads; 0 = pool_max_threads() */
   int monitor_f;         /* 1 (default): evaluate f for the monitor if p->f */
 } sde_opts;
 

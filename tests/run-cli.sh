@@ -165,5 +165,13 @@ if [ -d "$T/outdir/deep/dir" ]; then expect output-dir 0 1
 else fail output-dir "directory not created"
 fi
 
+# every example parses and checks (a dry run: nothing runs)
+for ex in "$srcdir"/examples/*.hnn; do
+  run "$HNN" --list-params "$ex"
+  if [ "$rc" = 0 ]; then pass "example-checks-$(basename "$ex")"
+  else fail "example-checks-$(basename "$ex")" "exit $rc: $err"
+  fi
+done
+
 [ $failures -eq 0 ] || echo "$failures failure(s)"
 [ $failures -eq 0 ]

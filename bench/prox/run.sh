@@ -5,8 +5,8 @@
 set -e
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
 tmp=${TMPDIR:-/tmp}/hnn-prox-bench.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
-gcc -O2 -fopenmp -I"$top/runtime" "$here/prox_bench.c" "$top/.libs/libhnn_core.a" \
-  $(pkg-config --libs gsl) -lm -o "$tmp/pb"
+gcc -O2 -pthread -I"$top/runtime" "$here/prox_bench.c" "$top/.libs/libhnn_core.a" \
+  $(pkg-config --libs gsl) -ldl -lm -o "$tmp/pb"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)"
 for N in 500 2000; do
   "$tmp/pb" $N "$tmp/d$N.bin" | tee "$tmp/hnn$N"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_randist.h>
+#include "pool.h"
 #include "prox.h"
 #include "rng.h"
 
@@ -431,6 +432,53 @@ START_TEST(test_midpoint) {
 }
 END_TEST
 
+/* ---- the worker pool: every task exactly once, on the thread the
+** schedule gives it; a pool_run from inside a task runs serially */
+typedef struct {
+  int nt;
+  long ntasks;
+  int hits[1000], thread_of[1000], nested[1000];
+} pool_check;
+
+static void count_nested(void *ctx, long lo, long hi, int thread) {
+  int *n = ctx;
+  ck_assert_int_eq(thread, 0);
+  __atomic_add_fetch(n, (int)(hi - lo), __ATOMIC_RELAXED);
+}
+
+static void visit(void *ctx, long lo, long hi, int thread) {
+  pool_check *c = ctx;
+  ck_assert(thread >= 0 && thread < c->nt);
+  for (long k = lo; k < hi; k++) {
+    __atomic_add_fetch(&c->hits[k], 1, __ATOMIC_RELAXED);
+    c->thread_of[k] = thread;
+    if (k % 97 == 0) pool_run(4, 10, k % 2, count_nested, &c->nested[k]);
+  }
+}
+
+START_TEST(test_pool) {
+  static pool_check c;
+  for (int dynamic = 0; dynamic < 2; dynamic++)
+    for (int nt = 1; nt <= 4; nt++)
+      for (int rep = 0; rep < 50; rep++) {
+        memset(&c, 0, sizeof c);
+        c.nt = nt;
+        c.ntasks = rep % 2 ? 1000 : 3 + rep;
+        pool_run(nt, c.ntasks, dynamic, visit, &c);
+        for (long k = 0; k < c.ntasks; k++) {
+          ck_assert_int_eq(c.hits[k], 1);
+          if (k % 97 == 0) ck_assert_int_eq(c.nested[k], 10);
+          /* static: thread t of m = min(nt, ntasks) owns [ntasks t/m, ntasks (t+1)/m) */
+          long m = nt < c.ntasks ? nt : c.ntasks, t = c.thread_of[k];
+          if (!dynamic)
+            ck_assert_msg(c.ntasks * t / m <= k && k < c.ntasks * (t + 1) / m, "task %ld ran on thread %ld (nt %d, %ld tasks)",
+                          k, t, nt, c.ntasks);
+        }
+      }
+  ck_assert_int_ge(pool_max_threads(), 1);
+}
+END_TEST
+
 START_TEST(test_invalid) {
   prox_ws *w = prox_ws_alloc(1, 4);
   prox_opts o;
@@ -461,6 +509,7 @@ int main(void) {
   tcase_add_test(tc, test_threads);
   tcase_add_test(tc, test_midpoint);
   tcase_add_test(tc, test_invalid);
+  tcase_add_test(tc, test_pool);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
