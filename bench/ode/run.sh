@@ -14,7 +14,9 @@
 # (hnn_ode.c): the runtime's share, without the JIT.
 #
 # usage: bench/ode/run.sh [TOL ...]   (default 1e-8; needs `make` first;
-#        ROUNDS_FIXED (5) and ROUNDS_ADAPTIVE (21) set the rounds)
+#        ROUNDS_FIXED (5) and ROUNDS_ADAPTIVE (41) set the rounds)
+# With valgrind installed it also counts the instructions of the adaptive
+# runs at the first TOL: a figure that scheduling noise does not move.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -65,7 +67,7 @@ targets="hnn/plain $(r "$(best fixed.txt hnn)" "$plain") (<= 1.5)"
 [ -n "$xpp" ] && targets="$targets; xppaut/hnn $(r "$(best fixed.txt xpp)" "$(best fixed.txt hnn)") (>= 4)"
 
 for tol in "$@"; do
-  $py "$here/../timeit.py" "${ROUNDS_ADAPTIVE:-21}" \
+  $py "$here/../timeit.py" "${ROUNDS_ADAPTIVE:-41}" \
     "gsl=./gsl_ode rkf45 g.csv $tol" "hnn=$hnn -D tol=$tol himmel_rkf45.hnn" \
     "runtime=./hnn_ode rkf45 r.csv $tol" >adaptive.txt
   gsl=$(best adaptive.txt gsl)
@@ -77,4 +79,13 @@ for tol in "$@"; do
   echo
   targets="$targets; rkf45 $tol hnn/gsl $(r "$(best adaptive.txt hnn)" "$gsl") (<= 1.3)"
 done
+# Instructions executed (deterministic, unlike times on a shared machine)
+if command -v valgrind >/dev/null 2>&1; then
+  ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+         awk '/refs:/ { gsub(",", "", $NF); print $NF }'; }
+  tol=$1
+  gi=$(ir ./gsl_ode rkf45 g.csv "$tol"); hi=$(ir "$hnn" -D tol="$tol" himmel_rkf45.hnn)
+  echo "instructions, rkf45 $tol (callgrind): gsl_odeiv2 by hand $gi, hnn $hi, ratio $(r "$hi" "$gi")"
+  echo
+fi
 echo "targets: $targets"
