@@ -4,7 +4,7 @@ every command once, in turn, so a slow spell of a shared machine hits all
 of them alike.  Prints, per command, "LABEL best median best-cpu" in
 seconds (wall: best and median; user + system CPU time: best).
 
-usage: timeit.py ROUNDS LABEL=COMMAND [LABEL=COMMAND ...]
+usage: timeit.py ROUNDS LABEL=COMMAND|@FILE ...   (FILE: one LABEL=COMMAND a line)
 COMMAND is split like a shell word list (no shell runs); its stdout is
 discarded, and a non-zero exit stops everything with the command's stderr.
 """
@@ -20,8 +20,15 @@ def main(argv):
     if len(argv) < 3:
         sys.exit(__doc__)
     rounds = int(argv[1])
+    specs = []
+    for arg in argv[2:]:
+        if arg.startswith("@"):
+            with open(arg[1:]) as f:
+                specs += [line.strip() for line in f if line.strip()]
+        else:
+            specs.append(arg)
     cmds = []
-    for spec in argv[2:]:
+    for spec in specs:
         label, _, cmd = spec.partition("=")
         cmds.append((label, shlex.split(cmd)))
     times = {label: [] for label, _ in cmds}

@@ -162,8 +162,7 @@ static hnn_fn *batch_add(hnn_state *S, hnn_batch *b, int nvars, ir_node **vars, 
   return f;
 }
 
-/* One function compiled now, whatever batch is open (its caller calls it). */
-static hnn_fn *compile_now(hnn_state *S, int nvars, ir_node **vars, int nouts, ir_node **outs) {
+hnn_fn *state_compile_now(hnn_state *S, int nvars, ir_node **vars, int nouts, ir_node **outs) {
   hnn_batch b;
   memset(&b, 0, sizeof b);
   b.u = cg_unit_new();
@@ -183,9 +182,11 @@ int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
   ir_ctx *ir = ir_ctx_new();
   ir_node *r = lower_expr(S, ir, e);
   if (r) {
-    /* constants (folded by the IR) need no compiled module */
-    *val = hnn_xcalloc((size_t)ir_shape_size(r->shape), sizeof **val);
-    if (ir_const_values(r, *val)) {
+    /* constants (folded by the IR) and a param's values need no compiled module */
+    size_t n = (size_t)ir_shape_size(r->shape);
+    *val = hnn_xcalloc(n, sizeof **val);
+    if (r->op == IR_PARAM) memcpy(*val, r->data, n * sizeof **val);
+    if (r->op == IR_PARAM || ir_const_values(r, *val)) {
       *shape = r->shape;
       ir_ctx_free(ir);
       return HNN_OK;
@@ -193,7 +194,7 @@ int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
     free(*val);
     *val = NULL;
   }
-  hnn_fn *f = r ? compile_now(S, 0, NULL, 1, &r) : NULL;
+  hnn_fn *f = r ? state_compile_now(S, 0, NULL, 1, &r) : NULL;
   if (!f) {
     ir_ctx_free(ir);
     return HNN_ERR_SCRIPT;

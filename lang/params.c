@@ -43,7 +43,7 @@ int params_evaluate(hnn_state *S, sym *p) {
     } else {
       double *val = NULL;
       ir_shape sh;
-      hnn_fn *fn = state_compile(S, ir, 0, NULL, 0, NULL, 1, &r, 0);
+      hnn_fn *fn = state_compile_now(S, 0, NULL, 1, &r);
       if (!fn) {
         status = 1;
       } else {

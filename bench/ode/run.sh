@@ -66,6 +66,23 @@ echo
 targets="hnn/plain $(r "$(best fixed.txt hnn)" "$plain") (<= 1.5)"
 [ -n "$xpp" ] && targets="$targets; xppaut/hnn $(r "$(best fixed.txt xpp)" "$(best fixed.txt hnn)") (>= 4)"
 
+# every adaptive method at the first TOL (hnn scripts made from the rkf45 one)
+tol=$1
+: >methods.spec
+for m in rkf45 rkck rk8pd msadams msbdf; do
+  sed "s/rkf45/$m/g" himmel_rkf45.hnn >"adaptive_$m.hnn"
+  echo "gsl_$m=./gsl_ode $m g.csv $tol" >>methods.spec
+  echo "hnn_$m=$hnn -D tol=$tol adaptive_$m.hnn" >>methods.spec
+done
+$py "$here/../timeit.py" "${ROUNDS_ADAPTIVE:-41}" @methods.spec >methods.txt
+printf "%-44s %9s %9s %7s\n" "adaptive, atol = rtol = $tol" "gsl (s)" "hnn (s)" "ratio"
+for m in rkf45 rkck rk8pd msadams msbdf; do
+  g=$(best methods.txt "gsl_$m"); h=$(best methods.txt "hnn_$m")
+  printf "%-44s %9s %9s %7s\n" "$m$( [ $m = msbdf ] && echo ' (exact Jacobian)')" "$g" "$h" "$(r "$h" "$g")"
+  targets="$targets; $m hnn/gsl $(r "$h" "$g") (<= 1.3)"
+done
+echo
+
 for tol in "$@"; do
   $py "$here/../timeit.py" "${ROUNDS_ADAPTIVE:-41}" \
     "gsl=./gsl_ode rkf45 g.csv $tol" "hnn=$hnn -D tol=$tol himmel_rkf45.hnn" \
