@@ -101,8 +101,10 @@ if command -v valgrind >/dev/null 2>&1; then
   ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
          awk '/refs:/ { gsub(",", "", $NF); print $NF }'; }
   tol=$1
-  gi=$(ir ./gsl_ode rkf45 g.csv "$tol"); hi=$(ir "$hnn" -D tol="$tol" himmel_rkf45.hnn)
-  echo "instructions, rkf45 $tol (callgrind): gsl_odeiv2 by hand $gi, hnn $hi, ratio $(r "$hi" "$gi")"
+  for m in rkf45 msbdf; do
+    gi=$(ir ./gsl_ode $m g.csv "$tol"); hi=$(ir "$hnn" -D tol="$tol" "adaptive_$m.hnn")
+    echo "instructions, $m $tol (callgrind): gsl_odeiv2 by hand $gi, hnn $hi, ratio $(r "$hi" "$gi")"
+  done
   echo
 fi
 echo "targets: $targets"
