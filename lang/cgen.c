@@ -15,7 +15,7 @@
 **   2. emission.  Inlining and fusion are capped in size, so deep chains
 **      become a sequence of temps and no string or recursion grows with depth.
 ** IR_INVERT bodies become static helpers (value, derivative, bracketing
-** Newton solver) shared by every function of the unit.
+** Newton solver) shared by every function of the unit (cgen_invert.c).
 */
 #include "cgen.h"
 
@@ -27,32 +27,11 @@
 
 #include "diff.h"
 #include "jit.h"
+#include "cgen_impl.h"
 #include "strbuf.h"
 
 #define INLINE_MAX 40   /* nodes per inlined expression */
 #define SCALARS_MAX 8   /* a vector read only by element is not stored up to this size */
-
-typedef struct { ir_node *var; cg_source src; int off; } binding;
-typedef struct { ir_node *root; int off; } output;
-typedef struct { char *name; size_t ws; } fninfo;
-
-struct cg_unit {
-  strbuf helpers, funcs;
-  char *source;
-  fninfo *fns;
-  int nfns;
-  char **pnames;
-  const double **pdata;
-  int nparams;
-  char **inv_keys;       /* emitted text of each invert helper's body, for sharing */
-  int ninv;
-  /* the function being built */
-  char *cur;
-  binding *binds;
-  int nbinds;
-  output *outs;
-  int nouts;
-};
 
 cg_unit *cg_unit_new(void) { return hnn_xcalloc(1, sizeof(cg_unit)); }
 
@@ -134,8 +113,6 @@ typedef struct {
   int nouts;
 } gen;
 
-static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *outs, int nouts,
-                    strbuf *code, size_t *ws);
 
 static slot *S(gen *g, const ir_node *x) { return &g->sl[g->pos[x->id]]; }
 static int is_ew(ir_op op) { return op >= IR_NEG && op <= IR_INVERT; }
@@ -218,7 +195,6 @@ static const char *c_fn[IR_NFN1] = {
   "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan",
   "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", NULL, "fabs", NULL, NULL, "erf"};
 
-static int invert_helper(cg_unit *u, ir_node *x);
 
 /* The C expression of an elementwise or scalar node at element i. */
 static char *build(gen *g, ir_node *x, cidx i) {
@@ -262,7 +238,7 @@ static char *build(gen *g, ir_node *x, cidx i) {
     }
     break;
   case IR_INVERT: {
-    int h = invert_helper(g->u, x);
+    int h = cg_invert_helper(g->u, x);
     if (h < 0) g->err = 1;
     r = fmt("hnn_inv%d(%s, &st)", h, a);
     break;
@@ -332,7 +308,7 @@ static void decide(gen *g) {
       else s->k = K_ARRAY, s->s = hnn_xstrdup(x->name);
       continue;
     }
-    if (x->op == IR_INVERT && invert_helper(g->u, x) < 0) {
+    if (x->op == IR_INVERT && cg_invert_helper(g->u, x) < 0) {
       g->err = 1;
       break;
     }
@@ -595,8 +571,8 @@ static void emit_array(gen *g, ir_node *x, slot *s) {
   }
 }
 
-static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *outs, int nouts,
-                    strbuf *code, size_t *ws) {
+int cg_gen_body(cg_unit *u, const binding *binds, int nbinds, const output *outs, int nouts, strbuf *code,
+                size_t *ws) {
   gen g;
   memset(&g, 0, sizeof g);
   g.u = u;
@@ -641,84 +617,6 @@ static int gen_body(cg_unit *u, const binding *binds, int nbinds, const output *
   return g.err ? -1 : 0;
 }
 
-/* ------------------------------------------------------- invert helpers */
-
-/* Statements computing `root` of the scalar u into out[0]. */
-static int scalar_fn_text(cg_unit *u, ir_node *root, ir_node *bodyvar, strbuf *code, size_t *ws) {
-  binding b = {bodyvar, CG_IN, 0};
-  output o = {root, 0};
-  return gen_body(u, &b, 1, &o, 1, code, ws);
-}
-
-static void helper_fn(strbuf *h, const char *name, const char *body, size_t ws) {
-  sb_printf(h,
-            "static double %s(double u) {\n"
-            "double in[1], out[1], ws[%zu];\nconst double *dir = 0;\nint st = 0;\n"
-            "(void)dir; (void)ws; (void)st;\nin[0] = u;\n%s"
-            "return out[0];\n}\n",
-            name, ws ? ws : 1, body ? body : "");
-}
-
-/* Index of the helper hnn_inv<N>(y, &st) solving s(u) = y for the body of x. */
-static int invert_helper(cg_unit *u, ir_node *x) {
-  strbuf sv = STRBUF_INIT, dv = STRBUF_INIT;
-  size_t wsv = 0, wsd = 0;
-  ir_node *ds = diff_scalar(ir_ctx_of(x->body), x->body, x->bodyvar);
-  if (scalar_fn_text(u, x->body, x->bodyvar, &sv, &wsv) || scalar_fn_text(u, ds, x->bodyvar, &dv, &wsd)) {
-    sb_free(&sv);
-    sb_free(&dv);
-    return -1;
-  }
-  char *key = fmt("%s@%s", sv.s ? sv.s : "", dv.s ? dv.s : "");
-  for (int k = 0; k < u->ninv; k++)
-    if (!strcmp(u->inv_keys[k], key)) {
-      free(key), sb_free(&sv), sb_free(&dv);
-      return k;
-    }
-  int N = u->ninv++;
-  u->inv_keys = hnn_xrealloc(u->inv_keys, (size_t)u->ninv * sizeof *u->inv_keys);
-  u->inv_keys[N] = key;
-  char *sn = fmt("hnn_s%d", N), *dn = fmt("hnn_ds%d", N);
-  helper_fn(&u->helpers, sn, sv.s, wsv);
-  helper_fn(&u->helpers, dn, dv.s, wsd);
-  /* Bracket by doubling outwards from [-1, 1] (at most ~1000 steps reach
-  ** 1e300), then safeguarded Newton: a step leaving the bracket bisects. */
-  sb_printf(&u->helpers,
-            "static double hnn_inv%d(double y, int *st) {\n"
-            "double lo = -1, hi = 1, slo = %s(lo), shi = %s(hi), x, fx, d, xn;\n"
-            "int it;\n"
-            "if (y != y) { *st = 1; return y; }\n"
-            "for (it = 0; !(slo <= y) && it < 2000; it++) {\n"
-            "  if (slo == slo) { hi = lo; shi = slo; }\n"
-            "  if (!(lo > -1e300)) break;\n"
-            "  lo *= 2; slo = %s(lo);\n}\n"
-            "for (it = 0; !(shi >= y) && it < 2000; it++) {\n"
-            "  if (shi == shi && shi <= y) { lo = hi; slo = shi; }\n"
-            "  if (!(hi < 1e300)) break;\n"
-            "  hi *= 2; shi = %s(hi);\n}\n"
-            "if (!(slo <= y && y <= shi)) { *st = 1; return 0.0/0.0; }\n"
-            "if (slo == y) return lo;\n"
-            "if (shi == y) return hi;\n"
-            "x = 0.5 * (lo + hi);\n"
-            "for (it = 0; it < 100; it++) {\n"
-            "  fx = %s(x) - y;\n"
-            "  if (fx == 0) return x;\n"
-            "  if (fx < 0) lo = x; else hi = x;\n"
-            "  d = %s(x);\n"
-            "  xn = x - fx / d;\n"
-            "  if (!(xn > lo && xn < hi)) xn = 0.5 * (lo + hi);\n"
-            "  if (fabs(xn - x) <= 4 * 2.220446049250313e-16 * fabs(xn) || "
-            "fabs(hi - lo) <= 4 * 2.220446049250313e-16 * fabs(xn)) return xn;\n"
-            "  x = xn;\n}\n"
-            "return x;\n}\n",
-            N, sn, sn, sn, sn, sn, dn);
-  free(sn);
-  free(dn);
-  sb_free(&sv);
-  sb_free(&dv);
-  return N;
-}
-
 /* ------------------------------------------------------------ functions */
 
 int cg_func_begin(cg_unit *u, const char *cname) {
@@ -751,7 +649,7 @@ int cg_func_end(cg_unit *u) {
   if (!u->cur) return -1;
   strbuf code = STRBUF_INIT;
   size_t ws = 0;
-  int rc = gen_body(u, u->binds, u->nbinds, u->outs, u->nouts, &code, &ws);
+  int rc = cg_gen_body(u, u->binds, u->nbinds, u->outs, u->nouts, &code, &ws);
   if (!rc) {
     func_head(&u->funcs, u->cur);
     if (code.s) sb_puts(&u->funcs, code.s);
