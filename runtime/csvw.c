@@ -60,7 +60,8 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
     free(w);
     return NULL;
   }
-  for (int i = 0; i < ncomments; i++) put_comment(w->f, comments[i]);
+  /* the column names first: numpy.genfromtxt(names=True) reads them from
+  ** the first line; loadtxt and gnuplot skip every '#' line */
   fputs("# t,step", w->f);
   for (int i = 0; i < n; i++) {
     if (names) {
@@ -71,6 +72,7 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
     }
   }
   fputc('\n', w->f);
+  for (int i = 0; i < ncomments; i++) put_comment(w->f, comments[i]);
   if (ferror(w->f)) w->failed = 1;
   return w;
 }

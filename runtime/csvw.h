@@ -1,10 +1,12 @@
 /*
 ** csvw.h — CSV writer for run output, readable as is by
-** numpy.loadtxt(f, delimiter=",") and gnuplot (set datafile separator ",").
+** numpy.loadtxt(f, delimiter=","), numpy.genfromtxt(f, delimiter=",",
+** names=True) and gnuplot (set datafile separator ",").
 **
-** Layout: '# '-comment lines given by the caller (hnn version, seed, params
-** in effect), then '# t,step,x1,...,xn' (or the caller's column names), then
-** one row per point, numbers printed with %.17g (exact round trip).
+** Layout: '# t,step,x1,...,xn' (or the caller's column names), then the
+** '# '-comment lines given by the caller (hnn version, seed, params in
+** effect), then one row per point, numbers printed with %.17g (exact round
+** trip).
 ** The file is written to a temporary file in the same directory and renamed
 ** into place by csvw_commit: a failed run never replaces a good file.
 */
