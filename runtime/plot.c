@@ -252,17 +252,12 @@ static void autoscale(const panel *pa, int which, axis *ax) {
   ax->hi = ax->log ? pow(10, thi) : thi;
 }
 
-typedef struct ticks {
-  double v[128];
-  int n, major[128];
-} ticks;
-
 static double nice_step(double range, int target) {
   double raw = range / target, mag = pow(10, floor(log10(raw))), f = raw / mag;
   return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
 }
 
-static void make_ticks(double lo, double hi, int log, int target, ticks *t) {
+void plot_make_ticks(double lo, double hi, int log, int target, ticks *t) {
   t->n = 0;
   if (log) {
     int d0 = (int)ceil(log10(lo) - 1e-9), d1 = (int)floor(log10(hi) + 1e-9);
@@ -278,6 +273,21 @@ static void make_ticks(double lo, double hi, int log, int target, ticks *t) {
         }
       return;
     }
+    /* less than two decades: labelled 1-2-5 steps (every mantissa when
+    ** that gives fewer than three), so a 250..8000 axis reads 500 ... 5000 */
+    static const int m125[] = { 1, 2, 5 }, m19[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+    for (int pass = 0; pass < 2 && t->n < 3; pass++) {
+      const int *ms = pass ? m19 : m125;
+      int nm = pass ? 9 : 3;
+      t->n = 0;
+      for (int k = (int)floor(log10(lo)); k <= (int)ceil(log10(hi)); k++)
+        for (int i = 0; i < nm; i++) {
+          double v = ms[i] * pow(10, k);
+          if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9) && t->n < 126) t->v[t->n] = v, t->major[t->n++] = 1;
+        }
+    }
+    if (t->n >= 2) return;
+    t->n = 0;
   }
   double step = nice_step(hi - lo, target);
   for (double k = ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step && t->n < 126; k++) {
@@ -442,7 +452,7 @@ static void draw_colorbar(cairo_t *cr, const panel *pa, double x, double y, doub
   axis ax = {lo, hi, log, 0, 0};
   axis_map(&ax, y + h, y);
   ticks t;
-  make_ticks(lo, hi, log, 6, &t);
+  plot_make_ticks(lo, hi, log, 6, &t);
   double lq = -1e9, lh = 0;
   for (int i = 0; i < t.n; i++) {
     if (!t.major[i]) continue;
@@ -464,8 +474,8 @@ static void draw_panel(cairo_t *cr, const panel *pa, double cx, double cy, doubl
   axis X, Y;
   autoscale(pa, 0, &X), autoscale(pa, 1, &Y);
   ticks tx, ty;
-  make_ticks(X.lo, X.hi, X.log, (int)fmax(3, cw / (fs * 9)), &tx);
-  make_ticks(Y.lo, Y.hi, Y.log, (int)fmax(3, ch / (fs * 5)), &ty);
+  plot_make_ticks(X.lo, X.hi, X.log, (int)fmax(3, cw / (fs * 9)), &tx);
+  plot_make_ticks(Y.lo, Y.hi, Y.log, (int)fmax(3, ch / (fs * 5)), &ty);
   char buf[32];
   double ylw = 0;
   for (int i = 0; i < ty.n; i++)

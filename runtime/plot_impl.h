@@ -43,6 +43,16 @@ static inline double cnorm(double v, double lo, double hi, int log) {
 
 /* plot_field.c: a colormap image, and marching-squares contours. The colour
 ** scale is [clo, chi] (log if clog). */
+/* Axis ticks: about target steps of 1, 2 or 5 x 10^k (linear); decades
+** with minor ticks (log, two decades or more); labelled 1-2-5 steps, or
+** every mantissa when those are fewer than three (log, less than two
+** decades).  major: labelled. */
+typedef struct ticks {
+  double v[128];
+  int n, major[128];
+} ticks;
+void plot_make_ticks(double lo, double hi, int log, int target, ticks *t);
+
 void plot_draw_heatmap(cairo_t *cr, const series *s, const axis *X, const axis *Y,
                        double clo, double chi, int clog);
 void plot_draw_contours(cairo_t *cr, const series *s, const axis *X, const axis *Y,

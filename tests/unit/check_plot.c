@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "plot.h"
+#include "plot_impl.h"
 
 /* Sanitizer builds: fontconfig (under cairo's text) keeps process-lifetime
 ** caches that LeakSanitizer would report; they are not plot.c's leaks. */
@@ -37,6 +38,28 @@ static int starts_with(const char *path, const char *magic, size_t n) {
   fclose(f);
   return got == n && memcmp(buf, magic, n) == 0;
 }
+
+/* The labelled ticks of an axis, as "v v v". */
+static void labels(double lo, double hi, int log, char *out, size_t len) {
+  ticks t;
+  plot_make_ticks(lo, hi, log, 6, &t);
+  out[0] = 0;
+  for (int i = 0; i < t.n; i++)
+    if (t.major[i]) snprintf(out + strlen(out), len - strlen(out), "%s%g", out[0] ? " " : "", t.v[i]);
+}
+
+START_TEST(axis_ticks) {
+  char b[512];
+  labels(215, 9300, 1, b, sizeof b);   /* under two decades: 1-2-5 */
+  ck_assert_str_eq(b, "500 1000 2000 5000");
+  labels(300, 700, 1, b, sizeof b);    /* 1-2-5 gives one: every mantissa */
+  ck_assert_str_eq(b, "300 400 500 600 700");
+  labels(0.5, 2e6, 1, b, sizeof b);    /* decades */
+  ck_assert_str_eq(b, "1 10 100 1000 10000 100000 1e+06");
+  labels(0, 1, 0, b, sizeof b);        /* linear */
+  ck_assert_str_eq(b, "0 0.2 0.4 0.6 0.8 1");
+}
+END_TEST
 
 START_TEST(viridis_ends) {
   double c[3];
@@ -119,6 +142,7 @@ int main(void) {
   TCase *tc = tcase_create("plot");
   tcase_add_checked_fixture(tc, setup, teardown);
   tcase_add_test(tc, viridis_ends);
+  tcase_add_test(tc, axis_ticks);
   tcase_add_test(tc, arguments);
   tcase_add_test(tc, formats);
   suite_add_tcase(s, tc);
