@@ -2,7 +2,9 @@
 ** repl.c — the hnn read-eval-print loop.
 **
 ** Reads lines from stdin, GNU readline when interactive, getline otherwise,
-** and loads each complete input with hnn_load_string.  An input is complete
+** and loads each complete input with hnn_load_string.  readline is loaded
+** when an interactive session starts (dltable.h): scripts do not pay for
+** it, and without it the REPL still runs, prompting, without line editing.  An input is complete
 ** unless loading it fails with the parser's end-of-input phrase (the lua.c
 ** trick: the parser, not the REPL, knows when a statement is unfinished).
 ** Lines starting with ':' are REPL commands.  Uses only hnn.h.
@@ -24,6 +26,48 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "dltable.h"
+
+/* The readline symbols the REPL uses, loaded by rl_load; the macros below
+** send every use through the table. */
+#define RL_SYMS(X) \
+  X(readline) X(add_history) X(append_history) X(write_history) X(using_history) X(read_history) \
+  X(history_truncate_file) X(rl_readline_name) X(rl_outstream)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+  RL_SYMS(X)
+#undef X
+} rl;
+
+static int rl_load(char *err, size_t errlen) {
+  static const char *const names[] = {
+#define X(f) #f,
+    RL_SYMS(X)
+#undef X
+  };
+  enum { N = sizeof names / sizeof *names };
+  void *slot[N];
+  if (dltable_load("libreadline.so.8", "readline", names, slot, N, err, errlen) &&
+      dltable_load("libreadline.so", "readline", names, slot, N, err, errlen))
+    return -1;
+  int k = 0;
+#define X(f) memcpy(&rl.f, &slot[k++], sizeof slot[0]);
+  RL_SYMS(X)
+#undef X
+  return 0;
+}
+
+#define readline (*rl.readline)
+#define add_history (*rl.add_history)
+#define append_history (*rl.append_history)
+#define write_history (*rl.write_history)
+#define using_history (*rl.using_history)
+#define read_history (*rl.read_history)
+#define history_truncate_file (*rl.history_truncate_file)
+#define rl_readline_name (*rl.rl_readline_name)
+#define rl_outstream (*rl.rl_outstream)
+
 /* hnn's parser appends this to an error that hits the end of the input. */
 #define INCOMPLETE_MARK "(the input ends in the middle of a statement)"
 #define PROMPT "hnn> "
@@ -33,6 +77,7 @@
 typedef struct {
   hnn_state *S;
   int interactive;
+  int editing;       /* readline loaded (interactive only) */
   int failed;        /* some input or command failed */
   int lineno;        /* lines read so far */
   char *history;     /* history file, or NULL for none */
@@ -91,7 +136,7 @@ static void history_start(repl *R) {
 ** create a missing file, so fall back to writing the whole list.  Failures
 ** are ignored: history is a convenience. */
 static void history_add(repl *R, const char *entry) {
-  if (!R->interactive) return;
+  if (!R->editing) return;
   add_history(entry);
   if (R->history && append_history(1, R->history) != 0) write_history(R->history);
 }
@@ -104,9 +149,13 @@ static void history_end(repl *R) {
 /* One line without its newline (caller frees), or NULL at end of input. */
 static char *read_line(repl *R, int more) {
   char *line = NULL;
-  if (R->interactive) {
+  if (R->editing) {
     line = readline(more ? PROMPT_MORE : PROMPT);
   } else {
+    if (R->interactive) {
+      fputs(more ? PROMPT_MORE : PROMPT, isatty(STDOUT_FILENO) ? stdout : stderr);
+      fflush(NULL);
+    }
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, stdin);
     if (n < 0) return free(line), NULL;
@@ -293,15 +342,18 @@ static int loop(repl *R) {
 }
 
 int repl_run(hnn_state *S, int interactive) {
-  repl R = {S, interactive, 0, 0, NULL};
+  repl R = {S, interactive, 0, 0, 0, NULL};
   if (interactive) {
-    history_start(&R);
+    char err[256];
+    R.editing = rl_load(err, sizeof err) == 0;
+    if (R.editing) history_start(&R);
+    else fprintf(stderr, "hnn: %s; reading lines without editing or history\n", err);
     printf("hnn %s  (:help for help, Ctrl-D to quit)\n", hnn_version());
   }
   int quit = loop(&R);
   if (interactive) {
     if (!quit) putchar('\n');   /* after Ctrl-D, start the shell prompt afresh */
-    history_end(&R);
+    if (R.editing) history_end(&R);
   }
   fflush(stdout);
   return R.failed ? 1 : 0;

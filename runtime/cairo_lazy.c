@@ -4,10 +4,11 @@
 #define HNN_CAIRO_LAZY_IMPL
 #include "cairo_lazy.h"
 
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "dltable.h"
 
 hnn_cairo_api hnn_cairo;
 
@@ -15,21 +16,19 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char load_error[256];
 
 static void load(void) {
+  static const char *const names[] = {
+#define X(f) #f,
+    HNN_CAIRO_FUNCS(X)
+#undef X
+  };
+  enum { N = sizeof names / sizeof *names };
+  void *slot[N];
   /* cairo 1.x keeps this soname; the headers we compiled against are 1.x */
-  void *h = dlopen("libcairo.so.2", RTLD_NOW | RTLD_LOCAL);
-  if (!h) {
-    snprintf(load_error, sizeof load_error, "cannot load cairo for plotting: %s", dlerror());
-    return;
-  }
-  hnn_cairo_api api;
-#define X(f)                                                                                \
-  if (!(*(void **)&api.f = dlsym(h, #f))) {                                                \
-    snprintf(load_error, sizeof load_error, "cannot load cairo for plotting: no %s", #f);  \
-    return;                                                                                 \
-  }
+  if (dltable_load("libcairo.so.2", "cairo for plotting", names, slot, N, load_error, sizeof load_error)) return;
+  int k = 0;
+#define X(f) memcpy(&hnn_cairo.f, &slot[k++], sizeof slot[0]);
   HNN_CAIRO_FUNCS(X)
 #undef X
-  hnn_cairo = api;
 }
 
 int cairo_lazy_load(char *err, size_t errlen) {
