@@ -12,7 +12,7 @@
 ** constraint), reflecting (fold modulo 2L), absorbing, periodic.
 **
 ** Random numbers: one GSL mt19937 stream per block of SDE_BLOCK particles,
-** rng_stream(seed, RNG_BLOCK, block); blocks run in parallel under OpenMP and
+** rng_stream(seed, RNG_BLOCK, block); blocks run in parallel (pool.h) and
 ** every reduction is done in particle order, so the output is bit-for-bit
 ** independent of the number of threads.
 ** Inputs: a flow_problem (grad, optional metric_inv, div_metric_inv, f).
