@@ -124,7 +124,6 @@ int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   return errs;
 }
 
-/* (z, lambda) -> (grad_z L_r, g(z)), L_r = J + lambda'g + r/2 |g|^2 (41). */
 /* The repeat runs of a dual Hopfield ensemble: each has its own stream
 ** (seed, run number) and outputs, so they run in any order. */
 typedef struct {
@@ -182,6 +181,7 @@ static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
   }
 }
 
+/* (z, lambda) -> (grad_z L_r, g(z)), L_r = J + lambda'g + r/2 |g|^2 (41). */
 static hnn_fn *compile_lagrangian(hnn_state *S, sym *flow, double r, int *m) {
   ir_ctx *ir = ir_ctx_new();
   sym *J = state_lookup(S, flow->decl->kids[0]->kids[0]->name);

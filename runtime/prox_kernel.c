@@ -191,23 +191,12 @@ static void axpy_block(double *acc, const double *row, double u, size_t m) {
   for (size_t s = 0; s < m; s++) acc[s] += row[s] * u;
 }
 
-/*
-** One pass over the kernel for both sums of an iteration.  Row r
-** gives ls_r = log sum_s K_rs wz_s; then y_r = exp(lro_r - ls_r) weights the
-** same row, still in cache, into the column sums lt (= log sum_r K_rs y_r).
-** This halves the kernel traffic of separate row and column passes (and the
-** exps of a kernel built on the fly, row by row, into part's second half).
-** Column sums accumulate over PROX_PARTS fixed row ranges, added in order, so
-** no result depends on the thread count.  A sum outside [SUM_LO, SUM_HI] is
-** redone exactly; after such a row, whose weight the plain column sums lack,
-** every column is (rare: the caller then absorbs the potentials).  part
-** holds PROX_PARTS x N doubles, twice that for a kernel built on the fly.
-** Returns the number of exact recomputations.
-*/
+/* One sweep's arrays (prox_ker_sweep's arguments) and its fallback counts,
+** shared by the row and the column passes. */
 typedef struct {
   const prox_ker *k;
-  const double *lwz, *wz, *lro, *lwy;
-  double *ls, *lwy_out, *wy, *lt, *part;
+  const double *lwz, *wz, *lro;
+  double *ls, *lwy, *wy, *lt, *part;
   int rfb, cfb;          /* fallback counts (atomic adds: order-free) */
 } sweep_job;
 
@@ -230,8 +219,8 @@ static void sweep_rows(void *ctx, long lo, long hi, int thread) {
       double s = rf ? dot_row_f(rf, J->wz, N) : dot_row(rd, J->wz, N);
       int plain = s >= SUM_LO && s <= SUM_HI;
       J->ls[r] = plain ? log(s) : lse_entry(k, 0, r, k->a, k->b, J->lwz);
-      J->lwy_out[r] = J->lro[r] - J->ls[r];
-      J->wy[r] = exp(J->lwy_out[r]);
+      J->lwy[r] = J->lro[r] - J->ls[r];
+      J->wy[r] = exp(J->lwy[r]);
       if (!plain) rfb++;
       else if (rf) axpy_block_f(acc, rf, J->wy[r], N);
       else axpy_block(acc, rd, J->wy[r], N);
@@ -260,9 +249,22 @@ static void sweep_columns(void *ctx, long lo, long hi, int thread) {
   if (cfb) __atomic_add_fetch(&J->cfb, cfb, __ATOMIC_RELAXED);
 }
 
+/*
+** One pass over the kernel for both sums of an iteration.  Row r
+** gives ls_r = log sum_s K_rs wz_s; then y_r = exp(lro_r - ls_r) weights the
+** same row, still in cache, into the column sums lt (= log sum_r K_rs y_r).
+** This halves the kernel traffic of separate row and column passes (and the
+** exps of a kernel built on the fly, row by row, into part's second half).
+** Column sums accumulate over PROX_PARTS fixed row ranges, added in order, so
+** no result depends on the thread count.  A sum outside [SUM_LO, SUM_HI] is
+** redone exactly; after such a row, whose weight the plain column sums lack,
+** every column is (rare: the caller then absorbs the potentials).  part
+** holds PROX_PARTS x N doubles, twice that for a kernel built on the fly.
+** Returns the number of exact recomputations.
+*/
 int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
                    double *lwy, double *wy, double *lt, double *part) {
-  sweep_job J = { k, lwz, wz, lro, lwy, ls, lwy, wy, lt, part, 0, 0 };
+  sweep_job J = { k, lwz, wz, lro, ls, lwy, wy, lt, part, 0, 0 };
   int nt = k->par ? k->threads : 1;
   pool_run(nt, PROX_PARTS, 0, sweep_rows, &J);
   pool_run(nt, (long)k->N, 0, sweep_columns, &J);
