@@ -162,11 +162,13 @@ static hnn_fn *batch_add(hnn_state *S, hnn_batch *b, int nvars, ir_node **vars, 
   return f;
 }
 
-hnn_fn *state_compile_now(hnn_state *S, int nvars, ir_node **vars, int nouts, ir_node **outs) {
+/* The closed expression r compiled at once, whatever batch is open: its
+** caller runs it straight away. */
+static hnn_fn *compile_now(hnn_state *S, ir_node *r) {
   hnn_batch b;
   memset(&b, 0, sizeof b);
   b.u = cg_unit_new();
-  hnn_fn *f = batch_add(S, &b, nvars, vars, 0, NULL, nouts, outs, 0);
+  hnn_fn *f = batch_add(S, &b, 0, NULL, 0, NULL, 1, &r, 0);
   return batch_compile(S, &b) ? NULL : f;
 }
 
@@ -178,33 +180,35 @@ hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int n
   return state_batch_end(S) ? NULL : f;
 }
 
+int state_eval_ir(hnn_state *S, ir_node *r, double *v) {
+  /* constants (folded by the IR) and a param's values need no compiled module */
+  if (r->op == IR_PARAM) {
+    memcpy(v, r->data, (size_t)ir_shape_size(r->shape) * sizeof *v);
+    return 0;
+  }
+  if (ir_const_values(r, v)) return 0;
+  hnn_fn *f = compile_now(S, r);
+  if (!f) return -1;
+  return f->fn(NULL, NULL, v, f->work) != 0;
+}
+
 int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
   ir_ctx *ir = ir_ctx_new();
   ir_node *r = lower_expr(S, ir, e);
-  if (r) {
-    /* constants (folded by the IR) and a param's values need no compiled module */
-    size_t n = (size_t)ir_shape_size(r->shape);
-    *val = hnn_xcalloc(n, sizeof **val);
-    if (r->op == IR_PARAM) memcpy(*val, r->data, n * sizeof **val);
-    if (r->op == IR_PARAM || ir_const_values(r, *val)) {
-      *shape = r->shape;
-      ir_ctx_free(ir);
-      return HNN_OK;
-    }
-    free(*val);
-    *val = NULL;
-  }
-  hnn_fn *f = r ? state_compile_now(S, 0, NULL, 1, &r) : NULL;
-  if (!f) {
+  if (!r) {
     ir_ctx_free(ir);
     return HNN_ERR_SCRIPT;
   }
   *shape = r->shape;
-  size_t n = (size_t)ir_shape_size(r->shape);
-  *val = hnn_xcalloc(n, sizeof **val);
-  int rc = f->fn(NULL, NULL, *val, f->work);
+  *val = hnn_xcalloc((size_t)ir_shape_size(r->shape), sizeof **val);
+  int rc = state_eval_ir(S, r, *val);
   ir_ctx_free(ir);
-  if (rc != 0) {
+  if (rc < 0) {
+    free(*val);
+    *val = NULL;
+    return HNN_ERR_SCRIPT;
+  }
+  if (rc) {
     diag_error(&S->diags, e->src, e->loc, "a numeric inverse failed: the value is outside the activation's range");
     return HNN_ERR_RUNTIME;
   }

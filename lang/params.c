@@ -35,25 +35,12 @@ int params_evaluate(hnn_state *S, sym *p) {
   if (!r) {
     status = 1;
   } else {
-    double v;
-    if (ir_is_const(r, &v)) {
-      fill_from(p, &v, 1);
-    } else if (r->op == IR_PARAM && ir_shape_eq(r->shape, p->shape)) {
-      fill_from(p, r->data, n);
-    } else {
-      double *val = NULL;
-      ir_shape sh;
-      hnn_fn *fn = state_compile_now(S, 0, NULL, 1, &r);
-      if (!fn) {
-        status = 1;
-      } else {
-        val = hnn_xcalloc((size_t)ir_shape_size(r->shape), sizeof *val);
-        fn->fn(NULL, NULL, val, fn->work);
-        sh = r->shape;
-        fill_from(p, val, (size_t)ir_shape_size(sh));
-        free(val);
-      }
-    }
+    /* a failed numeric inverse leaves NaN, reported below as non-finite */
+    size_t m = (size_t)ir_shape_size(r->shape);
+    double *val = hnn_xcalloc(m, sizeof *val);
+    if (state_eval_ir(S, r, val) < 0) status = 1;
+    else fill_from(p, val, m);
+    free(val);
   }
   for (size_t i = 0; status == 0 && i < n; i++)
     if (!isfinite(p->data[i])) {

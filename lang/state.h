@@ -158,9 +158,12 @@ void state_batch_free(hnn_state *S);   /* hnn_close */
 void state_fn_later(hnn_state *S, hnn_fn *f, jit_fn *dst);
 hnn_fn *state_compile(hnn_state *S, ir_ctx *ctx, int nvars, ir_node **vars, int ndirs, ir_node **dirs,
                       int nouts, ir_node **outs, int jacobian_n);
-/* One function compiled at once, whatever batch is open: for callers that
-** call it straight away (expression and param evaluation). */
-hnn_fn *state_compile_now(hnn_state *S, int nvars, ir_node **vars, int nouts, ir_node **outs);
+/* The values of a closed IR expression (no free variables) into v
+** (ir_shape_size values): constants and a param's values are copied,
+** anything else is compiled at once, outside any open batch, and run.  0; 1 when a numeric
+** inverse failed (v still written); -1 when it did not compile (error in
+** S->diags). */
+int state_eval_ir(hnn_state *S, ir_node *r, double *v);
 /* Evaluate a checked expression: value to a malloc'd buffer. */
 int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape);
 /* Publish S->diags as the error text; returns status. */
