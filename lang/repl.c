@@ -4,10 +4,11 @@
 ** Reads lines from stdin, GNU readline when interactive, getline otherwise,
 ** and loads each complete input with hnn_load_string.  readline is loaded
 ** when an interactive session starts (dltable.h): scripts do not pay for
-** it, and without it the REPL still runs, prompting, without line editing.  An input is complete
-** unless loading it fails with the parser's end-of-input phrase (the lua.c
-** trick: the parser, not the REPL, knows when a statement is unfinished).
-** Lines starting with ':' are REPL commands.  Uses only hnn.h.
+** it, and without it the REPL still runs, prompting, without line editing.
+** An input is complete unless loading it fails with the parser's
+** end-of-input phrase (the lua.c trick: the parser, not the REPL, knows
+** when a statement is unfinished).  Lines starting with ':' are REPL
+** commands.  Uses only hnn.h.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* getline, strdup */
@@ -47,15 +48,11 @@ static int rl_load(char *err, size_t errlen) {
 #undef X
   };
   enum { N = sizeof names / sizeof *names };
-  void *slot[N];
-  if (dltable_load("libreadline.so.8", "readline", names, slot, N, err, errlen) &&
-      dltable_load("libreadline.so", "readline", names, slot, N, err, errlen))
-    return -1;
-  int k = 0;
-#define X(f) memcpy(&rl.f, &slot[k++], sizeof slot[0]);
-  RL_SYMS(X)
-#undef X
-  return 0;
+  _Static_assert(sizeof rl == N * sizeof(void *), "rl is one pointer per name");
+  return dltable_load("libreadline.so.8", "readline", names, N, &rl, err, errlen) &&
+                 dltable_load("libreadline.so", "readline", names, N, &rl, err, errlen)
+             ? -1
+             : 0;
 }
 
 #define readline (*rl.readline)

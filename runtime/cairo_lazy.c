@@ -6,7 +6,6 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "dltable.h"
 
@@ -22,13 +21,9 @@ static void load(void) {
 #undef X
   };
   enum { N = sizeof names / sizeof *names };
-  void *slot[N];
+  _Static_assert(sizeof hnn_cairo == N * sizeof(void *), "hnn_cairo is one pointer per name");
   /* cairo 1.x keeps this soname; the headers we compiled against are 1.x */
-  if (dltable_load("libcairo.so.2", "cairo for plotting", names, slot, N, load_error, sizeof load_error)) return;
-  int k = 0;
-#define X(f) memcpy(&hnn_cairo.f, &slot[k++], sizeof slot[0]);
-  HNN_CAIRO_FUNCS(X)
-#undef X
+  dltable_load("libcairo.so.2", "cairo for plotting", names, N, &hnn_cairo, load_error, sizeof load_error);
 }
 
 int cairo_lazy_load(char *err, size_t errlen) {

@@ -9,9 +9,11 @@
 
 #include <stddef.h>
 
-/* dlopen soname and set slots[i] = dlsym(names[i]) for i < n.  0, or -1
-** with "cannot load WHAT: reason" in err (errlen bytes). */
-int dltable_load(const char *soname, const char *what, const char *const *names, void **slots, int n, char *err,
+/* dlopen soname and fill table, a struct of n pointer members (object or
+** function pointers, each the size of void *) declared in the order of
+** names, with dlsym(names[i]).  0, or -1 with "cannot load WHAT: reason"
+** in err (errlen bytes) and the table not to be used. */
+int dltable_load(const char *soname, const char *what, const char *const *names, int n, void *table, char *err,
                  size_t errlen);
 
 #endif
