@@ -7,7 +7,8 @@
 # activation from (0.35, 0.62).
 #   fixed step: RK4, h = 1e-4 to t = 200 (2,000,000 steps), a row every 1000
 #               steps: hnn, a plain C loop, gsl_odeiv2 by hand, XPPAUT;
-#   adaptive:   rkf45 at atol = rtol = TOL, a row every 0.1 to t = 200: hnn
+#   adaptive:   rkf45, rkck, rk8pd, msadams, msbdf at the first TOL, rkf45
+#               at the others; a row every 0.1 to t = 200: hnn
 #               and gsl_odeiv2 by hand.
 # The hand-written programs write the rows hnn writes (t, step, x1, x2, f).
 # "hnn runtime" is runtime/ode.c driven by hand-written gcc -O2 callbacks
@@ -52,23 +53,23 @@ $py "$here/../timeit.py" "${ROUNDS_FIXED:-5}" \
   "gsl=./gsl_ode rk4 g.csv" ${xpp:+"xpp=xppaut -silent himmel.ode"} >fixed.txt
 best() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
 r() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# row LABEL FILE KEY BASE: one table line, KEY's best time and its ratio to BASE
+row() { printf "%-44s %9s %7s\n" "$1" "$(best "$2" "$3")" "$(r "$(best "$2" "$3")" "$4")"; }
 plain=$(best fixed.txt plain)
 printf "%-44s %9s %7s\n" "RK4, h = 1e-4, 2,000,000 steps" "best (s)" "ratio"
-printf "%-44s %9s %7s\n" "plain C loop (gcc -O2)" "$plain" 1.00
-printf "%-44s %9s %7s\n" "hnn himmel_rk4.hnn" "$(best fixed.txt hnn)" "$(r "$(best fixed.txt hnn)" "$plain")"
-printf "%-44s %9s %7s\n" "  hnn runtime, hand-written callbacks" "$(best fixed.txt runtime)" \
-  "$(r "$(best fixed.txt runtime)" "$plain")"
-printf "%-44s %9s %7s\n" "gsl_odeiv2 rk4 by hand (step doubling)" "$(best fixed.txt gsl)" \
-  "$(r "$(best fixed.txt gsl)" "$plain")"
-[ -n "$xpp" ] && printf "%-44s %9s %7s\n" "xppaut -silent, rungekutta, nout=1000" "$(best fixed.txt xpp)" \
-  "$(r "$(best fixed.txt xpp)" "$plain")"
+row "plain C loop (gcc -O2)" fixed.txt plain "$plain"
+row "hnn himmel_rk4.hnn" fixed.txt hnn "$plain"
+row "  hnn runtime, hand-written callbacks" fixed.txt runtime "$plain"
+row "gsl_odeiv2 rk4 by hand (step doubling)" fixed.txt gsl "$plain"
+[ -n "$xpp" ] && row "xppaut -silent, rungekutta, nout=1000" fixed.txt xpp "$plain"
 echo
 targets="hnn/plain $(r "$(best fixed.txt hnn)" "$plain") (<= 1.5)"
 [ -n "$xpp" ] && targets="$targets; xppaut/hnn $(r "$(best fixed.txt xpp)" "$(best fixed.txt hnn)") (>= 4)"
 
-# every adaptive method at the first TOL (hnn scripts made from the rkf45 one)
-tol=$1
-: >methods.spec
+# every adaptive method at the first TOL (hnn scripts made from the rkf45
+# one), with the runtime-only row for rkf45
+tol1=$1 tol=$1
+echo "runtime=./hnn_ode rkf45 r.csv $tol" >methods.spec
 for m in rkf45 rkck rk8pd msadams msbdf; do
   sed "s/rkf45/$m/g" himmel_rkf45.hnn >"adaptive_$m.hnn"
   echo "gsl_$m=./gsl_ode $m g.csv $tol" >>methods.spec
@@ -81,18 +82,20 @@ for m in rkf45 rkck rk8pd msadams msbdf; do
   printf "%-44s %9s %9s %7s\n" "$m$( [ $m = msbdf ] && echo ' (exact Jacobian)')" "$g" "$h" "$(r "$h" "$g")"
   targets="$targets; $m hnn/gsl $(r "$h" "$g") (<= 1.3)"
 done
+row "  hnn runtime, hand-written callbacks, rkf45" methods.txt runtime "$(best methods.txt gsl_rkf45)"
 echo
 
+# rkf45 at the other tolerances
+shift
 for tol in "$@"; do
   $py "$here/../timeit.py" "${ROUNDS_ADAPTIVE:-41}" \
     "gsl=./gsl_ode rkf45 g.csv $tol" "hnn=$hnn -D tol=$tol himmel_rkf45.hnn" \
     "runtime=./hnn_ode rkf45 r.csv $tol" >adaptive.txt
   gsl=$(best adaptive.txt gsl)
   printf "%-44s %9s %7s\n" "rkf45, atol = rtol = $tol" "best (s)" "ratio"
-  printf "%-44s %9s %7s\n" "gsl_odeiv2 by hand" "$gsl" 1.00
-  printf "%-44s %9s %7s\n" "hnn himmel_rkf45.hnn" "$(best adaptive.txt hnn)" "$(r "$(best adaptive.txt hnn)" "$gsl")"
-  printf "%-44s %9s %7s\n" "  hnn runtime, hand-written callbacks" "$(best adaptive.txt runtime)" \
-    "$(r "$(best adaptive.txt runtime)" "$gsl")"
+  row "gsl_odeiv2 by hand" adaptive.txt gsl "$gsl"
+  row "hnn himmel_rkf45.hnn" adaptive.txt hnn "$gsl"
+  row "  hnn runtime, hand-written callbacks" adaptive.txt runtime "$gsl"
   echo
   targets="$targets; rkf45 $tol hnn/gsl $(r "$(best adaptive.txt hnn)" "$gsl") (<= 1.3)"
 done
@@ -100,10 +103,9 @@ done
 if command -v valgrind >/dev/null 2>&1; then
   ir() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
          awk '/refs:/ { gsub(",", "", $NF); print $NF }'; }
-  tol=$1
   for m in rkf45 msbdf; do
-    gi=$(ir ./gsl_ode $m g.csv "$tol"); hi=$(ir "$hnn" -D tol="$tol" "adaptive_$m.hnn")
-    echo "instructions, $m $tol (callgrind): gsl_odeiv2 by hand $gi, hnn $hi, ratio $(r "$hi" "$gi")"
+    gi=$(ir ./gsl_ode $m g.csv "$tol1"); hi=$(ir "$hnn" -D tol="$tol1" "adaptive_$m.hnn")
+    echo "instructions, $m $tol1 (callgrind): gsl_odeiv2 by hand $gi, hnn $hi, ratio $(r "$hi" "$gi")"
   done
   echo
 fi
