@@ -1,6 +1,5 @@
 /*
-** csvw.c — atomic CSV writer for run output (see csvw.h).
-** POSIX: mkstemp in the target's directory, fchmod to 0666 & ~umask, rename.
+** csvw.c — atomic CSV writer for run output (see csvw.h), on afile.h.
 */
 #define _POSIX_C_SOURCE 200809L
 #include "csvw.h"
@@ -9,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "afile.h"
 
 struct csvw {
   FILE *f;
@@ -28,36 +27,29 @@ static void werr(char *err, size_t len, const char *what, const char *path) {
   if (err && len) snprintf(err, len, "%s '%s': %s", what, path, strerror(errno));
 }
 
+static void release(csvw *w) {
+  free(w->tmp);
+  free(w->path);
+  free(w);
+}
+
 csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomments,
                 const char *const *names, char *err, size_t errlen) {
   csvw *w = calloc(1, sizeof *w);
-  size_t len = strlen(path);
-  if (!w || !(w->path = malloc(len + 1)) || !(w->tmp = malloc(len + 16))) {
-    if (w) free(w->path);
+  if (!w || !(w->path = strdup(path))) {
     free(w);
     if (err && errlen) snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  memcpy(w->path, path, len + 1);
-  snprintf(w->tmp, len + 16, "%s.tmp.XXXXXX", path);
   w->n = n;
-  int fd = mkstemp(w->tmp);
-  if (fd < 0) {
-    werr(err, errlen, "cannot create a temporary file for", path);
-    free(w->tmp);
-    free(w->path);
-    free(w);
-    return NULL;
-  }
-  mode_t um = umask(0);
-  umask(um);
-  if (fchmod(fd, 0666 & ~um) || !(w->f = fdopen(fd, "w"))) {
-    werr(err, errlen, "cannot write", w->tmp);
-    close(fd);
-    unlink(w->tmp);
-    free(w->tmp);
-    free(w->path);
-    free(w);
+  int opened;
+  if (!(w->f = afile_open(path, "w", &w->tmp, &opened))) {
+    if (!w->tmp) {
+      if (err && errlen) snprintf(err, errlen, "out of memory");
+    } else {
+      werr(err, errlen, opened ? "cannot write" : "cannot create a temporary file for", opened ? w->tmp : path);
+    }
+    release(w);
     return NULL;
   }
   /* the column names first: numpy.genfromtxt(names=True) reads them from
@@ -94,32 +86,17 @@ int csvw_emit(void *ctx, double t, long step, const double *x, int n) {
   return csvw_row(ctx, t, step, x, n);
 }
 
-static void release(csvw *w) {
-  free(w->tmp);
-  free(w->path);
-  free(w);
-}
-
 int csvw_commit(csvw *w, char *err, size_t errlen) {
-  int bad = w->failed;
-  /* no fsync: the rename protects against failed runs (the goal), and an
-  ** fsync would cost milliseconds per output file */
-  if (!bad && fflush(w->f)) bad = 1;
-  if (fclose(w->f) && !bad) bad = 1;
-  if (bad) {
-    werr(err, errlen, "write error on", w->tmp);
-  } else if (rename(w->tmp, w->path)) {
-    werr(err, errlen, "cannot rename the output into", w->path);
-    bad = 1;
-  }
-  if (bad) unlink(w->tmp);
+  int rc = afile_close(w->f, w->tmp, w->path, !w->failed);
+  if (w->failed || rc == 1) werr(err, errlen, "write error on", w->tmp);
+  else if (rc == 2) werr(err, errlen, "cannot rename the output into", w->path);
+  int bad = w->failed || rc;
   release(w);
   return bad ? 3 : 0;
 }
 
 void csvw_abort(csvw *w) {
   if (!w) return;
-  fclose(w->f);
-  unlink(w->tmp);
+  afile_close(w->f, w->tmp, w->path, 0);
   release(w);
 }

@@ -8,11 +8,9 @@
 ** squares (plot_field.c); colours come from an embedded viridis table.
 ** Depends on cairo only (no X server, no fontconfig setup beyond cairo's).
 */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* mkstemp, fchmod */
-#endif
 #include "plot.h"
 #include "plot_impl.h"
+#include "afile.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 typedef struct panel {
   char *title, *xlabel, *ylabel, *cblabel;
@@ -578,23 +574,12 @@ int plot_save(plot *p, const char *path, char *err, size_t errlen) {
     return -1;
   }
   if (cairo_lazy_load(err, errlen)) return -1;
-  size_t n = strlen(path) + 16;
-  char *tmp = malloc(n);
-  if (!tmp) return snprintf(err, errlen, "out of memory"), -1;
-  snprintf(tmp, n, "%s.tmpXXXXXX", path);
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-    return free(tmp), -1;
-  }
-  mode_t um = umask(0);
-  umask(um);
-  (void)fchmod(fd, 0666 & ~um);
-  FILE *f = fdopen(fd, "wb");
+  char *tmp;
+  int opened;
+  FILE *f = afile_open(path, "wb", &tmp, &opened);
   if (!f) {
     snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-    close(fd), unlink(tmp), free(tmp);
-    return -1;
+    return free(tmp), -1;
   }
   cairo_surface_t *surf =
       fmt == 0   ? cairo_image_surface_create(CAIRO_FORMAT_RGB24, p->w, p->h)
@@ -610,19 +595,11 @@ int plot_save(plot *p, const char *path, char *err, size_t errlen) {
   if (st == CAIRO_STATUS_SUCCESS) st = cairo_surface_status(surf);
   cairo_surface_destroy(surf);
   int bad = st != CAIRO_STATUS_SUCCESS;
-  int werr = ferror(f) ? errno : 0;
-  if (fclose(f) != 0 && !werr) werr = errno;
-  if (bad || werr) {
-    snprintf(err, errlen, "cannot write '%s': %s", path,
-             werr ? strerror(werr) : cairo_status_to_string(st));
-    unlink(tmp), free(tmp);
-    return -1;
-  }
-  if (rename(tmp, path) != 0) {
-    snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-    unlink(tmp), free(tmp);
-    return -1;
-  }
+  int rc = afile_close(f, tmp, path, !bad);
   free(tmp);
+  if (bad || rc) {
+    snprintf(err, errlen, "cannot write '%s': %s", path, rc ? strerror(errno) : cairo_status_to_string(st));
+    return -1;
+  }
   return 0;
 }
