@@ -80,9 +80,7 @@ run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *con
 
 int run_out_row(run_out *o, double t, long step, const double *v) {
   if (o->w) return csvw_row(o->w, t, step, v, o->ncols);
-  fprintf(o->f, "%.17g,%ld", t, step);
-  for (int i = 0; i < o->ncols; i++) fprintf(o->f, ",%.17g", v[i]);
-  return fputc('\n', o->f) == EOF;
+  return csvw_put_row(o->f, t, step, v, o->ncols) != 0;
 }
 
 int run_out_close(run_out *o, char **err) {

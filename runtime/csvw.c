@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "afile.h"
+#include "numfmt.h"
 
 struct csvw {
   FILE *f;
@@ -69,6 +70,36 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
   return w;
 }
 
+/* the decimal digits of step, with its sign */
+static int put_long(char *p, long step) {
+  char tmp[24];
+  int len = 0, neg = step < 0;
+  unsigned long u = neg ? 0ul - (unsigned long)step : (unsigned long)step;
+  do tmp[len++] = (char)('0' + u % 10);
+  while (u /= 10);
+  char *q = p;
+  if (neg) *q++ = '-';
+  while (len) *q++ = tmp[--len];
+  return (int)(q - p);
+}
+
+int csvw_put_row(FILE *f, double t, long step, const double *x, int n) {
+  char line[4096];
+  int len = numfmt_g17(line, t);
+  line[len++] = ',';
+  len += put_long(line + len, step);
+  for (int i = 0; i < n; i++) {
+    if (len > (int)sizeof line - NUMFMT_G17_LEN - 2) {
+      if (fwrite(line, 1, (size_t)len, f) != (size_t)len) return EOF;
+      len = 0;
+    }
+    line[len++] = ',';
+    len += numfmt_g17(line + len, x[i]);
+  }
+  line[len++] = '\n';
+  return fwrite(line, 1, (size_t)len, f) == (size_t)len ? 0 : EOF;
+}
+
 int csvw_row(csvw *w, double t, long step, const double *x, int n) {
   if (w->failed) return 1;
   if (n != w->n) {
@@ -76,9 +107,7 @@ int csvw_row(csvw *w, double t, long step, const double *x, int n) {
     errno = EINVAL;
     return 1;
   }
-  fprintf(w->f, "%.17g,%ld", t, step);
-  for (int i = 0; i < n; i++) fprintf(w->f, ",%.17g", x[i]);
-  if (fputc('\n', w->f) == EOF || ferror(w->f)) w->failed = 1;
+  if (csvw_put_row(w->f, t, step, x, n) != 0 || ferror(w->f)) w->failed = 1;
   return w->failed;
 }
 

@@ -5,8 +5,8 @@
 **
 ** Layout: '# t,step,x1,...,xn' (or the caller's column names), then the
 ** '# '-comment lines given by the caller (hnn version, seed, params in
-** effect), then one row per point, numbers printed with %.17g (exact round
-** trip).
+** effect), then one row per point, numbers as printf's %.17g writes them
+** (exact round trip; numfmt.h).
 ** The file is written to a temporary file in the same directory and renamed
 ** into place by csvw_commit: a failed run never replaces a good file.
 */
@@ -14,6 +14,7 @@
 #define HNN_CSVW_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct csvw csvw;
 
@@ -26,6 +27,10 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
 /* One row: t, step, x[0..n-1].  Returns 0 or nonzero (write error; the
 ** writer remembers it and csvw_commit fails). */
 int csvw_row(csvw *w, double t, long step, const double *x, int n);
+
+/* The row alone, to any stream (standard output, say): 0, or EOF on a
+** write error. */
+int csvw_put_row(FILE *f, double t, long step, const double *x, int n);
 
 /* The same with the ode_emit signature (ctx is the csvw). */
 int csvw_emit(void *ctx, double t, long step, const double *x, int n);

@@ -33,7 +33,7 @@ cd "$work"
 $CC $CFLAGS -I"$here" -o plain_rk4 "$here/plain_rk4.c" -lm
 $CC $CFLAGS -I"$here" -o gsl_ode "$here/gsl_ode.c" -lgsl -lgslcblas -lm
 $CC $CFLAGS -I"$here" -I"$top/runtime" -o hnn_ode "$here/hnn_ode.c" "$here/callbacks.c" \
-  "$top/runtime/ode.c" "$top/runtime/flow.c" "$top/runtime/csvw.c" "$top/runtime/afile.c" -lgsl -lgslcblas -lm
+  "$top/runtime/ode.c" "$top/runtime/flow.c" "$top/runtime/csvw.c" "$top/runtime/numfmt.c" "$top/runtime/afile.c" -lgsl -lgslcblas -lm
 cp "$here/himmel.ode" "$here/himmel_rk4.hnn" "$here/himmel_rkf45.hnn" .
 
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"

@@ -1,5 +1,6 @@
 /*
-** check_geo.c — unit tests for runtime/geodesic.c and runtime/csvw.c.
+** check_geo.c — unit tests for runtime/geodesic.c, runtime/csvw.c and
+** runtime/numfmt.c.
 **
 ** Closed forms (derived, not copied from the paper): for a Hopfield metric
 ** g(x) = 1/s'(s^-1(x)) the distance separates, d^2 = sum (Phi(x_i) - Phi(y_i))^2
@@ -15,6 +16,7 @@
 ** ~1e-11 relative error; 1e-8 is the requirement of issue #4.
 */
 #include <check.h>
+#include <float.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include "csvw.h"
 #include "geocoord.h"
 #include "geodesic.h"
+#include "numfmt.h"
 #include "ode.h"
 #include "testprobs.h"
 
@@ -195,7 +198,6 @@ START_TEST(test_natgrad_decreases_distance) {
 }
 END_TEST
 
-/* ---- csvw: the layout numpy/gnuplot read, atomic replacement */
 /* runtime/geocoord.c: the coordinates of the proximal cost, by quadrature
 ** of sqrt(s') in the hidden coordinate, against the closed forms above.
 ** Points include 1e-9 from the edges (hidden coordinates ~ +-10 to 20 apart,
@@ -229,6 +231,7 @@ START_TEST(test_hopfield_coords) {
 }
 END_TEST
 
+/* ---- csvw: the layout numpy/gnuplot read, atomic replacement */
 START_TEST(test_csvw) {
   char dir[] = "/tmp/check_geo_XXXXXX", path[256], err[256], line[512];
   ck_assert(mkdtemp(dir) != NULL);
@@ -281,6 +284,88 @@ START_TEST(test_csvw) {
 }
 END_TEST
 
+/* ---- numfmt: printf's "%.17g", byte for byte */
+static int numfmt_mismatches;
+
+static void expect_printf(double v) {
+  char got[NUMFMT_G17_LEN], want[64];
+  int len = numfmt_g17(got, v);
+  snprintf(want, sizeof want, "%.17g", v);
+  if ((strcmp(got, want) != 0 || len != (int)strlen(want)) && numfmt_mismatches++ < 10)
+    fprintf(stderr, "numfmt_g17(%a) = '%s', printf '%s'\n", v, got, want);
+}
+
+static double from_bits(unsigned long long u) {
+  double v;
+  memcpy(&v, &u, sizeof v);
+  return v;
+}
+
+/* Every binary exponent with random and extreme mantissas (each entry of
+** the power-of-ten table is used), exact ties (2^-j has up to j + 1
+** significant digits ending in 5: printf rounds them to even), powers of
+** ten and their neighbours (the %g switch between fixed and exponent form,
+** rounding up to the next power), integers, multiples of 0.1 (run times). */
+START_TEST(test_numfmt_matches_printf) {
+  unsigned long long r = 88172645463325252ull;
+  numfmt_mismatches = 0;
+  for (unsigned long long be = 0; be < 2047; be++)
+    for (int k = 0; k < 48; k++) {
+      r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+      unsigned long long frac = k == 0 ? 0 : k == 1 ? 1 : k == 2 ? (1ull << 52) - 1 : r & ((1ull << 52) - 1);
+      expect_printf(from_bits(be << 52 | frac | (unsigned long long)(k & 1) << 63));
+    }
+  for (int j = 0; j <= 1074; j++) {
+    expect_printf(ldexp(1, -j));
+    expect_printf(ldexp(3, -j));
+    expect_printf(-ldexp(5, -j));
+  }
+  for (int j = -324; j <= 308; j++) {
+    char text[16];
+    snprintf(text, sizeof text, "1e%d", j);
+    double p = strtod(text, NULL);
+    expect_printf(p);
+    expect_printf(nextafter(p, 0));
+    expect_printf(nextafter(p, INFINITY));
+    expect_printf(9.99999999999999999e-1 * p);
+  }
+  for (long i = 0; i < 20000; i++) {
+    expect_printf((double)i);
+    expect_printf(i * 0.1);
+    expect_printf(-i * 1e-5);
+  }
+  expect_printf(0.0), expect_printf(-0.0), expect_printf(INFINITY), expect_printf(-INFINITY);
+  expect_printf(NAN), expect_printf(DBL_MAX), expect_printf(DBL_MIN), expect_printf(DBL_TRUE_MIN);
+  ck_assert_int_eq(numfmt_mismatches, 0);
+}
+END_TEST
+
+/* A row longer than csvw's line buffer, to a plain stream, reads back exactly. */
+START_TEST(test_csvw_long_row) {
+  enum { N = 700 };
+  double x[N], back[N];
+  unsigned long seed = 11;
+  for (int i = 0; i < N; i++) x[i] = (urand(&seed) - 0.5) * pow(10, i % 40 - 20);
+  char *buf = NULL;
+  size_t size = 0;
+  FILE *f = open_memstream(&buf, &size);
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(csvw_put_row(f, 0.30000000000000004, -12345, x, N), 0);
+  ck_assert_int_eq(fclose(f), 0);
+  ck_assert(size > 4096 && buf[size - 1] == '\n' && memchr(buf, '\n', size) == buf + size - 1);
+  char *p;
+  ck_assert(strtod(buf, &p) == 0.30000000000000004 && *p == ',');
+  ck_assert(strtol(p + 1, &p, 10) == -12345);
+  for (int i = 0; i < N; i++) {
+    ck_assert(*p == ',');
+    back[i] = strtod(p + 1, &p);
+  }
+  ck_assert(*p == '\n');
+  ck_assert(memcmp(back, x, sizeof x) == 0);
+  free(buf);
+}
+END_TEST
+
 static Suite *geo_suite(void) {
   Suite *s = suite_create("geo");
   TCase *tc = tcase_create("core");
@@ -292,6 +377,8 @@ static Suite *geo_suite(void) {
   tcase_add_test(tc, test_natgrad_decreases_distance);
   tcase_add_test(tc, test_hopfield_coords);
   tcase_add_test(tc, test_csvw);
+  tcase_add_test(tc, test_numfmt_matches_printf);
+  tcase_add_test(tc, test_csvw_long_row);
   suite_add_tcase(s, tc);
   return s;
 }
