@@ -459,13 +459,18 @@ char *hnn_dump_c(hnn_state *S) {
 
 /* -------------------------------------------------------------- params */
 
-int hnn_param_get(hnn_state *S, const char *name, double *out, size_t cap, size_t *count) {
+/* the param called name, or NULL with the message in S's diagnostics */
+static sym *param_named(hnn_state *S, const char *name) {
   diag_clear(&S->diags);
   sym *p = state_lookup(S, name);
-  if (!p || p->kind != SYM_PARAM) {
-    diag_plain(&S->diags, "no param named '%s'", name);
-    return state_fail(S, HNN_ERR_USAGE);
-  }
+  if (p && p->kind == SYM_PARAM) return p;
+  diag_plain(&S->diags, "no param named '%s'", name);
+  return NULL;
+}
+
+int hnn_param_get(hnn_state *S, const char *name, double *out, size_t cap, size_t *count) {
+  sym *p = param_named(S, name);
+  if (!p) return state_fail(S, HNN_ERR_USAGE);
   size_t n = (size_t)ir_shape_size(p->shape);
   if (count) *count = n;
   if (out) memcpy(out, p->data, (n < cap ? n : cap) * sizeof *out);
@@ -473,12 +478,8 @@ int hnn_param_get(hnn_state *S, const char *name, double *out, size_t cap, size_
 }
 
 int hnn_param_set(hnn_state *S, const char *name, const double *values, size_t count) {
-  diag_clear(&S->diags);
-  sym *p = state_lookup(S, name);
-  if (!p || p->kind != SYM_PARAM) {
-    diag_plain(&S->diags, "no param named '%s'", name);
-    return state_fail(S, HNN_ERR_USAGE);
-  }
+  sym *p = param_named(S, name);
+  if (!p) return state_fail(S, HNN_ERR_USAGE);
   size_t n = (size_t)ir_shape_size(p->shape);
   if (count != n) {
     diag_plain(&S->diags, "param '%s' holds %zu value%s, %zu given", name, n, n == 1 ? "" : "s", count);
