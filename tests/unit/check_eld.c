@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "hnn.h"
 
 #ifndef SRCDIR
@@ -124,9 +125,5 @@ int main(void) {
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_eld_small_instance);
   suite_add_tcase(s, tc);
-  SRunner *r = srunner_create(s);
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? 1 : 0;
+  return check_run(s);
 }

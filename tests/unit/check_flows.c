@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "flows_impl.h"
 #include "hnn.h"
 #include "ode.h"
@@ -817,9 +818,5 @@ static Suite *flows_suite(void) {
 }
 
 int main(void) {
-  SRunner *r = srunner_create(flows_suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(flows_suite());
 }

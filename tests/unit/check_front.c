@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ast.h"
+#include "check_run.h"
 #include "diag.h"
 #include "hnn.h"
 #include "parse.h"
@@ -414,9 +415,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *r = srunner_create(suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(suite());
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "csvw.h"
 #include "geocoord.h"
 #include "geodesic.h"
@@ -385,9 +386,5 @@ static Suite *geo_suite(void) {
 
 int main(void) {
   gsl_set_error_handler_off();
-  SRunner *sr = srunner_create(geo_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int nf = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(geo_suite());
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "cgen.h"
+#include "check_run.h"
 #include "diff.h"
 #include "ir.h"
 #include "jit.h"
@@ -676,9 +677,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *r = srunner_create(suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(suite());
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "discrete.h"
 #include "ode.h"
 #include "testprobs.h"
@@ -414,9 +415,5 @@ static Suite *ode_suite(void) {
 
 int main(void) {
   gsl_set_error_handler_off();
-  SRunner *sr = srunner_create(ode_suite());
-  srunner_run_all(sr, CK_NORMAL);
-  int nf = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(ode_suite());
 }

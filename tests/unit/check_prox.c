@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <gsl/gsl_randist.h>
+
+#include "check_run.h"
 #include "pool.h"
 #include "prox.h"
 #include "rng.h"
@@ -511,9 +513,5 @@ int main(void) {
   tcase_add_test(tc, test_invalid);
   tcase_add_test(tc, test_pool);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int nf = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }

@@ -28,6 +28,7 @@
 
 #include <gsl/gsl_cdf.h>
 
+#include "check_run.h"
 #include "flow.h"
 #include "gibbs.h"
 #include "sde.h"
@@ -601,9 +602,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-  SRunner *r = srunner_create(suite());
-  srunner_run_all(r, CK_NORMAL);
-  int failed = srunner_ntests_failed(r);
-  srunner_free(r);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(suite());
 }
