@@ -14,6 +14,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_odeiv2.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -398,6 +399,30 @@ static const gsl_odeiv2_step_type *gsl_type(ode_method m) {
   }
 }
 
+/* GSL's step control never gives up: asked for an accuracy below the
+** rounding of double precision it shrinks the step until t moves by an ulp,
+** and the run crawls on for ever.  Fail instead: when atol + rtol |y_i| is
+** below the spacing of doubles at y_i, and (as MATLAB's ode45) when a step
+** other than the last one to an output time is below 16 eps |t|. */
+static int check_progress(ode_loop *L, const double *y, double t_prev, double t, double t1,
+                          double atol, double rtol) {
+  ode_sys *s = L->s;
+  for (int i = 0; i < s->n; i++)
+    if (atol + rtol * fabs(y[i]) < DBL_EPSILON * fabs(y[i])) {
+      sys_fail(s, "flow '%s': atol = %g, rtol = %g ask for less than double precision resolves in "
+               "%s%d = %.17g at t = %.17g (atol + rtol |%s%d| must be at least %.3g)", s->name, atol, rtol,
+               state_var(s), i + 1, y[i], t, state_var(s), i + 1, DBL_EPSILON * fabs(y[i]));
+      return -1;
+    }
+  if (t != t1 && !(t - t_prev > 16 * DBL_EPSILON * fabs(t))) {
+    sys_fail(s, "flow '%s': the %s step size fell to %.3g at t = %.17g, too small to advance t; "
+             "atol = %g, rtol = %g cannot be met there (does the solution blow up?)", s->name,
+             ode_method_name(L->o->method), t - t_prev, t, atol, rtol);
+    return -1;
+  }
+  return 0;
+}
+
 static int run_gsl(ode_loop *L, double *y) {
   ode_sys *s = L->s;
   const ode_options *o = L->o;
@@ -414,14 +439,16 @@ static int run_gsl(ode_loop *L, double *y) {
   long out_k = 1, every = o->fixed && o->out_dt > 0 ? (long)floor(o->out_dt / h + 0.5) : 0;
   long nsteps = o->fixed ? (long)ceil((o->t_end - o->t0) / h - 1e-9) : 0;
   int r = 0;
-  for (long st = 1;; st++) {
+  if (!o->fixed && check_progress(L, y, t - 1, t, t, atol, rtol)) r = -1;
+  for (long st = 1; r == 0; st++) {
     int status, out_now;
+    double t_prev = t, t1 = t;
     if (o->fixed) {
       double hk = st >= nsteps ? o->t_end - t : h;
       status = gsl_odeiv2_evolve_apply_fixed_step(d->e, d->c, d->s, &sys, &t, hk, y);
       out_now = st >= nsteps || (every > 0 && st % every == 0);
     } else {
-      double t1 = next_out < o->t_end ? next_out : o->t_end;
+      t1 = next_out < o->t_end ? next_out : o->t_end;
       status = gsl_odeiv2_evolve_apply(d->e, d->c, d->s, &sys, &t, t1, &h, y);
       out_now = t == t1;
       if (out_now && o->out_dt > 0) next_out = o->t0 + (double)(++out_k) * o->out_dt;
@@ -429,6 +456,10 @@ static int run_gsl(ode_loop *L, double *y) {
     if (status != GSL_SUCCESS) {
       sys_fail(s, "flow '%s': the %s step failed at t = %.17g (%s)", s->name,
                ode_method_name(o->method), t, gsl_strerror(status));
+      r = -1;
+      break;
+    }
+    if (!o->fixed && check_progress(L, y, t_prev, t, t1, atol, rtol)) {
       r = -1;
       break;
     }
