@@ -56,6 +56,21 @@ static int finite_all(const double *v, size_t m) {
   return 1;
 }
 
+/* 0 if G(x) is finite with a positive diagonal, else the first bad
+** component (1-based), or -1 if G could not be evaluated */
+static int metric_not_positive(geo_ws *W, const double *x) {
+  const flow_problem *p = W->p;
+  int n = W->n;
+  if (p->metric.fn(x, NULL, W->g, W->ws)) return -1;
+  for (int k = 0; k < n; k++) {
+    double gkk = p->metric_diagonal ? W->g[k] : W->g[k * n + k];
+    int ok = gkk > 0 && isfinite(gkk);
+    for (int j = 0; j < n && ok && !p->metric_diagonal; j++) ok = isfinite(W->g[k * n + j]);
+    if (!ok) return k + 1;
+  }
+  return 0;
+}
+
 /* a = -Gamma[v, v]; *speed2 = v' G v.
 ** Diagonal G = diag(g), J_kj = d g_k / d x_j:
 **   Gamma^k_ij v_i v_j = (1 / 2 g_k) (2 v_k (J v)_k - sum_i J_ik v_i^2).
@@ -240,7 +255,7 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
   int n = p->n;
   *dist = NAN;
   if (n < 1 || (path && npath < 2)) {
-    flow_msg(msg, msglen, "geodesic: bad arguments");
+    flow_msg(msg, msglen, "bad arguments");
     return 2;
   }
   geo_ws W;
@@ -252,18 +267,30 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
     for (int i = 0; i < n; i++) s += (a[i] - b[i]) * (a[i] - b[i]);
     geo_ws_free(&W);
     if (r || !isfinite(s)) {
-      flow_msg(msg, msglen, "geodesic: the coordinate map failed");
+      flow_msg(msg, msglen, "the coordinate map failed");
       return 3;
     }
     *dist = sqrt(s);
     return 0;
   }
   if (!p->metric.fn || (p->metric_diagonal ? !p->metric_jac.fn : !p->metric_dx.fn)) {
-    flow_msg(msg, msglen, "geodesic: needs the metric and %s callbacks",
+    flow_msg(msg, msglen, "needs the metric and %s callbacks",
         p->metric_diagonal ? "its Jacobian (d g_k/d x_j)" : "its derivatives (dG/dx_j)");
     return 2;
   }
   if (geo_ws_init(&W, p, o)) return 3;
+  /* an end point outside the metric's domain would only show as shooting
+  ** that never converges */
+  for (int e = 0; e < 2; e++) {
+    int k = metric_not_positive(&W, e ? y : x);
+    if (k) {
+      geo_ws_free(&W);
+      if (k < 0) flow_msg(msg, msglen, "the metric could not be evaluated at %s", e ? "y" : "x");
+      else flow_msg(msg, msglen, "the metric is not positive and finite at %s (component %d: %s%d = %.6g; "
+                    "outside the activation's range?)", e ? "y" : "x", k, e ? "y" : "x", k, (e ? y : x)[k - 1]);
+      return 3;
+    }
+  }
   double *buf = malloc((size_t)4 * n * sizeof(double));
   if (!buf) {
     geo_ws_free(&W);
@@ -292,9 +319,9 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
     }
   }
   if (lam < 1) {
-    flow_msg(msg, msglen, "geodesic: shooting did not converge (reached %.3g of the way)", lam);
+    flow_msg(msg, msglen, "shooting did not converge (reached %.3g of the way)", lam);
   } else if (path && shoot(&W, x, v, end, &len, path, npath)) {
-    flow_msg(msg, msglen, "geodesic: the path could not be integrated");
+    flow_msg(msg, msglen, "the path could not be integrated");
   } else {
     if (path) memcpy(path + (size_t)(npath - 1) * n, y, (size_t)n * sizeof(double));
     *dist = len;
