@@ -104,7 +104,7 @@ int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    if (flow_unknown_option(S, o, dual_options, k->name)) {
+    if (flow_bad_option(S, run, i, dual_options, k->name)) {
       errs++;
     } else if (strcmp(o->name, "multipliers") == 0) {
       ty t;
@@ -214,13 +214,6 @@ static hnn_fn *compile_lagrangian(hnn_state *S, sym *flow, double r, int *m) {
   return fn;
 }
 
-static double number_option(hnn_state *S, ast *run, const char *name, double dflt, int *bad) {
-  ast *e = flow_option(run, name);
-  double v = dflt;
-  if (e && flow_eval_number(S, e, &v)) *bad = 1;
-  return v;
-}
-
 static int monotone(const double *d, long K) {
   for (long k = 1; k < K; k++)
     if (d[k] > d[k - 1] * (1 + 1e-12) + 1e-15) return 0;
@@ -231,13 +224,16 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)k;
   int bad = 0, m = 0;
   double r = 1;
-  dual_opts o;
-  if (flow_keyword(flow, "r") && flow_eval_number(S, flow_keyword(flow, "r"), &r)) bad = 1;
-  if (flow_eval_number(S, flow_keyword(flow, "step"), &o.h) || flow_eval_number(S, flow_keyword(flow, "dual_step"), &o.h_dual))
+  dual_opts o = { .tol = 1e-7 };
+  long repeat = 1;
+  o.outer = 100;
+  o.inner_max = 10000;
+  if (flow_kw_number(S, flow, "r", 0, 1, &r) || flow_kw_number(S, flow, "step", 0, 0, &o.h) ||
+      flow_kw_number(S, flow, "dual_step", 0, 0, &o.h_dual) ||
+      flow_opt_count(S, run, "repeat", 1, 1000000, &repeat) ||
+      flow_opt_count(S, run, "steps", 1, 10000000, &o.outer) ||
+      flow_opt_count(S, run, "inner", 1, FLOW_COUNT_MAX, &o.inner_max) || flow_opt_positive(S, run, "tol", &o.tol))
     bad = 1;
-  double repeat = number_option(S, run, "repeat", 1, &bad), outer = number_option(S, run, "steps", 100, &bad);
-  double inner = number_option(S, run, "inner", 10000, &bad);
-  o.tol = number_option(S, run, "tol", 1e-7, &bad);
   double mult[2] = { -1, 1 };
   ast *me = flow_option(run, "multipliers");
   if (!bad && me) {
@@ -246,12 +242,10 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     if (state_eval_ast(S, me, &v, &sh) != HNN_OK) bad = 1;
     else mult[0] = v[0], mult[1] = v[1];
     free(v);
-  }
-  if (!bad && !(repeat >= 1 && repeat <= 1e6 && outer >= 1 && outer <= 1e7 && inner >= 1 && o.h > 0 &&
-                o.h_dual > 0 && o.tol > 0 && r >= 0 && mult[0] <= mult[1])) {
-    diag_error(&S->diags, run->src, run->loc, "the run needs repeat, steps, inner >= 1, step, dual_step, tol > 0, "
-               "r >= 0 and multipliers [lo, hi] with lo <= hi");
-    bad = 1;
+    if (!bad && !(mult[0] <= mult[1] && isfinite(mult[0]) && isfinite(mult[1]))) {
+      diag_error(&S->diags, me->src, me->loc, "multipliers [lo, hi] needs finite lo <= hi");
+      bad = 1;
+    }
   }
   double *z0 = NULL;
   ir_shape sh;
@@ -260,8 +254,6 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     return HNN_ERR_SCRIPT;
   }
   int n = sh.rows;
-  o.inner_max = (long)inner;
-  o.outer = (long)outer;
   sym *A = state_lookup(S, flow->decl->kids[0]->kids[2]->name);
   dual_problem P;
   memset(&P, 0, sizeof P);

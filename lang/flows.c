@@ -76,7 +76,13 @@ static void list_words(strbuf *b, const char *const *w) {
 
 /* ------------------------------------------------------------ checks */
 
-int flow_unknown_option(hnn_state *S, ast *o, const char *const *opts, const char *kind) {
+int flow_bad_option(hnn_state *S, ast *run, int i, const char *const *opts, const char *kind) {
+  ast *o = run->kids[i];
+  for (int j = 2; j < i; j++)
+    if (strcmp(run->kids[j]->name, o->name) == 0) {
+      diag_error(&S->diags, o->src, o->name_loc, "option '%s' is given twice", o->name);
+      return 1;
+    }
   for (int w = 0; opts[w]; w++)
     if (strcmp(opts[w], o->name) == 0) return 0;
   strbuf b = STRBUF_INIT;
@@ -84,16 +90,6 @@ int flow_unknown_option(hnn_state *S, ast *o, const char *const *opts, const cha
   diag_error(&S->diags, o->src, o->name_loc, "a %s run has no option '%s' (options: %s)", kind, o->name, b.s);
   sb_free(&b);
   return 1;
-}
-
-int flow_repeated_option(hnn_state *S, ast *run, int i) {
-  ast *o = run->kids[i];
-  for (int j = 2; j < i; j++)
-    if (strcmp(run->kids[j]->name, o->name) == 0) {
-      diag_error(&S->diags, o->src, o->name_loc, "option '%s' is given twice", o->name);
-      return 1;
-    }
-  return 0;
 }
 
 int flow_check_number(hnn_state *S, ast *e, const char *what) {
@@ -255,8 +251,7 @@ int flows_check_run(hnn_state *S, ast *run) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    errs += flow_repeated_option(S, run, i);
-    if (flow_unknown_option(S, o, opts, k->name)) {
+    if (flow_bad_option(S, run, i, opts, k->name)) {
       errs++;
     } else if (strcmp(o->name, "method") == 0) {
       if (o->kids[0]->kind != AST_NAME || ode_method_from_name(o->kids[0]->name) < 0) {
@@ -338,6 +333,39 @@ int flow_eval_number(hnn_state *S, ast *e, double *v) {
   return r;
 }
 
+int flow_opt_positive(hnn_state *S, ast *run, const char *name, double *v) {
+  ast *e = flow_option(run, name);
+  if (!e) return 0;
+  if (flow_eval_number(S, e, v)) return 1;
+  if (*v > 0 && isfinite(*v)) return 0;
+  diag_error(&S->diags, e->src, e->loc, "option '%s' must be positive", name);
+  return 1;
+}
+
+int flow_opt_count(hnn_state *S, ast *run, const char *name, long lo, long hi, long *v) {
+  ast *e = flow_option(run, name);
+  double d;
+  if (!e) return 0;
+  if (flow_eval_number(S, e, &d)) return 1;
+  if (d >= (double)lo && d <= (double)hi && d == floor(d)) {
+    *v = (long)d;
+    return 0;
+  }
+  if (hi >= FLOW_COUNT_MAX) diag_error(&S->diags, e->src, e->loc, "option '%s' must be a whole number >= %ld (below 10^15)", name, lo);
+  else diag_error(&S->diags, e->src, e->loc, "option '%s' must be a whole number from %ld to %ld", name, lo, hi);
+  return 1;
+}
+
+int flow_kw_number(hnn_state *S, sym *flow, const char *name, double lo, int inclusive, double *v) {
+  ast *e = flow_keyword(flow, name);
+  if (!e) return 0;
+  if (flow_eval_number(S, e, v)) return 1;
+  if (isfinite(*v) && (inclusive ? *v >= lo : *v > lo)) return 0;
+  if (lo == 0 && !inclusive) diag_error(&S->diags, e->src, e->loc, "'%s' must be positive", name);
+  else diag_error(&S->diags, e->src, e->loc, "'%s' must be %s %g", name, inclusive ? ">=" : ">", lo);
+  return 1;
+}
+
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
   hnn_fn *f = state_get(S, s, what, n);
   if (!f) return 1;
@@ -414,30 +442,13 @@ static int build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian,
 static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, ode_options *o, double *step,
                        long *nsteps) {
   ode_options_default(o);
-  double v;
   const char *num[] = { "until", "h", "dt", "atol", "rtol", "tol" };
   double *dst[] = { &o->t_end, &o->h, &o->out_dt, &o->atol, &o->rtol, &o->grad_tol };
-  for (int i = 0; i < 6; i++) {
-    ast *e = flow_option(run, num[i]);
-    if (!e) continue;
-    if (flow_eval_number(S, e, dst[i])) return 1;
-    if (!(*dst[i] > 0) || !isfinite(*dst[i])) {
-      diag_error(&S->diags, e->src, e->loc, "option '%s' must be positive", num[i]);
-      return 1;
-    }
-  }
-  const char *cnt[] = { "every", "steps" };
-  long *cdst[] = { &o->out_every, &o->max_steps };
-  for (int i = 0; i < 2; i++) {
-    ast *e = flow_option(run, cnt[i]);
-    if (!e) continue;
-    if (flow_eval_number(S, e, &v)) return 1;
-    if (!(v >= 1 && v == floor(v) && v < 1e15)) {
-      diag_error(&S->diags, e->src, e->loc, "option '%s' must be a whole number >= 1", cnt[i]);
-      return 1;
-    }
-    *cdst[i] = (long)v;
-  }
+  for (int i = 0; i < 6; i++)
+    if (flow_opt_positive(S, run, num[i], dst[i])) return 1;
+  if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &o->out_every) ||
+      flow_opt_count(S, run, "steps", 1, FLOW_COUNT_MAX, &o->max_steps))
+    return 1;
   ast *m = flow_option(run, "method");
   if (m) o->method = (ode_method)ode_method_from_name(m->name);
   /* rk4 runs with fixed steps (our own loop); the others adapt unless the
@@ -448,12 +459,7 @@ static int run_options(hnn_state *S, ast *run, const flow_kind *k, sym *flow, od
   o->fixed = fixed != 0;
   if (o->fixed && !flow_option(run, "h")) o->h = 1e-3;
   if (k->eng == ENG_MD) {
-    ast *h = flow_keyword(flow, "step");
-    if (flow_eval_number(S, h, step)) return 1;
-    if (!(*step > 0)) {
-      diag_error(&S->diags, h->src, h->loc, "the step must be positive");
-      return 1;
-    }
+    if (flow_kw_number(S, flow, "step", 0, 0, step)) return 1;
     *nsteps = o->max_steps > 0 ? o->max_steps : 1000;
   } else if (!flow_option(run, "until")) {
     diag_error(&S->diags, run->src, run->loc, "a %s run needs 'until T' (the final time)", k->name);

@@ -35,11 +35,20 @@ const flow_kind *flow_kind_of(sym *flow);
 ** fixed; 0: no fit, reported at `at`). */
 int flow_objective_size(hnn_state *S, sym *obj, int total, ast *at);
 int flow_check_number(hnn_state *S, ast *e, const char *what);
-/* Run options: 1 and a message when option o is not in opts (listing them),
-** or when run->kids[i] repeats an earlier option. */
-int flow_unknown_option(hnn_state *S, ast *o, const char *const *opts, const char *kind);
-int flow_repeated_option(hnn_state *S, ast *run, int i);
+/* Run options: 1 and a message when run->kids[i] repeats an earlier option
+** or is not in opts (listing them). */
+int flow_bad_option(hnn_state *S, ast *run, int i, const char *const *opts, const char *kind);
 int flow_eval_number(hnn_state *S, ast *e, double *v);
+
+/* Numbers every engine reads alike.  Absent, *v keeps its default; present,
+** it is evaluated and must be positive and finite (flow_opt_positive), a
+** whole number from lo to hi (flow_opt_count; hi FLOW_COUNT_MAX for no
+** limit), or a flow keyword argument above lo, or at least lo when
+** inclusive (flow_kw_number).  0, or 1 after an error at the value. */
+#define FLOW_COUNT_MAX 999999999999999L
+int flow_opt_positive(hnn_state *S, ast *run, const char *name, double *v);
+int flow_opt_count(hnn_state *S, ast *run, const char *name, long lo, long hi, long *v);
+int flow_kw_number(hnn_state *S, sym *flow, const char *name, double lo, int inclusive, double *v);
 /* Check and evaluate an expression (v malloc'd, its shape in sh). */
 int flow_eval_value(hnn_state *S, ast *e, double **v, ir_shape *sh);
 /* Compile callback `what` of s at size n into out. */

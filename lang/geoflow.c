@@ -23,7 +23,7 @@ int geoflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
   int errs = 0;
   for (int i = 2; i < run->nkids; i++)
-    errs += flow_repeated_option(S, run, i) || flow_unknown_option(S, run->kids[i], geo_run_options, k->name);
+    errs += flow_bad_option(S, run, i, geo_run_options, k->name);
   if (!errs && !flow_option(run, "to")) {
     diag_error(&S->diags, run->src, run->loc, "a geodesic run needs 'to Y' (the end point)");
     errs++;
@@ -45,18 +45,16 @@ static int eval_vector(hnn_state *S, ast *e, double **v, int *n) {
 
 int geoflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)k;
-  double *x = NULL, *y = NULL, *path = NULL, npts = 101;
+  double *x = NULL, *y = NULL, *path = NULL;
+  long npts = 101;
   int n = 0, ny = 0, status = eval_vector(S, run->kids[0], &x, &n);
-  ast *to = flow_option(run, "to"), *pe = flow_option(run, "points");
+  ast *to = flow_option(run, "to");
   if (status == HNN_OK) status = eval_vector(S, to, &y, &ny);
   if (status == HNN_OK && ny != n) {
     diag_error(&S->diags, to->src, to->loc, "the end point has %d values, the start %d", ny, n);
     status = HNN_ERR_SCRIPT;
   }
-  if (status == HNN_OK && pe && (flow_eval_number(S, pe, &npts) || !(npts >= 2 && npts <= 1e6 && npts == floor(npts)))) {
-    if (S->diags.nerrors == 0) diag_error(&S->diags, pe->src, pe->loc, "points is a whole number from 2 to 10^6");
-    status = HNN_ERR_SCRIPT;
-  }
+  if (status == HNN_OK && flow_opt_count(S, run, "points", 2, 1000000, &npts)) status = HNN_ERR_SCRIPT;
   sym *g = flow_role_sym(S, flow, R_METRIC);
   flow_problem P;
   memset(&P, 0, sizeof P);

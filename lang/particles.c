@@ -12,6 +12,7 @@
 */
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,7 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    if (flow_unknown_option(S, o, particle_options, k->name)) {
+    if (flow_bad_option(S, run, i, particle_options, k->name)) {
       errs++;
       continue;
     }
@@ -234,13 +235,6 @@ typedef struct prun {
   const prox_stats *pst;
   double free_energy;
 } prun;
-
-static double option_number(hnn_state *S, ast *run, const char *name, double dflt, int *bad) {
-  ast *e = flow_option(run, name);
-  double v = dflt;
-  if (e && flow_eval_number(S, e, &v)) *bad = 1;
-  return v;
-}
 
 static int emit_particles(void *ctx, long step, double t, const double *x, int N, int n, const sde_monitor *m) {
   prun *r = ctx;
@@ -420,16 +414,17 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     return status;
   }
   int bad = 0, wasser = k->sub == 1;
-  double Nd = option_number(S, run, "particles", L.kind == LAW_POINTS ? L.npoints : 1000, &bad);
+  long Nl = L.kind == LAW_POINTS ? L.npoints : 1000;
   sde_opts so;
   sde_opts_default(&so);
-  so.h = option_number(S, run, "h", 1e-3, &bad);
-  so.steps = (long)option_number(S, run, "steps", 1000, &bad);
-  so.every = (long)option_number(S, run, "every", so.steps >= 10 ? so.steps / 10 : 1, &bad);
-  if (flow_eval_number(S, flow_keyword(flow, "T"), &so.T)) bad = 1;
-  ast *dv = flow_keyword(flow, "divergence");
   double dflag = 1;
-  if (dv && flow_eval_number(S, dv, &dflag)) bad = 1;
+  if (flow_opt_count(S, run, "particles", 1, 10000000, &Nl) || flow_opt_positive(S, run, "h", &so.h) ||
+      flow_opt_count(S, run, "steps", 1, FLOW_COUNT_MAX, &so.steps))
+    bad = 1;
+  so.every = so.steps >= 10 ? so.steps / 10 : 1;
+  if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &so.every) || flow_kw_number(S, flow, "T", 0, 1, &so.T) ||
+      flow_kw_number(S, flow, "divergence", -INFINITY, 0, &dflag))
+    bad = 1;
   so.include_divergence = dflag != 0;
   so.seed = rng_split(S->seed, RNG_RUN, rng_name_index(flow->name));
   ast *sch = flow_option(run, "scheme");
@@ -437,11 +432,7 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   ast *bd = flow_option(run, "boundary");
   if (bd) so.boundary = strcmp(bd->name, "reflect") == 0 ? SDE_REFLECT : strcmp(bd->name, "absorb") == 0 ? SDE_ABSORB
                       : strcmp(bd->name, "periodic") == 0 ? SDE_PERIODIC : SDE_BOUNDARY_NONE;
-  int N = (int)Nd, n = L.n;
-  if (!bad && (!(Nd >= 1 && Nd == floor(Nd) && Nd <= 1e7) || !(so.h > 0) || so.steps < 1 || so.every < 1 || !(so.T >= 0))) {
-    diag_error(&S->diags, run->src, run->loc, "a particle run needs particles >= 1, h > 0, steps >= 1, every >= 1, T >= 0");
-    bad = 1;
-  }
+  int N = (int)Nl, n = L.n;
   if (!bad && L.kind == LAW_POINTS && N != L.npoints) {
     diag_error(&S->diags, run->src, run->loc, "the csv file has %d points but the run asks for %d particles", L.npoints, N);
     bad = 1;
@@ -511,9 +502,11 @@ int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       prox_opts_default(&po);
       po.T = so.T;
       po.h = so.h;
-      if (flow_eval_number(S, flow_keyword(flow, "eps"), &po.eps)) bad = 1;
-      po.tol = option_number(S, run, "tol", po.tol, &bad);
-      po.max_iter = (int)option_number(S, run, "maxiter", po.max_iter, &bad);
+      long maxiter = po.max_iter;
+      if (flow_kw_number(S, flow, "eps", 0, 0, &po.eps) || flow_opt_positive(S, run, "tol", &po.tol) ||
+          flow_opt_count(S, run, "maxiter", 1, INT_MAX, &maxiter))
+        bad = 1;
+      po.max_iter = (int)maxiter;
       ast *pr = flow_option(run, "precision");
       if (pr && strcmp(pr->name, "double") == 0) po.kernel_prec = PROX_DOUBLE;
       ast *nz = flow_option(run, "normalize");
