@@ -357,6 +357,8 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
   double *mean = hnn_xmalloc((size_t)n * sizeof *mean), *cov = hnn_xmalloc((size_t)n * n * sizeof *cov);
   prox_stats st;
   memset(&st, 0, sizeof st);
+  long nfail = 0, worst_step = 0;
+  double worst = 0;
   if (!sw || !pw) {
     if (sw && !pw) snprintf(msg, msglen, "out of memory for the proximal workspace");
     status = -1;
@@ -380,9 +382,13 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
         status = -1;
         break;
       }
-      if (ps > 0 && S->warn)
-        state_warn(S, "run %s: the proximal fixed point did not converge at step %ld (marginal error %.3g after %d iterations)",
-                   r->c.name, k, st.marginal_err, st.iterations);
+      if (ps > 0) {
+        /* the first time in full, then a summary at the end: not one line per step */
+        if (nfail++ == 0 && S->warn)
+          state_warn(S, "run %s: the proximal fixed point did not converge at step %ld (marginal error %.3g after %d "
+                     "iterations)", r->c.name, k, st.marginal_err, st.iterations);
+        if (!(st.marginal_err <= worst)) worst = st.marginal_err, worst_step = k;
+      }
       memcpy(x, xn, (size_t)N * n * sizeof *x);
       r->pst = &st;
     } else {
@@ -398,6 +404,9 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
       }
     }
   }
+  if (nfail > 1 && S->warn)
+    state_warn(S, "run %s: the proximal fixed point did not converge in %ld of %ld steps (worst marginal error %.3g, "
+               "at step %ld); see tol, maxiter and eps in docs/prox.md", r->c.name, nfail, so->steps, worst, worst_step);
   free(xn);
   free(mean);
   free(cov);
