@@ -122,6 +122,7 @@ static void render(strbuf *b, const ast *n) {
     if (n->deriv == DERIV_HESSIAN) sb_puts(b, "hessian ");
     sb_puts(b, n->name);
     for (int i = 0; i < n->nprimes; i++) sb_putc(b, '\'');
+    if (n->inverse) sb_puts(b, "^-1");
     break;
   default:
     sb_puts(b, ast_kind_name(n->kind));

@@ -61,6 +61,7 @@ struct ast {
   char *name;          /* names, strings, declared names */
   hnn_loc name_loc;    /* where the declared name / callee is */
   int nprimes;         /* AST_CALL: s'(u) = 1, s''(u) = 2 */
+  int inverse;         /* AST_CALL: G^-1(x), s^-1(y) */
   ast_deriv deriv;     /* AST_CALL */
   int ndims;           /* AST_FORMAL, AST_PARAM */
   char *dimname[2];    /* AST_FORMAL: size variable or param name, or NULL */

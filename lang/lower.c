@@ -174,8 +174,8 @@ static ir_node *lower_user_call(lower *L, ast *e, sym *f) {
     if (!(args[i] = lo(L, e->kids[i]))) ok = 0;
   if (ok) {
     if (e->deriv != DERIV_NONE) r = lower_deriv(L, e, f, e->nkids, args);
-    else if (f->kind == SYM_ACTIVATION) r = lower_activation(L->S, L->ir, f, args[0], e->nprimes);
-    else if (f->kind == SYM_METRIC) r = lower_metric(L->S, L->ir, f, args[0], METRIC_G);
+    else if (f->kind == SYM_ACTIVATION) r = lower_activation(L->S, L->ir, f, args[0], e->inverse ? -1 : e->nprimes);
+    else if (f->kind == SYM_METRIC) r = lower_metric(L->S, L->ir, f, args[0], e->inverse ? METRIC_GINV : METRIC_G);
     else r = inline_body(L, f, e->nkids, args);
   }
   free(args);

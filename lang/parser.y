@@ -54,7 +54,7 @@ static void take_kids(ast *to, ast *list);
 %token KERNEL "kernel" METRIC "metric" USE "use" PRINT "print"
 %token GRAD "grad" HESSIAN "hessian" INVERSE "inverse"
 %token FLOW "flow" MIRROR "mirror" RUN "run" FROM "from" ARROW "->" PLOT "plot"
-%token PRIME "'"
+%token PRIME "'" INVCALL "^-1"
 
 %type <node> stmt expr primary call formal formals exprs args arg arglist runopts
 %type <count> primes
@@ -237,6 +237,10 @@ call:
   NAME primes '(' args ')' {
     $$ = node(pc, AST_CALL, &@$, &@$); $$->name = $1; $$->name_loc = L(@1, @2);
     $$->nprimes = $2; take_kids($$, $4); $$ = bounded(pc, $$);
+  }
+| NAME INVCALL '(' args ')' {
+    $$ = node(pc, AST_CALL, &@$, &@$); $$->name = $1; $$->name_loc = L(@1, @2);
+    $$->inverse = 1; take_kids($$, $4); $$ = bounded(pc, $$);
   }
 | GRAD NAME '(' exprs ')' {
     $$ = node(pc, AST_CALL, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);

@@ -230,8 +230,9 @@ static ty check_special(chk *c, ast *e, const builtin *b) {
 }
 
 static ty check_builtin(chk *c, ast *e, const builtin *b) {
-  if (e->deriv != DERIV_NONE || e->nprimes) {
-    diag_error(c->d, e->src, e->name_loc, "'%s' is a builtin function: it has no derived form", e->name);
+  if (e->deriv != DERIV_NONE || e->nprimes || e->inverse) {
+    diag_error(c->d, e->src, e->name_loc, "'%s' is a builtin function: it has no %s form", e->name,
+               e->inverse ? "inverse" : "derived");
     return error_ty();
   }
   if (e->nkids < b->min_args || e->nkids > b->max_args) {
@@ -366,6 +367,11 @@ static ty check_call(chk *c, ast *e) {
   if (e->nprimes && f->kind != SYM_ACTIVATION) {
     diag_error(c->d, e->src, e->name_loc, "'%s' is not an activation: only activations have derivatives written %s'(u); use grad %s(...)",
                e->name, e->name, e->name);
+    return error_ty();
+  }
+  if (e->inverse && f->kind != SYM_ACTIVATION && f->kind != SYM_METRIC) {
+    diag_error(c->d, e->src, e->name_loc, "'%s' has no inverse: G^-1(x) is for metrics, s^-1(y) for activations",
+               e->name);
     return error_ty();
   }
   if (e->nprimes > 2) {
