@@ -407,7 +407,7 @@ static const gsl_odeiv2_step_type *gsl_type(ode_method m) {
 static int check_progress(ode_loop *L, const double *y, double t_prev, double t, double t1,
                           double atol, double rtol) {
   ode_sys *s = L->s;
-  for (int i = 0; i < s->n; i++)
+  for (int i = 0; rtol < DBL_EPSILON && i < s->n; i++) /* rtol >= eps meets it everywhere */
     if (atol + rtol * fabs(y[i]) < DBL_EPSILON * fabs(y[i])) {
       sys_fail(s, "flow '%s': atol = %g, rtol = %g ask for less than double precision resolves in "
                "%s%d = %.17g at t = %.17g (atol + rtol |%s%d| must be at least %.3g)", s->name, atol, rtol,
@@ -459,7 +459,9 @@ static int run_gsl(ode_loop *L, double *y) {
       r = -1;
       break;
     }
-    if (!o->fixed && check_progress(L, y, t_prev, t, t1, atol, rtol)) {
+    /* check_progress's tests, the cheap way first: it runs after every step */
+    if (!o->fixed && (rtol < DBL_EPSILON || (t != t1 && !(t - t_prev > 16 * DBL_EPSILON * fabs(t)))) &&
+        check_progress(L, y, t_prev, t, t1, atol, rtol)) {
       r = -1;
       break;
     }
