@@ -19,7 +19,16 @@
 
 static int scalar(const ir_node *n) { return n->shape.kind == IR_SCALAR; }
 
-/* d fn(u) / du, given y = fn(u). */
+/* 1 - u^2 as (1 - u)(1 + u): exact cancellation near |u| = 1, where
+** 1 - u*u loses the digits asin', acos' and atanh' need. */
+static ir_node *one_minus_sq(ir_ctx *c, ir_node *u) {
+  ir_node *one = ir_const(c, 1);
+  return ir_mul(c, ir_sub(c, one, u), ir_add(c, one, u));
+}
+
+/* d fn(u) / du, given y = fn(u).  tanh' is sech^2, not 1 - tanh^2: the
+** latter is cancellation for |u| > 5 or so (the digits of 1 - y are gone
+** from y = tanh(u)), and it feeds metrics and geodesic lengths. */
 static ir_node *fn1_deriv(ir_ctx *c, ir_fn1 f, ir_node *u, ir_node *y) {
   ir_node *one = ir_const(c, 1), *two = ir_const(c, 2);
   switch (f) {
@@ -31,15 +40,15 @@ static ir_node *fn1_deriv(ir_ctx *c, ir_fn1 f, ir_node *u, ir_node *y) {
   case IR_SIN: return ir_fn(c, IR_COS, u);
   case IR_COS: return ir_neg(c, ir_fn(c, IR_SIN, u));
   case IR_TAN: return ir_add(c, one, ir_pow(c, y, two));
-  case IR_ASIN: return ir_div(c, one, ir_fn(c, IR_SQRT, ir_sub(c, one, ir_pow(c, u, two))));
-  case IR_ACOS: return ir_neg(c, ir_div(c, one, ir_fn(c, IR_SQRT, ir_sub(c, one, ir_pow(c, u, two)))));
+  case IR_ASIN: return ir_div(c, one, ir_fn(c, IR_SQRT, one_minus_sq(c, u)));
+  case IR_ACOS: return ir_neg(c, ir_div(c, one, ir_fn(c, IR_SQRT, one_minus_sq(c, u))));
   case IR_ATAN: return ir_div(c, one, ir_add(c, one, ir_pow(c, u, two)));
   case IR_SINH: return ir_fn(c, IR_COSH, u);
   case IR_COSH: return ir_fn(c, IR_SINH, u);
-  case IR_TANH: return ir_sub(c, one, ir_pow(c, y, two));
+  case IR_TANH: return ir_pow(c, ir_fn(c, IR_SECH, u), two);
   case IR_ASINH: return ir_div(c, one, ir_fn(c, IR_SQRT, ir_add(c, ir_pow(c, u, two), one)));
   case IR_ACOSH: return ir_div(c, one, ir_fn(c, IR_SQRT, ir_sub(c, ir_pow(c, u, two), one)));
-  case IR_ATANH: return ir_div(c, one, ir_sub(c, one, ir_pow(c, u, two)));
+  case IR_ATANH: return ir_div(c, one, one_minus_sq(c, u));
   case IR_SECH: return ir_neg(c, ir_mul(c, y, ir_fn(c, IR_TANH, u)));
   case IR_ABS: return ir_fn(c, IR_SIGN, u);
   case IR_SIGN:

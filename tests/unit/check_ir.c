@@ -218,6 +218,27 @@ START_TEST(test_fn1) {
 }
 END_TEST
 
+/* Derivatives in the tails, against their closed forms to 1e-14 relative:
+** where differences cannot tell (the values are ~1e-13 or the slopes ~1e9),
+** tanh' = 1 - tanh^2 and atanh' = 1/(1 - u*u) have lost digits (at u = 15
+** the former has 3e-4 relative error, at u = 1 - 2^-30 the latter 5e-10). */
+START_TEST(test_fn1_tails) {
+  ir_node *u = ir_var(C, ir_scalar_shape(), "u");
+  const ir_fn1 fns[] = {IR_TANH, IR_ATANH, IR_ASIN, IR_ACOS};
+  const double at[] = {15, 1 - 0x1p-30, 1 - 0x1p-30, -(1 - 0x1p-30)};
+  for (int k = 0; k < 4; k++) {
+    ir_node *g;
+    diff_grad(C, ir_fn(C, fns[k], u), 1, &u, &g);
+    compiled c = compile_fn(1, &u, 0, NULL, 1, &g);
+    double x = at[k], d = NAN, q = (1 - fabs(x)) * (1 + fabs(x));
+    ck_assert_int_eq(c.f(&x, NULL, &d, c.ws), 0);
+    double want = k == 0 ? 1 / (cosh(x) * cosh(x)) : k == 1 ? 1 / q : k == 2 ? 1 / sqrt(q) : -1 / sqrt(q);
+    ck_assert_msg(fabs(d - want) <= 1e-14 * fabs(want), "fn %d at %.17g: %.17g, want %.17g", k, x, d, want);
+    compiled_free(&c);
+  }
+}
+END_TEST
+
 typedef ir_node *(*builder)(ir_node *x);
 
 static ir_node *b_himmelblau_like(ir_node *x) {
@@ -660,6 +681,7 @@ static Suite *suite(void) {
   tcase_set_timeout(t, 60);
   int nfn = (int)(sizeof fn_cases / sizeof fn_cases[0]), nvec = (int)(sizeof vec_cases / sizeof vec_cases[0]);
   tcase_add_loop_test(t, test_fn1, 0, nfn);
+  tcase_add_test(t, test_fn1_tails);
   tcase_add_loop_test(t, test_vec, 0, nvec);
   tcase_add_loop_test(t, test_hessian, 0, nvec);
   tcase_add_test(t, test_vector_jacobians);
