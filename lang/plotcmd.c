@@ -206,7 +206,16 @@ static size_t gather(const job *J, size_t gi, int yc, double *x, double *y, doub
   return n;
 }
 
-static int draw(plot *p, const job *J) {
+/* Points that are not finite: the plot leaves them out, and the caller says
+** how many.  Zeros on a log axis (a distance that reached 0) are left out
+** without a word, as gnuplot does. */
+static size_t not_finite(const double *x, const double *y, size_t n) {
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad += !isfinite(x[i]) || !isfinite(y[i]);
+  return bad;
+}
+
+static int draw(plot *p, const job *J, size_t *drawn, size_t *dropped) {
   const table *t = J->t;
   size_t cap = t->nrows + 1;
   double *x = hnn_xmalloc(cap * sizeof *x), *y = hnn_xmalloc(cap * sizeof *y);
@@ -228,6 +237,8 @@ static int draw(plot *p, const job *J) {
         lab = t->names[J->yc[k]];
       }
       if (!n) continue;
+      size_t bad = not_finite(x, y, n);
+      *dropped += bad, *drawn += n - bad;
       if (J->scatter)
         st = plot_scatter_c(p, x, y, n, c, J->ngroups * J->ny > 1 || n > 2000 ? 2 : 3, col,
                             c ? NULL : lab);
@@ -311,7 +322,10 @@ int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
     if (J.ny == 1) plot_ylabel(p, t.names[J.yc[0]]);
     if (J.cc >= 0) plot_colorbar_label(p, t.names[J.cc]);
     plot_logx(p, o->logx), plot_logy(p, o->logy);
-    if (draw(p, &J) != 0) st = fail(S, HNN_ERR_RUNTIME, "out of memory");
+    size_t drawn = 0, dropped = 0;
+    if (draw(p, &J, &drawn, &dropped) != 0) st = fail(S, HNN_ERR_RUNTIME, "out of memory");
+    else if (dropped)
+      state_warn(S, "plot %s: %zu of %zu points are not finite and left out", csv_path, dropped, drawn + dropped);
   }
   char err[512];
   if (st == HNN_OK && plot_save(p, out_path, err, sizeof err) != 0)

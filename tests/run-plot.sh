@@ -90,6 +90,14 @@ ok "group" "$HNN" plot "$T/parts.csv" --group particle --y x1 -o "$T/g.png"
 ok "scatter color last" "$HNN" plot "$T/parts.csv" --x x1 --y x2 --color rho --last -o "$T/s.png"
 ok "scatter" "$HNN" plot "$T/parts.csv" --x x1 --y x2 --scatter -o "$T/s2.svg"
 ok "help" "$HNN" plot --help
+# non-finite values are left out with a warning; zeros on a log axis quietly
+printf '# t,step,x1\n0,0,nan\n1,1,inf\n2,2,3\n3,3,0\n' >"$T/nonfinite.csv"
+ok "non-finite points" "$HNN" plot "$T/nonfinite.csv" --logy -o "$T/nf.png"
+if [ "$(cat "$T/err")" = "warning: plot $T/nonfinite.csv: 2 of 4 points are not finite and left out" ]; then
+  pass "non-finite warning"
+else
+  fail "non-finite warning" "stderr: $(cat "$T/err")"
+fi
 
 bad "missing file" "cannot open" "$HNN" plot "$T/nope.csv" -o "$T/x.png"
 bad "unknown column" "no column 'zz'" "$HNN" plot "$T/run.csv" --y x1,zz -o "$T/x.png"
