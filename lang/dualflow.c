@@ -214,9 +214,11 @@ static hnn_fn *compile_lagrangian(hnn_state *S, sym *flow, double r, int *m) {
   return fn;
 }
 
+/* 1 if d never grows (to rounding); a distance that could not be computed
+** (NaN) does not count as decaying */
 static int monotone(const double *d, long K) {
-  for (long k = 1; k < K; k++)
-    if (d[k] > d[k - 1] * (1 + 1e-12) + 1e-15) return 0;
+  for (long k = 0; k < K; k++)
+    if (isnan(d[k]) || (k > 0 && d[k] > d[k - 1] * (1 + 1e-12) + 1e-15)) return 0;
   return 1;
 }
 
@@ -359,7 +361,12 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   }
   if (status == HNN_OK && S->out) {
     int mono = 0;
+    size_t nan_dg = 0;
     double worst[8] = { 0 };
+    for (size_t k = 0; have_g1 && k < (size_t)R * K; k++) nan_dg += isnan(dg[k]) != 0;
+    if (nan_dg)
+      state_warn(S, "run %s: the geodesic distance could not be computed at %zu of %zu points (written as nan)",
+                 flow->name, nan_dg, (size_t)R * K);
     for (int i = 0; i < R; i++) {
       mono += have_g1 && monotone(dg + (size_t)i * K, K);
       for (int j = 0; j < m && j < 8; j++) worst[j] = fmax(worst[j], viol[(size_t)i * m + j]);
