@@ -20,6 +20,7 @@
 */
 #include <gsl/gsl_randist.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -139,6 +140,8 @@ typedef struct {
   long *inn;
   int *st;
   char (*msg)[256];
+  run_ctx *progress;     /* the progress line, drawn by thread 0 */
+  atomic_long done;      /* runs finished */
 } ensemble;
 
 static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
@@ -146,7 +149,6 @@ static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
   const dual_problem *P = E->P;
   int n = E->n, m = E->m;
   long K = E->K;
-  (void)thread;
   for (long run_i = lo; run_i < hi; run_i++) {
     double *ws = hnn_xcalloc(E->nws, sizeof *ws), *z = E->zf + (size_t)run_i * n, *l = E->lam + (size_t)run_i * m;
     gsl_rng *g = rng_stream(E->seed, RNG_RUN, E->stream + (uint64_t)run_i);
@@ -178,6 +180,8 @@ static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
     free(u);
     free(zk);
     free(ws);
+    long done = atomic_fetch_add(&E->done, 1) + 1;
+    if (thread == 0) flow_progress(E->progress, NAN, done);
   }
 }
 
@@ -293,8 +297,14 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int *st = hnn_xcalloc((size_t)R, sizeof *st);
   char (*msg)[256] = hnn_xcalloc((size_t)R, sizeof *msg);
   uint64_t seed = S->seed, stream = rng_name_index(flow->name);
-  ensemble E = { &P, &o, &d1, u0, mult, n, m, K, nws, seed, stream, traj, zf, lam, dg, de, viol, inn, st, msg };
+  run_ctx prog;
+  memset(&prog, 0, sizeof prog);
+  flow_progress_start(&prog, S, flow->name);
+  prog.steps_end = R;
+  ensemble E = { &P, &o, &d1, u0, mult, n, m, K, nws, seed, stream, traj, zf, lam, dg, de, viol, inn, st, msg, &prog };
+  atomic_init(&E.done, 0);
   pool_run(pool_max_threads(), R, 1, ensemble_runs, &E);
+  flow_progress_end(&prog);
   int status = HNN_OK;
   for (int i = 0; i < R && status == HNN_OK; i++)
     if (st[i]) {

@@ -304,7 +304,10 @@ void flow_progress(run_ctx *c, double t, long step) {
   if (!c->progress || flow_seconds_since(&c->start) < 0.5 || flow_seconds_since(&c->last) < 0.2) return;
   clock_gettime(CLOCK_MONOTONIC, &c->last);
   double frac = c->t_end > 0 ? t / c->t_end : c->steps_end > 0 ? (double)step / (double)c->steps_end : 0;
-  fprintf(stderr, "\rhnn: run %s  t = %-12.6g step %-10ld %3.0f%%  ", c->name, t, step, 100 * frac);
+  if (isnan(t)) /* an ensemble: step counts finished runs */
+    fprintf(stderr, "\rhnn: run %s  %ld of %ld runs  %3.0f%%  ", c->name, step, c->steps_end, 100 * frac);
+  else
+    fprintf(stderr, "\rhnn: run %s  t = %-12.6g step %-10ld %3.0f%%  ", c->name, t, step, 100 * frac);
   fflush(stderr);
 }
 

@@ -63,7 +63,8 @@ int flow_metric_problem(hnn_state *S, sym *g, int n, flow_problem *P);
 ** for implicit ODE methods). */
 int flow_build_problem(hnn_state *S, sym *flow, int nsize, int n, int hessian, flow_problem *P);
 
-/* The progress line on a terminal: "hnn: run NAME  t = ...  42%". */
+/* The progress line on a terminal: "hnn: run NAME  t = ...  42%" (t NaN:
+** "hnn: run NAME  42 of 100 runs", step counting finished runs). */
 typedef struct run_ctx {
   hnn_state *S;
   const char *name;

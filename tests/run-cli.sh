@@ -179,6 +179,16 @@ case $err in
   *) fail prox-warning-summary "stderr: $err" ;;
 esac
 
+# the progress line of an ensemble, on a terminal (script(1) provides one):
+# about 1.5 s of dual iterations that never meet tol
+if command -v script >/dev/null 2>&1; then
+  printf 'activation s(u) = 0.5*tanh(u - 0.5) + 0.5\nobjective J(x[2]) = 0.5*dot(x, x)\nfunction g1(x[2]) = sum(x) - 1\nflow al = augmented_lagrangian(J, [g1], s, step = 1e-2, dual_step = 1e-1)\nrun al from [0.5, 0.5] repeat 4 steps 200 tol 1e-300 inner 20000 -> "%s/al.csv"\n' "$T" >"$T/al.hnn"
+  script -qc "HNN_THREADS=1 $HNN $T/al.hnn" /dev/null >"$T/tty" 2>&1
+  if grep -q 'hnn: run al  [1-4] of 4 runs' "$T/tty"; then pass progress-ensemble
+  else fail progress-ensemble "no progress line in: $(tr '\r' '|' <"$T/tty" | head -c 300)"
+  fi
+fi
+
 # every example parses and checks (a dry run: nothing runs)
 for ex in "$srcdir"/examples/*.hnn; do
   run "$HNN" --list-params "$ex"
