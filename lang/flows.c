@@ -311,6 +311,8 @@ void flow_progress(run_ctx *c, double t, long step) {
   fflush(stderr);
 }
 
+static void progress_tick(void *ctx, double t, long step) { flow_progress(ctx, t, step); }
+
 static int emit_row(void *ctx, double t, long step, const double *x, int n) {
   run_ctx *c = ctx;
   double fx = NAN;
@@ -514,11 +516,12 @@ int flows_run(hnn_state *S, ast *run) {
     free(err);
     status = HNN_ERR_RUNTIME;
   } else {
+    o.tick = progress_tick;
     if (k->eng == ENG_ODE)
       status = ode_run(&P, (ode_flow_kind)k->sub, flow->name, &o, x0, NULL, emit_row, &c, &res);
     else
-      status = md_run(&P, (md_kind)k->sub, flow->name, step, nsteps, x0, o.grad_tol, o.out_every, emit_row, &c,
-                      &res);
+      status = md_run(&P, (md_kind)k->sub, flow->name, step, nsteps, x0, o.grad_tol, o.out_every, emit_row,
+                      progress_tick, &c, &res);
     flow_progress_end(&c);
     if (status != HNN_OK) {
       diag_error(&S->diags, run->src, run->loc, "%s", res.msg[0] ? res.msg : "the run failed");

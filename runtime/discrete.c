@@ -92,7 +92,7 @@ static int md_step(const flow_problem *p, md_kind k, double h, double *x, md_buf
 }
 
 int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long nsteps,
-           double *x, double grad_tol, long out_every, ode_emit emit, void *ctx,
+           double *x, double grad_tol, long out_every, ode_emit emit, flow_tick tick, void *ctx,
            ode_result *res) {
   memset(res, 0, sizeof *res);
   res->grad_norm = NAN;
@@ -156,6 +156,7 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
     }
     res->steps = k;
     res->t = (double)k * h;
+    if (tick && k % FLOW_TICK_STEPS == 0) tick(ctx, res->t, k);
     if (emit && ((out_every > 0 && k % out_every == 0) || k == nsteps) && emit(ctx, res->t, k, x, n))
       goto emit_failed;
   }

@@ -24,11 +24,12 @@ typedef enum {
 
 /* Run nsteps steps of size h from x (updated in place).  Emits step 0, every
 ** out_every-th step (0: none) and the last one, with t = k h.  Stops early when
-** grad_tol > 0 and |grad f(x)| < grad_tol.  res as in ode.h (steps, reason,
-** msg).  Returns 0, 2 (missing callbacks) or 3 (non-finite value, failed
-** callback or emit). */
+** grad_tol > 0 and |grad f(x)| < grad_tol.  tick (may be NULL) gets ctx
+** every FLOW_TICK_STEPS steps.  res as in ode.h (steps, reason, msg).
+** Returns 0, 2 (missing callbacks) or 3 (non-finite value, failed callback
+** or emit). */
 int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long nsteps,
-           double *x, double grad_tol, long out_every, ode_emit emit, void *ctx,
+           double *x, double grad_tol, long out_every, ode_emit emit, flow_tick tick, void *ctx,
            ode_result *res);
 
 /* z = grad psi(x) = s^-1(x), and its inverse x = s(z).  Return 0 or nonzero. */

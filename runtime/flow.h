@@ -27,6 +27,12 @@ typedef struct flow_fn {
   size_t nwork;
 } flow_fn;
 
+/* Called by long loops every FLOW_TICK_STEPS steps (t, step so far) with
+** the caller's context, so a front end can draw a progress line between
+** output points. */
+typedef void (*flow_tick)(void *ctx, double t, long step);
+#define FLOW_TICK_STEPS 4096
+
 /* Everything a flow may need about the problem.  Unused members are NULL.
 ** Matrices are n x n, row-major. */
 typedef struct flow_problem {

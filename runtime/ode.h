@@ -38,6 +38,7 @@ typedef struct ode_options {
   long out_every;     /* > 0: emit every out_every accepted steps */
   double grad_tol;    /* > 0: stop when |grad f(x)|_2 < grad_tol */
   long max_steps;     /* > 0: stop after this many steps */
+  flow_tick tick;     /* NULL, or called with the emit ctx every FLOW_TICK_STEPS steps */
 } ode_options;
 
 /* Defaults: rkf45, adaptive, t in [0, 1], atol = rtol = 1e-8, emit only the

@@ -189,6 +189,15 @@ if command -v script >/dev/null 2>&1; then
   fi
 fi
 
+# ... and of an ODE run with no output between its start and end
+if command -v script >/dev/null 2>&1; then
+  printf 'use "objectives"\nflow g = gradient(himmelblau)\nrun g from [0.35, 0.62] until 150 method rk4 h 1e-5 -> "%s/g.csv"\n' "$T" >"$T/g.hnn"
+  script -qc "$HNN $T/g.hnn" /dev/null >"$T/tty" 2>&1
+  if grep -q 'hnn: run g  t = [0-9.]* *step [0-9]* *[1-9][0-9]\{0,1\}%' "$T/tty"; then pass progress-between-outputs
+  else fail progress-between-outputs "no progress line in: $(tr '\r' '|' <"$T/tty" | head -c 300)"
+  fi
+fi
+
 # every example parses and checks (a dry run: nothing runs)
 for ex in "$srcdir"/examples/*.hnn; do
   run "$HNN" --list-params "$ex"

@@ -325,7 +325,7 @@ static double ratio_md(flow_problem *p, md_kind mk, ode_flow_kind fk, const doub
     long steps = k ? 2 * N : N;
     memcpy(x, x0, sizeof(double) * p->n);
     ode_result r;
-    ck_assert_msg(md_run(p, mk, NULL, T / steps, steps, x, 0, 0, NULL, NULL, &r) == 0, "%s", r.msg);
+    ck_assert_msg(md_run(p, mk, NULL, T / steps, steps, x, 0, 0, NULL, NULL, NULL, &r) == 0, "%s", r.msg);
     ck_assert_int_eq(r.steps, steps);
     e[k] = maxdiff(x, ref, p->n);
   }
