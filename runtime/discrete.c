@@ -156,7 +156,7 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
     }
     res->steps = k;
     res->t = (double)k * h;
-    if (tick && k % FLOW_TICK_STEPS == 0) tick(ctx, res->t, k);
+    if ((k & (FLOW_TICK_STEPS - 1)) == 0 && tick) tick(ctx, res->t, k);
     if (emit && ((out_every > 0 && k % out_every == 0) || k == nsteps) && emit(ctx, res->t, k, x, n))
       goto emit_failed;
   }

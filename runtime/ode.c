@@ -313,7 +313,7 @@ static int after_step(ode_loop *L, double t, long step, const double *y, int out
   if (g < 0) return -1;
   const ode_options *o = L->o;
   int stop = g || (o->max_steps > 0 && step >= o->max_steps);
-  if (o->tick && step % FLOW_TICK_STEPS == 0) o->tick(L->ctx, t, step);
+  if ((step & (FLOW_TICK_STEPS - 1)) == 0 && o->tick) o->tick(L->ctx, t, step); /* steps >= 1 */
   if (out_now || stop || (o->out_every > 0 && step % o->out_every == 0))
     if (do_emit(L, t, step, y)) return -1;
   if (g) L->res->reason = ODE_STOP_GRAD;
