@@ -23,6 +23,13 @@ struct prox_ws {
   int n;
   size_t cap;
   double *cold, *cnew;                 /* n x cap each */
+  /* the last x_new and what mapped it to cnew: a particle flow's next
+  ** x_old is this x_new, whose coordinates need not be computed twice */
+  double *last_new;
+  size_t last_N;                       /* 0: nothing cached */
+  int (*last_coord)(void *ctx, int n, size_t N, const double *x, double *phi);
+  void *last_ctx;
+  flow_cb last_geo;
   double *a, *b, *al, *be, *ls, *lt, *lro, *lxi, *lw, *w;
   double *K, *cost, *part;              /* part: PROX_PARTS x N column partials */
   double *lwy, *wy;
@@ -51,8 +58,9 @@ prox_ws *prox_ws_alloc(int n, size_t N) {
   w->cap = N;
   w->cold = malloc((size_t)n * N * sizeof(double));
   w->cnew = malloc((size_t)n * N * sizeof(double));
+  w->last_new = malloc((size_t)n * N * sizeof(double));
   double **v[] = { &w->a, &w->b, &w->al, &w->be, &w->ls, &w->lt, &w->lro, &w->lxi, &w->lw, &w->w, &w->lwy, &w->wy };
-  int ok = w->cold && w->cnew;
+  int ok = w->cold && w->cnew && w->last_new;
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
     *v[i] = malloc(N * sizeof(double));
     ok = ok && *v[i];
@@ -66,7 +74,7 @@ prox_ws *prox_ws_alloc(int n, size_t N) {
 
 void prox_ws_free(prox_ws *w) {
   if (!w) return;
-  double *v[] = { w->cold, w->cnew, w->a, w->b, w->al, w->be, w->ls, w->lt,
+  double *v[] = { w->cold, w->cnew, w->last_new, w->a, w->b, w->al, w->be, w->ls, w->lt,
                   w->lro, w->lxi, w->lw, w->w, w->lwy, w->wy, w->K, w->cost, w->part };
   for (size_t i = 0; i < sizeof v / sizeof *v; i++) free(v[i]);
   free(w->Kf);
@@ -281,20 +289,34 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   st->mass_in = mass;
 
   /* geometry: coordinates, or the stored midpoint cost */
-  prox_ker k = { .n = n, .threads = nt, .par = N * N >= PAR_MIN, .N = N, .inv2eps = 0.5 / o->eps,
-                 .cold = w->cold, .cnew = w->cnew, .a = w->a, .b = w->b };
   int rc;
   int midpoint = !o->coord && p && !p->geo_coord.fn && p->metric.fn;
   size_t used = 0;
+  double *cost = NULL;
   if (midpoint) {
     if ((rc = grow(&w->cost, &w->cost_cap, N * N))) return rc;
     if ((rc = midpoint_cost(p, n, N, x_old, x_new, w->cost, nt))) return rc;
-    k.cost = w->cost;
+    cost = w->cost;
     used = N * N * sizeof(double);
   } else {
-    if ((rc = coords(o, p, n, N, x_old, w->cold, nt))) return rc;
+    flow_cb geo = p ? p->geo_coord.fn : NULL;
+    size_t bytes = N * (size_t)n * sizeof(double);
+    if (w->last_N == N && w->last_coord == o->coord && w->last_ctx == o->coord_ctx && w->last_geo == geo &&
+        memcmp(x_old, w->last_new, bytes) == 0) {
+      double *t = w->cold; /* the same points through the same map: the same coordinates */
+      w->cold = w->cnew, w->cnew = t;
+      st->coords_reused = 1;
+    } else if ((rc = coords(o, p, n, N, x_old, w->cold, nt))) {
+      w->last_N = 0;
+      return rc;
+    }
+    w->last_N = 0;
     if ((rc = coords(o, p, n, N, x_new, w->cnew, nt))) return rc;
+    memcpy(w->last_new, x_new, bytes);
+    w->last_N = N, w->last_coord = o->coord, w->last_ctx = o->coord_ctx, w->last_geo = geo;
   }
+  prox_ker k = { .n = n, .threads = nt, .par = N * N >= PAR_MIN, .N = N, .inv2eps = 0.5 / o->eps,
+                 .cold = w->cold, .cnew = w->cnew, .a = w->a, .b = w->b, .cost = cost };
   size_t avail = o->kernel_mem > used ? o->kernel_mem - used : 0;
   if (o->kernel_prec == PROX_DOUBLE && N * N * sizeof(double) <= avail) {
     if ((rc = grow(&w->K, &w->K_cap, N * N))) return rc;

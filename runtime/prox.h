@@ -66,6 +66,7 @@ typedef struct prox_stats {
   int rebuilds;        /* kernel rebuilds after absorbing scalings */
   int fallbacks;       /* entries recomputed by exact log-sum-exp */
   int stored;          /* 0 on the fly, 1 stored double, 2 stored single */
+  int coords_reused;   /* x_old was the previous step's x_new: its coordinates were kept */
 } prox_stats;
 
 /* Status: 0 ok, > 0 warning (results usable), < 0 error (rho_new unset). */

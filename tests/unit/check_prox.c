@@ -350,6 +350,55 @@ START_TEST(test_threads) {
 }
 END_TEST
 
+/* A particle flow's next x_old is its last x_new: the workspace keeps those
+** coordinates instead of mapping the points again.  Two steps on one
+** workspace must equal the second step on a fresh one bit for bit, with
+** the reuse reported only where it happened (a nonlinear map, so a wrong
+** buffer would show). */
+static int cube_coord(void *ctx, int n, size_t N, const double *x, double *phi) {
+  int *calls = ctx;
+  ++*calls;
+  for (int d = 0; d < n; d++)
+    for (size_t i = 0; i < N; i++) phi[d * N + i] = x[i * n + d] + 0.1 * pow(x[i * n + d], 3);
+  return 0;
+}
+
+START_TEST(test_coords_reused) {
+  ou s;
+  ou_init(&s, 2, 300, 1.0, 1e-3, 7u);
+  int calls = 0;
+  prox_opts o;
+  prox_opts_default(&o);
+  o.eps = 0.05, o.T = 1.0, o.h = 1e-3, o.coord = cube_coord, o.coord_ctx = &calls;
+  prox_ws *w = prox_ws_alloc(2, s.N), *fresh = prox_ws_alloc(2, s.N);
+  double *r1 = malloc(s.N * sizeof(double)), *r2 = malloc(s.N * sizeof(double));
+  prox_stats st;
+  ou_em(&s, 3u, 0);
+  ck_assert_int_eq(prox_step(w, NULL, &o, s.N, s.x, s.xn, s.rho, s.f, s.rho, &st), PROX_OK);
+  ck_assert_int_eq(st.coords_reused, 0);
+  ck_assert_int_eq(calls, 2);
+  memcpy(s.x, s.xn, s.N * 2 * sizeof(double));
+  ou_em(&s, 3u, 1);
+  ck_assert_int_eq(prox_step(w, NULL, &o, s.N, s.x, s.xn, s.rho, s.f, r1, &st), PROX_OK);
+  ck_assert_int_eq(st.coords_reused, 1);
+  ck_assert_int_eq(calls, 3);
+  ck_assert_int_eq(prox_step(fresh, NULL, &o, s.N, s.x, s.xn, s.rho, s.f, r2, &st), PROX_OK);
+  ck_assert_int_eq(st.coords_reused, 0);
+  ck_assert(memcmp(r1, r2, s.N * sizeof(double)) == 0);
+  /* another map with the same points: nothing reused */
+  o.coord = prox_identity_coord, o.coord_ctx = NULL;
+  memcpy(s.x, s.xn, s.N * 2 * sizeof(double));
+  ou_em(&s, 3u, 2);
+  ck_assert_int_eq(prox_step(w, NULL, &o, s.N, s.x, s.xn, s.rho, s.f, r1, &st), PROX_OK);
+  ck_assert_int_eq(st.coords_reused, 0);
+  free(r1);
+  free(r2);
+  prox_ws_free(w);
+  prox_ws_free(fresh);
+  ou_free(&s);
+}
+END_TEST
+
 /* Separable metric g(x) = 1/(2 b x(1-x)) on (0,1)^2: geo_coord gives
 ** phi = sqrt(2/b) asin(sqrt x); the midpoint rule on the diagonal metric
 ** must give nearly the same step (small displacements). */
@@ -509,6 +558,7 @@ int main(void) {
   tcase_add_test(tc, test_precision);
   tcase_add_test(tc, test_fallback_rows);
   tcase_add_test(tc, test_threads);
+  tcase_add_test(tc, test_coords_reused);
   tcase_add_test(tc, test_midpoint);
   tcase_add_test(tc, test_invalid);
   tcase_add_test(tc, test_pool);
