@@ -403,24 +403,35 @@ static const gsl_odeiv2_step_type *gsl_type(ode_method m) {
 /* GSL's step control never gives up: asked for an accuracy below the
 ** rounding of double precision it shrinks the step until t moves by an ulp,
 ** and the run crawls on for ever.  Fail instead: when atol + rtol |y_i| is
-** below the spacing of doubles at y_i, and (as MATLAB's ode45) when a step
-** other than the last one to an output time is below 16 eps |t|. */
-static int check_progress(ode_loop *L, const double *y, double t_prev, double t, double t1,
-                          double atol, double rtol) {
+** below the spacing of doubles at y_i (possible only for rtol < eps), and
+** (as MATLAB's ode45) when a step other than the last one to an output time
+** is below 16 eps |t|.  The failures are reported out of line: the tests
+** run after every step. */
+static int tolerance_unreachable(ode_loop *L, const double *y, double t, double atol, double rtol) {
   ode_sys *s = L->s;
-  for (int i = 0; rtol < DBL_EPSILON && i < s->n; i++) /* rtol >= eps meets it everywhere */
+  for (int i = 0; i < s->n; i++)
     if (atol + rtol * fabs(y[i]) < DBL_EPSILON * fabs(y[i])) {
       sys_fail(s, "flow '%s': atol = %g, rtol = %g ask for less than double precision resolves in "
                "%s%d = %.17g at t = %.17g (atol + rtol |%s%d| must be at least %.3g)", s->name, atol, rtol,
                state_var(s), i + 1, y[i], t, state_var(s), i + 1, DBL_EPSILON * fabs(y[i]));
       return -1;
     }
-  if (t != t1 && !(t - t_prev > 16 * DBL_EPSILON * fabs(t))) {
-    sys_fail(s, "flow '%s': the %s step size fell to %.3g at t = %.17g, too small to advance t; "
-             "atol = %g, rtol = %g cannot be met there (does the solution blow up?)", s->name,
-             ode_method_name(L->o->method), t - t_prev, t, atol, rtol);
-    return -1;
-  }
+  return 0;
+}
+
+static int step_stalled(ode_loop *L, double t_prev, double t, double atol, double rtol) {
+  sys_fail(L->s, "flow '%s': the %s step size fell to %.3g at t = %.17g, too small to advance t; "
+           "atol = %g, rtol = %g cannot be met there (does the solution blow up?)", L->s->name,
+           ode_method_name(L->o->method), t - t_prev, t, atol, rtol);
+  return -1;
+}
+
+/* After the step t_prev -> t towards the output time t1 (before the first
+** step: t_prev = t = t1). */
+static inline int check_progress(ode_loop *L, const double *y, double t_prev, double t, double t1, double atol,
+                                 double rtol) {
+  if (rtol < DBL_EPSILON && tolerance_unreachable(L, y, t, atol, rtol)) return -1;
+  if (t != t1 && !(t - t_prev > 16 * DBL_EPSILON * fabs(t))) return step_stalled(L, t_prev, t, atol, rtol);
   return 0;
 }
 
@@ -440,7 +451,7 @@ static int run_gsl(ode_loop *L, double *y) {
   long out_k = 1, every = o->fixed && o->out_dt > 0 ? (long)floor(o->out_dt / h + 0.5) : 0;
   long nsteps = o->fixed ? (long)ceil((o->t_end - o->t0) / h - 1e-9) : 0;
   int r = 0;
-  if (!o->fixed && check_progress(L, y, t - 1, t, t, atol, rtol)) r = -1;
+  if (!o->fixed && check_progress(L, y, t, t, t, atol, rtol)) r = -1;
   for (long st = 1; r == 0; st++) {
     int status, out_now;
     double t_prev = t, t1 = t;
@@ -460,9 +471,7 @@ static int run_gsl(ode_loop *L, double *y) {
       r = -1;
       break;
     }
-    /* check_progress's tests, the cheap way first: it runs after every step */
-    if (!o->fixed && (rtol < DBL_EPSILON || (t != t1 && !(t - t_prev > 16 * DBL_EPSILON * fabs(t)))) &&
-        check_progress(L, y, t_prev, t, t1, atol, rtol)) {
+    if (!o->fixed && check_progress(L, y, t_prev, t, t1, atol, rtol)) {
       r = -1;
       break;
     }
