@@ -27,7 +27,7 @@ struct prox_ws {
   ** x_old is this x_new, whose coordinates need not be computed twice */
   double *last_new;
   size_t last_N;                       /* 0: nothing cached */
-  int (*last_coord)(void *ctx, int n, size_t N, const double *x, double *phi);
+  prox_coord_fn last_coord;
   void *last_ctx;
   flow_cb last_geo;
   double *a, *b, *al, *be, *ls, *lt, *lro, *lxi, *lw, *w;
@@ -301,16 +301,16 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   } else {
     flow_cb geo = p ? p->geo_coord.fn : NULL;
     size_t bytes = N * (size_t)n * sizeof(double);
-    if (w->last_N == N && w->last_coord == o->coord && w->last_ctx == o->coord_ctx && w->last_geo == geo &&
-        memcmp(x_old, w->last_new, bytes) == 0) {
+    int reuse = w->last_N == N && w->last_coord == o->coord && w->last_ctx == o->coord_ctx && w->last_geo == geo &&
+                memcmp(x_old, w->last_new, bytes) == 0;
+    w->last_N = 0; /* cnew is about to change */
+    if (reuse) {
       double *t = w->cold; /* the same points through the same map: the same coordinates */
       w->cold = w->cnew, w->cnew = t;
       st->coords_reused = 1;
     } else if ((rc = coords(o, p, n, N, x_old, w->cold, nt))) {
-      w->last_N = 0;
       return rc;
     }
-    w->last_N = 0;
     if ((rc = coords(o, p, n, N, x_new, w->cnew, nt))) return rc;
     memcpy(w->last_new, x_new, bytes);
     w->last_N = N, w->last_coord = o->coord, w->last_ctx = o->coord_ctx, w->last_geo = geo;

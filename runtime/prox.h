@@ -30,6 +30,10 @@ typedef enum {
 ** sweeps (3x faster at N = 2000) and perturbs rho by ~1e-9 relative. */
 enum { PROX_SINGLE = 0, PROX_DOUBLE = 1 };
 
+/* A coordinate map: writes the coordinates of the N points x (N x n,
+** row-major) into phi coordinate-major (phi[d*N + i]); 0, or nonzero. */
+typedef int (*prox_coord_fn)(void *ctx, int n, size_t N, const double *x, double *phi);
+
 typedef struct prox_opts {
   double eps;          /* entropic regularization (> 0) */
   double T;            /* temperature (> 0) */
@@ -42,12 +46,11 @@ typedef struct prox_opts {
   size_t kernel_mem;   /* bytes allowed for a stored N x N kernel; beyond it
                        ** the kernel is built on the fly in blocks */
   int kernel_prec;     /* PROX_SINGLE (default) or PROX_DOUBLE for a stored kernel */
-  /* a separable cost in coordinates given by the caller: coord(ctx, n, N, x,
-  ** phi) writes phi coordinate-major (phi[d*N + i]) and returns 0; it takes
-  ** precedence over the problem's geo_coord and metric (geocoord.h has the
-  ** Hopfield one).  NULL: p->geo_coord, else the midpoint rule on p->metric,
-  ** else Euclidean. */
-  int (*coord)(void *ctx, int n, size_t N, const double *x, double *phi);
+  /* a separable cost in coordinates given by the caller (see prox_coord_fn);
+  ** it takes precedence over the problem's geo_coord and metric (geocoord.h
+  ** has the Hopfield one).  NULL: p->geo_coord, else the midpoint rule on
+  ** p->metric, else Euclidean. */
+  prox_coord_fn coord;
   void *coord_ctx;
 } prox_opts;
 
