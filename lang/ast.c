@@ -71,6 +71,10 @@ ast *ast_copy(const ast *n) {
   return c;
 }
 
+int ast_is_plain_call(const ast *e) {
+  return e->kind == AST_CALL && e->deriv == DERIV_NONE && !e->nprimes && !e->inverse;
+}
+
 int ast_declares(const ast *st) {
   switch (st->kind) {
   case AST_PARAM: case AST_ACTIVATION: case AST_OBJECTIVE: case AST_FUNCTION: case AST_KERNEL: case AST_METRIC:

@@ -80,6 +80,8 @@ ast *ast_copy(const ast *node);
 int ast_declares(const ast *st);
 /* The body of a declaration (activations keep their inverse after it). */
 ast *ast_body(const ast *decl);
+/* Is e a call written plainly: no grad/hessian, no primes, no ^-1? */
+int ast_is_plain_call(const ast *e);
 /* Depth limit on expression nesting, enforced by the parser: deeper input is a
 ** syntax error, so every recursive walk is bounded. */
 #define AST_MAX_DEPTH 400

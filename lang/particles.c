@@ -46,7 +46,7 @@ static void law_free(law *L) {
 static int read_law(hnn_state *S, ast *e, law *L) {
   memset(L, 0, sizeof *L);
   const char *usage = "a particle run starts from uniform([a, b]^n), uniform(lo, hi), normal(mean, var) or csv(\"file\")";
-  if (e->kind != AST_CALL || e->deriv != DERIV_NONE || e->nprimes || e->inverse) {
+  if (!ast_is_plain_call(e)) {
     diag_error(&S->diags, e->src, e->loc, "%s", usage);
     return HNN_ERR_SCRIPT;
   }

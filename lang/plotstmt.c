@@ -18,7 +18,7 @@ static const char *const plot_options[] = { "x", "y", "group", "color", "title",
 enum { GRID = 160 };
 
 static int is_field(const ast *e, const char *name) {
-  return e->kind == AST_CALL && e->deriv == DERIV_NONE && !e->nprimes && !e->inverse && strcmp(e->name, name) == 0;
+  return ast_is_plain_call(e) && strcmp(e->name, name) == 0;
 }
 
 /* A box [a, b]^2 as written in the item. */

@@ -230,7 +230,7 @@ static ty check_special(chk *c, ast *e, const builtin *b) {
 }
 
 static ty check_builtin(chk *c, ast *e, const builtin *b) {
-  if (e->deriv != DERIV_NONE || e->nprimes || e->inverse) {
+  if (!ast_is_plain_call(e)) {
     diag_error(c->d, e->src, e->name_loc, "'%s' is a builtin function: it has no %s form", e->name,
                e->inverse ? "inverse" : "derived");
     return error_ty();
