@@ -36,17 +36,11 @@
   X(history_truncate_file) X(rl_readline_name) X(rl_outstream)
 
 static struct {
-#define X(f) __typeof__(f) *f;
-  RL_SYMS(X)
-#undef X
+  RL_SYMS(DLTABLE_SLOT)
 } rl;
 
 static int rl_load(char *err, size_t errlen) {
-  static const char *const names[] = {
-#define X(f) #f,
-    RL_SYMS(X)
-#undef X
-  };
+  static const char *const names[] = { RL_SYMS(DLTABLE_NAME) };
   enum { N = sizeof names / sizeof *names };
   _Static_assert(sizeof rl == N * sizeof(void *), "rl is one pointer per name");
   return dltable_load("libreadline.so.8", "readline", names, N, &rl, err, errlen) &&

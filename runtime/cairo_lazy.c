@@ -15,11 +15,7 @@ static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char load_error[256];
 
 static void load(void) {
-  static const char *const names[] = {
-#define X(f) #f,
-    HNN_CAIRO_FUNCS(X)
-#undef X
-  };
+  static const char *const names[] = { HNN_CAIRO_FUNCS(DLTABLE_NAME) };
   enum { N = sizeof names / sizeof *names };
   _Static_assert(sizeof hnn_cairo == N * sizeof(void *), "hnn_cairo is one pointer per name");
   /* cairo 1.x keeps this soname; the headers we compiled against are 1.x */

@@ -17,6 +17,8 @@
 #include <cairo.h>
 #include <stddef.h>
 
+#include "dltable.h"
+
 #define HNN_CAIRO_FUNCS(X) \
   X(cairo_arc) \
   X(cairo_clip) \
@@ -64,9 +66,7 @@
   X(cairo_translate)
 
 typedef struct hnn_cairo_api {
-#define X(f) __typeof__(f) *f;
-  HNN_CAIRO_FUNCS(X)
-#undef X
+  HNN_CAIRO_FUNCS(DLTABLE_SLOT)
 } hnn_cairo_api;
 
 extern hnn_cairo_api hnn_cairo;

@@ -16,4 +16,9 @@
 int dltable_load(const char *soname, const char *what, const char *const *names, int n, void *table, char *err,
                  size_t errlen);
 
+/* The table and its names from one X-macro list LIST(X) of symbols, in the
+** same order: struct { LIST(DLTABLE_SLOT) } and { LIST(DLTABLE_NAME) }. */
+#define DLTABLE_SLOT(f) __typeof__(f) *f;
+#define DLTABLE_NAME(f) #f,
+
 #endif
