@@ -425,6 +425,11 @@ typedef struct {
   long step;
 } step_job;
 
+/* One past the last particle of block b. */
+static int block_end(const sde_ws *w, long b) {
+  return (int)(b + 1) * SDE_BLOCK < w->N ? (int)(b + 1) * SDE_BLOCK : w->N;
+}
+
 /* Blocks lo..hi-1 of particles, each with its own random stream. */
 static void step_blocks(void *ctx, long lo, long hi, int thread) {
   step_job *J = ctx;
@@ -432,8 +437,7 @@ static void step_blocks(void *ctx, long lo, long hi, int thread) {
   int n = w->n;
   double *sc = thread_scratch(w, thread);
   for (long b = lo; b < hi; b++) {
-    int i1 = (int)(b + 1) * SDE_BLOCK < w->N ? (int)(b + 1) * SDE_BLOCK : w->N;
-    for (int i = (int)b * SDE_BLOCK; i < i1; i++) {
+    for (int i = (int)b * SDE_BLOCK, i1 = block_end(w, b); i < i1; i++) {
       size_t off = (size_t)i * n;
       if (step_one(w, i, J->x_old + off, J->x_new + off, w->rng[b], sc, J->step, &w->berr[b])) {
         w->berr[b].particle = i;
@@ -463,11 +467,10 @@ int sde_ws_step(sde_ws *w, const double *x_old, double *x_new, long step, char *
 static void f_blocks(void *ctx, long lo, long hi, int thread) {
   step_job *J = ctx;
   sde_ws *w = J->w;
-  int n = w->n, N = w->N;
+  int n = w->n;
   double *sc = thread_scratch(w, thread), *xx = sc + w->nwork;
   for (long b = lo; b < hi; b++) {
-    int i1 = (int)(b + 1) * SDE_BLOCK < N ? (int)(b + 1) * SDE_BLOCK : N;
-    for (int i = (int)b * SDE_BLOCK; i < i1; i++) {
+    for (int i = (int)b * SDE_BLOCK, i1 = block_end(w, b); i < i1; i++) {
       memcpy(xx, J->x_old + (size_t)i * n, sizeof(double) * (size_t)n);
       if (w->p.f.fn(xx, NULL, &w->fval[i], sc)) {
         w->berr[b].status = SDE_ECALLBACK;
