@@ -230,10 +230,8 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)k;
   int bad = 0, m = 0;
   double r = 1;
-  dual_opts o = { .tol = 1e-7 };
+  dual_opts o = { .tol = 1e-7, .outer = 100, .inner_max = 10000 };
   long repeat = 1;
-  o.outer = 100;
-  o.inner_max = 10000;
   if (flow_kw_number(S, flow, "r", 0, 1, &r) || flow_kw_number(S, flow, "step", 0, 0, &o.h) ||
       flow_kw_number(S, flow, "dual_step", 0, 0, &o.h_dual) ||
       flow_opt_count(S, run, "repeat", 1, 1000000, &repeat) ||
