@@ -13,6 +13,7 @@
 #define _GNU_SOURCE   /* strndup, setenv */
 #endif
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ typedef struct {
   uint64_t seed, offset;
   int has_seed, has_offset;
   int list_params, dump_ast, dump_c, interactive;
+  double max_output;    /* --max-output, bytes (0: the library's default) */
 } options;
 
 static void usage(void) {
@@ -54,6 +56,9 @@ static void usage(void) {
       "  --task-id K       same as --seed-offset; without it, the environment\n"
       "                    variable SLURM_ARRAY_TASK_ID is used when set\n"
       "  -o DIR            write output files into DIR (created if missing)\n"
+      "  --max-output SIZE refuse a run that would write more than SIZE bytes\n"
+      "                    (suffix k, M, G, T: powers of 1000; 'none': no limit;\n"
+      "                    default 4G)\n"
       "  -i                enter the REPL after the script and -e texts\n"
       "  --list-params     dry run: load without printing or running, then list\n"
       "                    every param with its value and where it was set\n"
@@ -126,6 +131,18 @@ static int number_opt(int argc, char **argv, int *i, const char *att, uint64_t *
   return 0;
 }
 
+/* "500M", "20G", "1e10", "none" -> bytes (HUGE_VAL for none); -1 if bad. */
+static double parse_size(const char *v) {
+  if (strcmp(v, "none") == 0) return HUGE_VAL;
+  char *end;
+  double x = strtod(v, &end);
+  const char *units = "kMGTP";
+  const char *u = *end ? strchr(units, *end) : NULL;
+  if (*end && u && end[1] == '\0') x *= pow(1000, (double)(u - units + 1));
+  else if (*end) return -1;
+  return x > 0 && isfinite(x) ? x : -1;
+}
+
 /* Fill `o` from argv; options may come before or after the script name.
 ** Returns 0, or HNN_ERR_USAGE after printing the message. */
 static int parse_args(int argc, char **argv, options *o) {
@@ -151,6 +168,11 @@ static int parse_args(int argc, char **argv, options *o) {
       if (number_opt(argc, argv, &i, v, &o->seed, &o->has_seed)) return HNN_ERR_USAGE;
     } else if (is_long(w, "--seed-offset", &v) || is_long(w, "--task-id", &v)) {
       if (number_opt(argc, argv, &i, v, &o->offset, &o->has_offset)) return HNN_ERR_USAGE;
+    } else if (is_long(w, "--max-output", &v)) {
+      const char *a = opt_arg(argc, argv, &i, v);
+      if (!a) return usage_error("option '--max-output' needs a size, e.g. 20G");
+      if ((o->max_output = parse_size(a)) < 0)
+        return usage_error("option '--max-output' expects a size such as 500M, 20G or none, got '%s'", a);
     } else if (strcmp(w, "--list-params") == 0) {
       o->list_params = 1;
     } else if (strcmp(w, "--dump-ast") == 0) {
@@ -223,6 +245,7 @@ static int configure(hnn_state *S, const options *o) {
     }
     if ((st = hnn_set_output_dir(S, o->outdir)) != HNN_OK) return report(S, st);
   }
+  if (o->max_output > 0 && (st = hnn_set_max_output(S, o->max_output)) != HNN_OK) return report(S, st);
   hnn_set_dry_run(S, o->list_params);
   hnn_set_dump_ast(S, o->dump_ast);
   if (o->has_seed && (st = hnn_set_seed(S, o->seed)) != HNN_OK) return report(S, st);

@@ -76,6 +76,11 @@ uint64_t hnn_seed(const hnn_state *S);                   /* the effective master
 int hnn_define(hnn_state *S, const char *name, const char *value);
 /* Where run outputs go (default: the current directory). */
 int hnn_set_output_dir(hnn_state *S, const char *dir);
+/* The most a run may write, in bytes, over all of its files (default
+** HNN_MAX_OUTPUT_DEFAULT, 4 GB): a run whose estimated output is larger is
+** refused before it starts, with the estimate.  HUGE_VAL: no limit. */
+#define HNN_MAX_OUTPUT_DEFAULT 4e9
+int hnn_set_max_output(hnn_state *S, double bytes);
 /* Dry run: load, check and evaluate params, but run no print or run statement. */
 void hnn_set_dry_run(hnn_state *S, int on);
 /* Print the syntax tree of every loaded unit to the output stream. */

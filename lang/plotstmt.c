@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flows_impl.h"
+#include "callbacks.h"
 #include "gibbs.h"
 #include "plot.h"
 #include "plotcmd.h"

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "builtins.h"
-#include "flows.h"
 #include "sema_impl.h"
 #include "state.h"
 #include "strbuf.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "discrete.h"
-#include "flows_impl.h"
+#include "callbacks.h"
 #include "geodesic.h"
 #include "gibbs.h"
 #include "strbuf.h"

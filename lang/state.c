@@ -38,6 +38,7 @@ hnn_state *hnn_open(void) {
   S->out = stdout;
   S->warn = stderr;
   S->epoch = 1;
+  S->max_output = HNN_MAX_OUTPUT_DEFAULT;
   diag_init(&S->diags);
   S->errtext = hnn_xstrdup("");
   pthread_mutex_lock(&gsl_lock);
@@ -152,6 +153,15 @@ int hnn_set_seed_offset(hnn_state *S, uint64_t offset) {
 }
 
 uint64_t hnn_seed(const hnn_state *S) { return S->seed; }
+
+int hnn_set_max_output(hnn_state *S, double bytes) {
+  if (!(bytes > 0)) {
+    diag_plain(&S->diags, "the output limit must be a positive number of bytes");
+    return state_fail(S, HNN_ERR_USAGE);
+  }
+  S->max_output = bytes;
+  return HNN_OK;
+}
 
 int hnn_set_output_dir(hnn_state *S, const char *dir) {
   if (!dir || !*dir) {

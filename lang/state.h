@@ -89,6 +89,7 @@ struct hnn_state {
   FILE *out, *warn;
   uint64_t seed, base_seed, seed_offset;
   int dry_run, dump_ast;
+  double max_output;     /* bytes a run may write (hnn_set_max_output) */
   char *outdir;
   /* -D overrides: name -> expression text */
   char **def_name, **def_value;

@@ -207,6 +207,37 @@ if [ "$rc" = 0 ] && [ -z "$err" ] && [ -s "$T/eld.csv" ] && ! grep -qi nan "$T/e
 else fail eld-distances-finite "exit $rc, stderr '$err', $(grep -ci nan "$T/eld.csv" 2>/dev/null) nan rows"
 fi
 
+# bounded work: a run is sized before it starts (lang/flows/flows.c)
+printf 'objective f(x[2]) = dot(x, x)\nflow g = gradient(f)\nrun g from [1, 2] until 1e6 dt 1e-6 -> "big.csv"\n' >"$T/big.hnn"
+run "$HNN" -o "$T/bigout" "$T/big.hnn"
+if [ "$rc" = 1 ] && [ ! -e "$T/bigout/big.csv" ] && ! ls "$T/bigout" 2>/dev/null | grep -q . &&
+   echo "$err" | grep -q 'would write 1000000000002 rows, about 125 TB, over the output limit of 4 GB'; then
+  pass output-limit-refused
+else fail output-limit-refused "exit $rc, stderr '$err', files: $(ls "$T/bigout" 2>/dev/null)"
+fi
+printf 'objective f(x[2]) = dot(x, x)\nflow d = gradient_descent(f, step = 0.1)\nrun d from [1, 2] steps 1000 every 1 -> "d.csv"\n' >"$T/d.hnn"
+run "$HNN" -o "$T/dout" --max-output 10k "$T/d.hnn"
+rc1=$rc
+run "$HNN" -o "$T/dout" --max-output=200k "$T/d.hnn"
+if [ "$rc1" = 1 ] && [ "$rc" = 0 ] && [ "$(grep -vc '^#' "$T/dout/d.csv")" = 1001 ]; then pass output-limit-option
+else fail output-limit-option "exit $rc1 then $rc; $err"
+fi
+run "$HNN" --max-output 0 -e 'print 1'
+rc1=$rc
+run "$HNN" --max-output 12x -e 'print 1'
+if [ "$rc1" = 2 ] && [ "$rc" = 2 ] && echo "$err" | grep -q "expects a size such as 500M, 20G or none, got '12x'"; then
+  pass output-limit-bad-size
+else fail output-limit-bad-size "exit $rc1, $rc: $err"
+fi
+# memory: 10^6 particles with a stored N x N cost (a metric without
+# geodesic coordinates) need ~8 TB; refused with the estimate
+printf 'use "objectives"\nmetric G(x[2]) = diag(1 + x^2)\nflow w = wasserstein(himmelblau, G, T = 1, eps = 0.1)\nrun w from uniform([0, 1]^2) particles 1000000 steps 2\n' >"$T/mem.hnn"
+run "$HNN" "$T/mem.hnn"
+if [ "$rc" = 1 ] && echo "$err" | grep -q 'run w needs about 8 TB of memory, but only .* are available'; then
+  pass memory-refused
+else fail memory-refused "exit $rc: $err"
+fi
+
 # every example parses and checks (a dry run: nothing runs)
 for ex in "$srcdir"/examples/*.hnn; do
   run "$HNN" --list-params "$ex"

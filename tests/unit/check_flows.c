@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
-#include "flows_impl.h"
+#include "flowkind.h"
 #include "hnn.h"
 #include "ode.h"
 #include "prox.h"
@@ -765,7 +765,7 @@ START_TEST(test_flow_field_matches_composed) {
     ck_assert_ptr_nonnull(fl);
     ck_assert_int_eq(sema_check_sym(e.S, fl), 0);
     flow_problem P;
-    ck_assert_msg(flow_build_problem(e.S, fl, c[k].nsize, c[k].n, 0, &P) == 0, "%s", c[k].flow);
+    ck_assert_msg(ode_kind_problem(e.S, fl, c[k].nsize, c[k].n, 0, &P) == 0, "%s", c[k].flow);
     ck_assert_int_eq(P.field.fn != NULL, c[k].has_field);
     flow_problem Q = P;
     Q.field.fn = NULL;
@@ -792,6 +792,20 @@ START_TEST(test_flow_field_matches_composed) {
 }
 END_TEST
 
+/* Every kind of the table provides every entry point, a usage line that
+** starts with its name, and an option list; names are unique. */
+START_TEST(test_flow_kinds_complete) {
+  size_t n = 0;
+  for (const flow_kind *k; (k = flows_kind_at(n)); n++) {
+    ck_assert_msg(k->name && k->usage && strncmp(k->usage, k->name, strlen(k->name)) == 0, "kind %zu", n);
+    ck_assert_msg(k->options && k->check_run && k->prepare && k->compile && k->run && k->release, "%s", k->name);
+    ck_assert_msg(k->nroles >= 1 && k->nroles <= 3, "%s", k->name);
+    for (size_t j = 0; j < n; j++) ck_assert_str_ne(flows_kind_at(j)->name, k->name);
+  }
+  ck_assert_uint_eq(n, 10);
+}
+END_TEST
+
 static Suite *flows_suite(void) {
   Suite *s = suite_create("flows");
   TCase *t = tcase_create("flows");
@@ -813,6 +827,7 @@ static Suite *flows_suite(void) {
   tcase_add_test(t, test_augmented_lagrangian_kkt);
   tcase_add_test(t, test_plot_statement);
   tcase_add_test(t, test_flow_field_matches_composed);
+  tcase_add_test(t, test_flow_kinds_complete);
   suite_add_tcase(s, t);
   return s;
 }

@@ -1,5 +1,5 @@
 /*
-** dualflow.c — `augmented_lagrangian(J, [g1, ...], G, ...)`: constrained
+** kind_dual.c — `augmented_lagrangian(J, [g1, ...], G, ...)`: constrained
 ** problems by the dual Hopfield method (runtime/dual.c, source 000 eqs.
 ** 41-44), and its Monte Carlo runs.
 **
@@ -26,13 +26,13 @@
 
 #include "diff.h"
 #include "dual.h"
-#include "flows_impl.h"
+#include "flowkind.h"
 #include "lower.h"
 #include "pool.h"
 #include "rng.h"
 #include "strbuf.h"
 
-static const char *const dual_options[] = { "multipliers", "repeat", "steps", "tol", "inner", NULL };
+static const char *const dual_run_options[] = { "multipliers", "repeat", "steps", "tol", "inner", NULL };
 
 static ast *constraint_list(sym *flow) { return flow->decl->kids[0]->kids[1]; }
 
@@ -45,7 +45,7 @@ static int same_signature(const sym *a, const sym *b) {
   return 1;
 }
 
-int dualflow_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
+static int dual_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
   ast *call = flow->decl->kids[0];
   int npos = 0, errs = 0;
   for (int i = 0; i < call->nkids; i++) npos += call->kids[i]->kind != AST_KWARG;
@@ -101,11 +101,11 @@ int dualflow_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
   return errs;
 }
 
-int dualflow_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+static int dual_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    if (flow_bad_option(S, run, i, dual_options, k->name)) {
+    if (flow_bad_option(S, run, i, k->options, k->name)) {
       errs++;
     } else if (strcmp(o->name, "multipliers") == 0) {
       ty t;
@@ -226,53 +226,94 @@ static int monotone(const double *d, long K) {
   return 1;
 }
 
-int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
-  (void)k;
-  int bad = 0, m = 0;
-  double r = 1;
-  dual_opts o = { .tol = 1e-7, .outer = 100, .inner_max = 10000 };
-  long repeat = 1;
-  if (flow_kw_number(S, flow, "r", 0, 1, &r) || flow_kw_number(S, flow, "step", 0, 0, &o.h) ||
-      flow_kw_number(S, flow, "dual_step", 0, 0, &o.h_dual) ||
-      flow_opt_count(S, run, "repeat", 1, 1000000, &repeat) ||
-      flow_opt_count(S, run, "steps", 1, 10000000, &o.outer) ||
-      flow_opt_count(S, run, "inner", 1, FLOW_COUNT_MAX, &o.inner_max) || flow_opt_positive(S, run, "tol", &o.tol))
-    bad = 1;
-  double mult[2] = { -1, 1 };
+/* A prepared dual run (flow_job.priv). */
+typedef struct drun {
+  double r, mult[2];
+  dual_opts o;
+  long repeat;
+  double *z0;
+  int n, m;
+  hnn_fn *lg;                  /* (z, lambda) -> (grad_z L_r, g(z)) */
+  dual_problem P;
+  flow_fn d1, inv;
+} drun;
+
+static int dual_prepare(flow_job *J) {
+  hnn_state *S = J->S;
+  ast *run = J->run;
+  sym *flow = J->flow;
+  drun *d = hnn_xcalloc(1, sizeof *d);
+  J->priv = d;
+  d->r = 1;
+  d->o = (dual_opts){ .tol = 1e-7, .outer = 100, .inner_max = 10000 };
+  d->repeat = 1;
+  d->mult[0] = -1, d->mult[1] = 1;
+  if (flow_kw_number(S, flow, "r", 0, 1, &d->r) || flow_kw_number(S, flow, "step", 0, 0, &d->o.h) ||
+      flow_kw_number(S, flow, "dual_step", 0, 0, &d->o.h_dual) ||
+      flow_opt_count(S, run, "repeat", 1, 1000000, &d->repeat) ||
+      flow_opt_count(S, run, "steps", 1, 10000000, &d->o.outer) ||
+      flow_opt_count(S, run, "inner", 1, FLOW_COUNT_MAX, &d->o.inner_max) || flow_opt_positive(S, run, "tol", &d->o.tol))
+    return HNN_ERR_SCRIPT;
   ast *me = flow_option(run, "multipliers");
-  if (!bad && me) {
+  if (me) {
     double *v = NULL;
     ir_shape sh;
-    if (state_eval_ast(S, me, &v, &sh) != HNN_OK) bad = 1;
-    else mult[0] = v[0], mult[1] = v[1];
+    int bad = state_eval_ast(S, me, &v, &sh) != HNN_OK;
+    if (!bad) d->mult[0] = v[0], d->mult[1] = v[1];
     free(v);
-    if (!bad && !(mult[0] <= mult[1] && isfinite(mult[0]) && isfinite(mult[1]))) {
+    if (!bad && !(d->mult[0] <= d->mult[1] && isfinite(d->mult[0]) && isfinite(d->mult[1]))) {
       diag_error(&S->diags, me->src, me->loc, "multipliers [lo, hi] needs finite lo <= hi");
       bad = 1;
     }
+    if (bad) return HNN_ERR_SCRIPT;
   }
-  double *z0 = NULL;
   ir_shape sh;
-  if (bad || state_eval_ast(S, run->kids[0], &z0, &sh) != HNN_OK) {
-    free(z0);
-    return HNN_ERR_SCRIPT;
-  }
-  int n = sh.rows;
+  if (state_eval_ast(S, run->kids[0], &d->z0, &sh) != HNN_OK) return HNN_ERR_SCRIPT;
+  d->n = sh.rows;
+  d->m = constraint_list(flow)->nkids;
+  /* rows: each repetition's iterations, and its line of z*; memory: the
+  ** trajectories kept for the distances to z* */
+  double R = (double)d->repeat, K = (double)d->o.outer;
+  J->plan.rows = run->kids[1] ? R * K + R : 0;
+  J->plan.values = fmax(6, 3 + d->n + 2.0 * d->m);
+  J->plan.memory = R * K * (d->n * 8 + 24);
+  return HNN_OK;
+}
+
+static int dual_compile(flow_job *J) {
+  drun *d = J->priv;
+  hnn_state *S = J->S;
+  sym *A = state_lookup(S, J->flow->decl->kids[0]->kids[2]->name);
+  int m = 0;
+  d->P.n = d->n;
+  d->lg = compile_lagrangian(S, J->flow, d->r, &m);
+  return !d->lg || flow_fn_of(S, A, HNN_VALUE, d->n, &d->P.act) || flow_fn_of(S, A, HNN_INVERSE, d->n, &d->inv) ||
+         flow_fn_of(S, A, HNN_DERIV1, 1, &d->d1);
+}
+
+static void dual_release(flow_job *J) {
+  drun *d = J->priv;
+  if (!d) return;
+  free(d->z0);
+  free(d);
+  J->priv = NULL;
+}
+
+static int dual_run_ensemble(flow_job *J) {
+  hnn_state *S = J->S;
+  ast *run = J->run;
+  sym *flow = J->flow;
+  drun *d = J->priv;
+  int n = d->n, m = d->m;
+  double *z0 = d->z0, *mult = d->mult;
+  dual_opts o = d->o;
+  dual_problem P = d->P;
+  flow_fn d1 = d->d1, inv = d->inv;
   sym *A = state_lookup(S, flow->decl->kids[0]->kids[2]->name);
-  dual_problem P;
-  memset(&P, 0, sizeof P);
-  P.n = n;
-  hnn_fn *lg = compile_lagrangian(S, flow, r, &m);
-  flow_fn d1 = { NULL, 0 }, inv = { NULL, 0 };
-  if (!lg || flow_fn_of(S, A, HNN_VALUE, n, &P.act) || flow_fn_of(S, A, HNN_INVERSE, n, &inv) ||
-      flow_fn_of(S, A, HNN_DERIV1, 1, &d1)) {
-    free(z0);
-    return HNN_ERR_SCRIPT;
-  }
   P.m = m;
-  P.lgrad.fn = lg->fn;
-  P.lgrad.nwork = lg->nwork;
-  int R = (int)repeat;
+  P.lgrad.fn = d->lg->fn;
+  P.lgrad.nwork = d->lg->nwork;
+  int R = (int)d->repeat;
   long K = o.outer;
   size_t nws = P.lgrad.nwork + P.act.nwork + inv.nwork + d1.nwork + 3 * (size_t)(n + m) + 8;
   /* the start in the hidden state */
@@ -284,7 +325,6 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the start is outside the range of the activation '%s'",
                A->name);
     free(u0);
-    free(z0);
     return HNN_ERR_SCRIPT;
   }
   const int have_g1 = 1;
@@ -392,7 +432,6 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       free(zp);
     }
   }
-  free(z0);
   free(u0);
   free(traj);
   free(zf);
@@ -405,3 +444,9 @@ int dualflow_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   free(msg);
   return status;
 }
+
+const flow_kind flow_kind_augmented_lagrangian = {
+  "augmented_lagrangian", "augmented_lagrangian(J, [g1, g2, ...], s, step = h, dual_step = h2, r = 1)", 3,
+  { R_OBJECTIVE, R_CONSTRAINTS, R_ACTIVATION }, { "step", "dual_step", "r", NULL }, dual_run_options, 0,
+  dual_check_decl, dual_check_run, dual_prepare, dual_compile, dual_run_ensemble, dual_release
+};

@@ -1,5 +1,5 @@
 /*
-** particles.c — runs of particle flows: the diffusion machine (SDE engine,
+** kind_particles.c — the particle flows: the diffusion machine (SDE engine,
 ** runtime/sde.c) and the Wasserstein proximal recursion (SDE step plus the
 ** Caluya-Halder density update, runtime/prox.c).
 **
@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "flows_impl.h"
+#include "flowkind.h"
 #include "geocoord.h"
 #include "prox.h"
 #include "rng.h"
 #include "sde.h"
 #include "strbuf.h"
 
-static const char *const particle_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
+static const char *const particle_run_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
                                                 "tol", "maxiter", "normalize", "precision", NULL };
 
 typedef enum { LAW_UNIFORM, LAW_NORMAL, LAW_POINTS } law_kind;
@@ -175,11 +175,11 @@ static int sample_law(const law *L, int N, gsl_rng *r, double *x, double *rho) {
 
 /* ------------------------------------------------------------ checks */
 
-int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+static int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
-    if (flow_bad_option(S, run, i, particle_options, k->name)) {
+    if (flow_bad_option(S, run, i, k->options, k->name)) {
       errs++;
       continue;
     }
@@ -218,7 +218,7 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       errs += flow_check_number(S, v, o->name);
     }
   }
-  if (k->sub == 1 && !flow_keyword(flow, "eps")) {
+  if (k->variant == 1 && !flow_keyword(flow, "eps")) {
     diag_error(&S->diags, flow->decl->src, flow->decl->loc, "wasserstein needs eps = ... (the entropic regularization)");
     errs++;
   }
@@ -227,13 +227,20 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
 
 /* ------------------------------------------------------------ runs */
 
+/* A prepared particle run (flow_job.priv). */
 typedef struct prun {
   run_ctx c;
   run_out *mon;
-  int N, n, wasserstein;
-  double *fx, *rho, *mrow;
+  int N, n, nsize, wasserstein, have_box;
+  law L;
+  sde_opts so;
+  prox_opts po;
+  double *lo, *hi;
+  double *x, *fx, *rho, *mrow;
   const prox_stats *pst;
   double free_energy;
+  flow_problem P;
+  flow_fn geo_inv, geo_d1;     /* hopfield(s) cost geometry: s^-1 and s' */
 } prun;
 
 static int emit_particles(void *ctx, long step, double t, const double *x, int N, int n, const sde_monitor *m) {
@@ -332,18 +339,14 @@ static int close_outputs(prun *r, int ok, char **err) {
 ** `euclidean`; for hopfield(s) the separable coordinates phi by quadrature
 ** of sqrt(s') in the hidden coordinate (runtime/geocoord.c); otherwise the
 ** midpoint rule on the declared metric, which prox_step applies itself. */
-static int prox_geometry(hnn_state *S, sym *flow, prox_opts *po, geo_hcoord **hc) {
-  sym *g = flow_role_sym(S, flow, R_METRIC);
+static int prox_geometry(prun *r, sym *g, geo_hcoord **hc) {
   *hc = NULL;
   if (g->mform == MET_EUCLIDEAN) {
-    po->coord = prox_identity_coord;
+    r->po.coord = prox_identity_coord;
   } else if (g->mform == MET_HOPFIELD) {
-    flow_fn inv, d1;
-    sym *a = state_lookup(S, g->mact);
-    if (!a || flow_fn_of(S, a, HNN_INVERSE, 1, &inv) || flow_fn_of(S, a, HNN_DERIV1, 1, &d1)) return 1;
-    if (!(*hc = geo_hcoord_alloc(&inv, &d1))) return 1;
-    po->coord = geo_hcoord_map;
-    po->coord_ctx = *hc;
+    if (!(*hc = geo_hcoord_alloc(&r->geo_inv, &r->geo_d1))) return 1;
+    r->po.coord = geo_hcoord_map;
+    r->po.coord_ctx = *hc;
   }
   return 0;
 }
@@ -415,148 +418,202 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
   return status;
 }
 
-int particles_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
-  law L;
-  int status = read_law(S, run->kids[0], &L);
-  if (status != HNN_OK) {
-    law_free(&L);
-    return status;
-  }
-  int bad = 0, wasser = k->sub == 1;
-  long Nl = L.kind == LAW_POINTS ? L.npoints : 1000;
-  sde_opts so;
-  sde_opts_default(&so);
+/* The options of a run and of its flow, and the start law. */
+static int particles_prepare(flow_job *J) {
+  hnn_state *S = J->S;
+  ast *run = J->run;
+  sym *flow = J->flow;
+  prun *r = hnn_xcalloc(1, sizeof *r);
+  J->priv = r;
+  law *L = &r->L;
+  int status = read_law(S, run->kids[0], L);
+  if (status != HNN_OK) return status;
+  r->wasserstein = J->kind->variant == 1;
+  long Nl = L->kind == LAW_POINTS ? L->npoints : 1000;
+  sde_opts *so = &r->so;
+  sde_opts_default(so);
   double dflag = 1;
-  if (flow_opt_count(S, run, "particles", 1, 10000000, &Nl) || flow_opt_positive(S, run, "h", &so.h) ||
-      flow_opt_count(S, run, "steps", 1, FLOW_COUNT_MAX, &so.steps))
-    bad = 1;
-  so.every = so.steps >= 10 ? so.steps / 10 : 1;
-  if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &so.every) || flow_kw_number(S, flow, "T", 0, 1, &so.T) ||
+  if (flow_opt_count(S, run, "particles", 1, 10000000, &Nl) || flow_opt_positive(S, run, "h", &so->h) ||
+      flow_opt_count(S, run, "steps", 1, FLOW_COUNT_MAX, &so->steps))
+    return HNN_ERR_SCRIPT;
+  so->every = so->steps >= 10 ? so->steps / 10 : 1;
+  if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &so->every) || flow_kw_number(S, flow, "T", 0, 1, &so->T) ||
       flow_kw_number(S, flow, "divergence", -INFINITY, 0, &dflag))
-    bad = 1;
-  so.include_divergence = dflag != 0;
-  so.seed = rng_split(S->seed, RNG_RUN, rng_name_index(flow->name));
+    return HNN_ERR_SCRIPT;
+  so->include_divergence = dflag != 0;
+  so->seed = rng_split(S->seed, RNG_RUN, rng_name_index(flow->name));
   ast *sch = flow_option(run, "scheme");
-  so.scheme = sch && strcmp(sch->name, "milstein") == 0 ? SDE_MILSTEIN : SDE_EM;
+  so->scheme = sch && strcmp(sch->name, "milstein") == 0 ? SDE_MILSTEIN : SDE_EM;
   ast *bd = flow_option(run, "boundary");
-  if (bd) so.boundary = strcmp(bd->name, "reflect") == 0 ? SDE_REFLECT : strcmp(bd->name, "absorb") == 0 ? SDE_ABSORB
-                      : strcmp(bd->name, "periodic") == 0 ? SDE_PERIODIC : SDE_BOUNDARY_NONE;
-  int N = (int)Nl, n = L.n;
-  if (!bad && L.kind == LAW_POINTS && N != L.npoints) {
-    diag_error(&S->diags, run->src, run->loc, "the csv file has %d points but the run asks for %d particles", L.npoints, N);
-    bad = 1;
-  }
-  /* the box: the option, else a uniform start's box */
-  double *lo = hnn_xmalloc((size_t)n * sizeof *lo), *hi = hnn_xmalloc((size_t)n * sizeof *hi);
-  ast *bx = flow_option(run, "box");
-  int have_box = 0;
-  if (!bad && bx) {
-    double *v = NULL;
-    ir_shape sh;
-    if (state_eval_ast(S, bx, &v, &sh) != HNN_OK) bad = 1;
-    else if (!(v[0] < v[1])) {
-      diag_error(&S->diags, bx->src, bx->loc, "box [lo, hi] needs lo < hi");
-      bad = 1;
-    } else {
-      for (int j = 0; j < n; j++) lo[j] = v[0], hi[j] = v[1];
-      have_box = 1;
-    }
-    free(v);
-  } else if (L.kind == LAW_UNIFORM) {
-    memcpy(lo, L.a, (size_t)n * sizeof *lo);
-    memcpy(hi, L.b, (size_t)n * sizeof *hi);
-    have_box = 1;
-  }
-  if (!bad && so.boundary != SDE_BOUNDARY_NONE && !have_box) {
-    diag_error(&S->diags, bd->src, bd->loc, "a boundary needs a box: add 'box [lo, hi]' or start from uniform(...)");
-    bad = 1;
-  }
-  if (have_box && (so.boundary != SDE_BOUNDARY_NONE || bx)) so.lo = lo, so.hi = hi;
-  sym *obj = flow_role_sym(S, flow, R_OBJECTIVE);
-  int nsize = bad ? 0 : flow_objective_size(S, obj, n, run->kids[0]);
-  flow_problem P;
-  prun r;
-  memset(&r, 0, sizeof r);
-  if (bad || !nsize || flow_build_problem(S, flow, nsize, n, 0, &P)) {
-    free(lo);
-    free(hi);
-    law_free(&L);
+  if (bd) so->boundary = strcmp(bd->name, "reflect") == 0 ? SDE_REFLECT : strcmp(bd->name, "absorb") == 0 ? SDE_ABSORB
+                       : strcmp(bd->name, "periodic") == 0 ? SDE_PERIODIC : SDE_BOUNDARY_NONE;
+  int N = (int)Nl, n = L->n;
+  r->N = N;
+  r->n = n;
+  if (L->kind == LAW_POINTS && N != L->npoints) {
+    diag_error(&S->diags, run->src, run->loc, "the csv file has %d points but the run asks for %d particles", L->npoints, N);
     return HNN_ERR_SCRIPT;
   }
-  r.N = N;
-  r.n = n;
-  r.wasserstein = wasser;
-  r.c.P = &P;
-  r.c.ws = hnn_xcalloc(flow_problem_nwork(&P) + 1, sizeof *r.c.ws);
-  r.c.row = hnn_xcalloc((size_t)n + 4, sizeof *r.c.row);
-  r.c.steps_end = so.steps;
-  r.fx = hnn_xcalloc((size_t)N, sizeof *r.fx);
-  r.rho = hnn_xcalloc((size_t)N, sizeof *r.rho);
-  double *x = hnn_xmalloc((size_t)N * n * sizeof *x);
+  /* the box: the option, else a uniform start's box */
+  r->lo = hnn_xmalloc((size_t)n * sizeof *r->lo);
+  r->hi = hnn_xmalloc((size_t)n * sizeof *r->hi);
+  ast *bx = flow_option(run, "box");
+  if (bx) {
+    double *v = NULL;
+    ir_shape sh;
+    int bad = state_eval_ast(S, bx, &v, &sh) != HNN_OK;
+    if (!bad && !(v[0] < v[1])) {
+      diag_error(&S->diags, bx->src, bx->loc, "box [lo, hi] needs lo < hi");
+      bad = 1;
+    } else if (!bad) {
+      for (int j = 0; j < n; j++) r->lo[j] = v[0], r->hi[j] = v[1];
+      r->have_box = 1;
+    }
+    free(v);
+    if (bad) return HNN_ERR_SCRIPT;
+  } else if (L->kind == LAW_UNIFORM) {
+    memcpy(r->lo, L->a, (size_t)n * sizeof *r->lo);
+    memcpy(r->hi, L->b, (size_t)n * sizeof *r->hi);
+    r->have_box = 1;
+  }
+  if (so->boundary != SDE_BOUNDARY_NONE && !r->have_box) {
+    diag_error(&S->diags, bd->src, bd->loc, "a boundary needs a box: add 'box [lo, hi]' or start from uniform(...)");
+    return HNN_ERR_SCRIPT;
+  }
+  if (r->have_box && (so->boundary != SDE_BOUNDARY_NONE || bx)) so->lo = r->lo, so->hi = r->hi;
+  r->nsize = flow_objective_size(S, flow_role_sym(S, flow, R_OBJECTIVE), n, run->kids[0]);
+  if (!r->nsize) return HNN_ERR_SCRIPT;
+  if (r->wasserstein) {
+    prox_opts *po = &r->po;
+    prox_opts_default(po);
+    po->T = so->T;
+    po->h = so->h;
+    long maxiter = po->max_iter;
+    if (flow_kw_number(S, flow, "eps", 0, 0, &po->eps) || flow_opt_positive(S, run, "tol", &po->tol) ||
+        flow_opt_count(S, run, "maxiter", 1, INT_MAX, &maxiter))
+      return HNN_ERR_SCRIPT;
+    po->max_iter = (int)maxiter;
+    ast *pr = flow_option(run, "precision");
+    if (pr && strcmp(pr->name, "double") == 0) po->kernel_prec = PROX_DOUBLE;
+    ast *nz = flow_option(run, "normalize");
+    if (nz && strcmp(nz->name, "none") == 0) po->norm = PROX_NORM_NONE;
+    if (nz && strcmp(nz->name, "box") == 0) {
+      if (!r->have_box) {
+        diag_error(&S->diags, nz->src, nz->loc, "normalize box needs a box: add 'box [lo, hi]' or start from uniform(...)");
+        return HNN_ERR_SCRIPT;
+      }
+      po->norm = PROX_NORM_BOX, po->box_lo = r->lo, po->box_hi = r->hi;
+    }
+  }
+  /* rows: every particle at every written step (to a file only), and the
+  ** monitor; memory: the cloud and its copies, and for the proximal step
+  ** a cost matrix when the metric's geodesics have no coordinates (its
+  ** kernel is stored only within po.kernel_mem) */
+  double snaps = floor((double)so->steps / (double)so->every) + 2;
+  J->plan.rows = snaps * (run->kids[1] ? (double)N + 1 : 1);
+  J->plan.values = fmax(n + 5, n + n * n + 7);
+  J->plan.memory = (double)N * n * 8 * 10 + (double)N * 8 * 12;
+  if (r->wasserstein && flow_role_sym(S, flow, R_METRIC)->mform != MET_EUCLIDEAN &&
+      flow_role_sym(S, flow, R_METRIC)->mform != MET_HOPFIELD)
+    J->plan.memory += (double)N * N * 8;
+  return HNN_OK;
+}
+
+static int particles_compile(flow_job *J) {
+  prun *r = J->priv;
+  hnn_state *S = J->S;
+  sym *g = flow_role_sym(S, J->flow, R_METRIC);
+  if (flow_compile_roles(S, J->flow, J->kind, r->nsize, r->n, 0, &r->P) ||
+      flow_fn_of(S, g, HNN_METRIC_DIV_INV, r->n, &r->P.div_metric_inv))
+    return 1;
+  if (r->wasserstein && g->mform == MET_HOPFIELD) {
+    sym *a = state_lookup(S, g->mact);
+    if (!a || flow_fn_of(S, a, HNN_INVERSE, 1, &r->geo_inv) || flow_fn_of(S, a, HNN_DERIV1, 1, &r->geo_d1)) {
+      diag_error(&S->diags, J->run->src, J->run->loc, "run %s: cannot build the geodesic coordinates of the metric",
+                 J->flow->name);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int particles_run(flow_job *J) {
+  hnn_state *S = J->S;
+  ast *run = J->run;
+  sym *flow = J->flow;
+  prun *r = J->priv;
+  int N = r->N, n = r->n, status = HNN_OK;
+  r->c.P = &r->P;
+  r->c.ws = hnn_xcalloc(flow_problem_nwork(&r->P) + 1, sizeof *r->c.ws);
+  r->c.row = hnn_xcalloc((size_t)n + 4, sizeof *r->c.row);
+  r->c.steps_end = r->so.steps;
+  r->fx = hnn_xcalloc((size_t)N, sizeof *r->fx);
+  r->rho = hnn_xcalloc((size_t)N, sizeof *r->rho);
+  r->x = hnn_xmalloc((size_t)N * n * sizeof *r->x);
   gsl_rng *g = rng_stream(S->seed, RNG_RUN, rng_name_index(flow->name) ^ 0x1a1f);
   char msg[512] = "", *err = NULL;
-  flow_progress_start(&r.c, S, flow->name);
-  if (sample_law(&L, N, g, x, r.rho)) {
+  flow_progress_start(&r->c, S, flow->name);
+  if (sample_law(&r->L, N, g, r->x, r->rho)) {
     diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the covariance is not positive definite");
     status = HNN_ERR_SCRIPT;
-  } else if (open_outputs(S, run, &r, &err)) {
+  } else if (open_outputs(S, run, r, &err)) {
     diag_error(&S->diags, run->src, run->loc, "%s", err);
     free(err);
     err = NULL;
     status = HNN_ERR_RUNTIME;
   } else {
     int s;
-    if (wasser) {
-      prox_opts po;
-      prox_opts_default(&po);
-      po.T = so.T;
-      po.h = so.h;
-      long maxiter = po.max_iter;
-      if (flow_kw_number(S, flow, "eps", 0, 0, &po.eps) || flow_opt_positive(S, run, "tol", &po.tol) ||
-          flow_opt_count(S, run, "maxiter", 1, INT_MAX, &maxiter))
-        bad = 1;
-      po.max_iter = (int)maxiter;
-      ast *pr = flow_option(run, "precision");
-      if (pr && strcmp(pr->name, "double") == 0) po.kernel_prec = PROX_DOUBLE;
-      ast *nz = flow_option(run, "normalize");
-      if (nz && strcmp(nz->name, "none") == 0) po.norm = PROX_NORM_NONE;
-      if (nz && strcmp(nz->name, "box") == 0) {
-        if (!have_box) {
-          diag_error(&S->diags, nz->src, nz->loc, "normalize box needs a box: add 'box [lo, hi]' or start from uniform(...)");
-          bad = 1;
-        }
-        po.norm = PROX_NORM_BOX, po.box_lo = lo, po.box_hi = hi;
-      }
+    if (r->wasserstein) {
       geo_hcoord *hc = NULL;
-      if (!bad && prox_geometry(S, flow, &po, &hc)) {
-        diag_error(&S->diags, run->src, run->loc, "run %s: cannot build the geodesic coordinates of the metric", flow->name);
-        bad = 1;
+      if (prox_geometry(r, flow_role_sym(S, flow, R_METRIC), &hc)) {
+        snprintf(msg, sizeof msg, "cannot build the geodesic coordinates of the metric");
+        s = -1;
+      } else {
+        s = wasserstein_loop(S, r, &r->P, &r->so, &r->po, r->x, msg, sizeof msg);
       }
-      s = bad ? -1 : wasserstein_loop(S, &r, &P, &so, &po, x, msg, sizeof msg);
       geo_hcoord_free(hc);
     } else {
-      s = sde_run(&P, &so, N, x, emit_particles, &r, msg, sizeof msg);
+      s = sde_run(&r->P, &r->so, N, r->x, emit_particles, r, msg, sizeof msg);
     }
-    flow_progress_end(&r.c);
+    flow_progress_end(&r->c);
     if (s < 0 || s == SDE_STOPPED) {
       diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, msg[0] ? msg : "failed");
       status = HNN_ERR_RUNTIME;
     }
-    if (close_outputs(&r, status == HNN_OK, &err) && status == HNN_OK) {
+    if (close_outputs(r, status == HNN_OK, &err) && status == HNN_OK) {
       diag_error(&S->diags, run->src, run->loc, "%s", err);
       status = HNN_ERR_RUNTIME;
     }
     free(err);
   }
   gsl_rng_free(g);
-  free(x);
-  free(r.fx);
-  free(r.rho);
-  free(r.mrow);
-  free(r.c.ws);
-  free(r.c.row);
-  free(lo);
-  free(hi);
-  law_free(&L);
   return status;
 }
+
+static void particles_release(flow_job *J) {
+  prun *r = J->priv;
+  if (!r) return;
+  free(r->x);
+  free(r->fx);
+  free(r->rho);
+  free(r->mrow);
+  free(r->c.ws);
+  free(r->c.row);
+  free(r->lo);
+  free(r->hi);
+  law_free(&r->L);
+  free(r);
+  J->priv = NULL;
+}
+
+const flow_kind flow_kind_diffusion = {
+  "diffusion", "diffusion(f, G, T = temperature)", 2, { R_OBJECTIVE, R_METRIC }, { "T", "divergence", NULL },
+  particle_run_options, 0, NULL, particles_check_run, particles_prepare, particles_compile, particles_run,
+  particles_release
+};
+
+const flow_kind flow_kind_wasserstein = {
+  "wasserstein", "wasserstein(f, G, T = temperature, eps = regularization)", 2, { R_OBJECTIVE, R_METRIC },
+  { "T", "eps", NULL }, particle_run_options, 1, NULL, particles_check_run, particles_prepare, particles_compile,
+  particles_run, particles_release
+};
