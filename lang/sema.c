@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "builtins.h"
-#include "flows.h"
 #include "sema_impl.h"
 #include "state.h"
 #include "strbuf.h"
@@ -294,7 +293,7 @@ int sema_check_sym(hnn_state *S, sym *s) {
     return 1;
   }
   s->checking = 1;
-  int r = s->kind == SYM_FLOW || s->kind == SYM_MIRROR ? flows_check_decl(S, s) : check_callable(S, s);
+  int r = s->kind == SYM_FLOW || s->kind == SYM_MIRROR ? S->layers->check_flow_decl(S, s) : check_callable(S, s);
   s->checking = 0;
   s->epoch = S->epoch;
   s->failed = r != 0;

@@ -17,8 +17,6 @@
 #include <unistd.h>
 
 #include "builtins.h"
-#include "flows.h"
-#include "plotstmt.h"
 #include "lower.h"
 #include "parse.h"
 #include "rng.h"
@@ -33,8 +31,9 @@ static pthread_mutex_t gsl_lock = PTHREAD_MUTEX_INITIALIZER;
 static int gsl_users;
 static gsl_error_handler_t *gsl_saved;
 
-hnn_state *hnn_open(void) {
+hnn_state *state_new(const state_layers *layers) {
   hnn_state *S = hnn_xcalloc(1, sizeof *S);
+  S->layers = layers;
   S->out = stdout;
   S->warn = stderr;
   S->epoch = 1;
@@ -490,8 +489,8 @@ static int load_unit(hnn_state *S, hnn_src *src) {
         for (int k = 0; k < stmts[i]->nkids; k++)
           if (sema_check_expr(S, stmts[i]->kids[k], NULL)) status = HNN_ERR_SCRIPT;
     for (int i = 0; i < n && status == HNN_OK; i++)
-      if ((stmts[i]->kind == AST_RUN && flows_check_run(S, stmts[i])) ||
-          (stmts[i]->kind == AST_PLOT && plotstmt_check(S, stmts[i])))
+      if ((stmts[i]->kind == AST_RUN && S->layers->check_run(S, stmts[i])) ||
+          (stmts[i]->kind == AST_PLOT && S->layers->check_plot(S, stmts[i])))
         status = HNN_ERR_SCRIPT;
     if (status != HNN_OK) rollback(S, u, nu, before);
     else commit(S, u, nu);
@@ -571,11 +570,11 @@ int hnn_check_string(hnn_state *S, const char *text, const char *name) {
 
 static void run_statement(hnn_state *S, ast *st, int *status) {
   if (st->kind == AST_RUN) {
-    *status = flows_run(S, st);
+    *status = S->layers->run(S, st);
     return;
   }
   if (st->kind == AST_PLOT) {
-    *status = plotstmt_run(S, st);
+    *status = S->layers->plot(S, st);
     return;
   }
   if (st->kind != AST_PRINT && st->kind != AST_EXPR) return;

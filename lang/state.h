@@ -60,6 +60,7 @@ struct sym {
   int epoch, checking, failed;
   metric_form mform;
   char *mact;            /* MET_HOPFIELD: the activation's name */
+  const struct flow_kind *flow_kind;  /* SYM_FLOW: its kind, set when checked (lang/flows/) */
 };
 
 typedef struct hnn_module_list {
@@ -78,7 +79,22 @@ struct hnn_fn {
   struct hnn_fn *next;
 };
 
+/* The layers above the core: the flow glue (lang/flows/) and the plot
+** statements (plotstmt.c).  The core reaches them only through this table,
+** which hnn_open (open.c) installs, so it depends on none of them. */
+typedef struct state_layers {
+  int (*check_flow_decl)(hnn_state *S, sym *s);   /* `flow` and `mirror` declarations */
+  int (*check_run)(hnn_state *S, ast *run);
+  int (*run)(hnn_state *S, ast *run);
+  int (*check_plot)(hnn_state *S, ast *plot);
+  int (*plot)(hnn_state *S, ast *plot);
+} state_layers;
+
+/* A new state with the layers given (hnn_open: the flows and plots). */
+hnn_state *state_new(const state_layers *layers);
+
 struct hnn_state {
+  const state_layers *layers;
   sym **syms;
   int nsyms, capsyms;
   int serial;

@@ -14,6 +14,34 @@
 #include "flowkind.h"
 #include "strbuf.h"
 
+/* ------------------------------------------------- flows and runs */
+
+const flow_kind *flow_kind_of(sym *f) { return f->flow_kind; }
+
+ast *flow_option(ast *run, const char *name) {
+  for (int i = 2; i < run->nkids; i++)
+    if (strcmp(run->kids[i]->name, name) == 0) return run->kids[i]->kids[0];
+  return NULL;
+}
+
+sym *flow_role_sym(hnn_state *S, sym *flow, role r) {
+  const flow_kind *k = flow_kind_of(flow);
+  ast *call = flow->decl->kids[0];
+  int pos = 0;
+  for (int i = 0; i < call->nkids && pos < k->nroles; i++) {
+    if (call->kids[i]->kind == AST_KWARG) continue;
+    if (k->roles[pos++] == r) return state_lookup(S, call->kids[i]->name);
+  }
+  return NULL;
+}
+
+ast *flow_keyword(sym *flow, const char *name) {
+  ast *call = flow->decl->kids[0];
+  for (int i = 0; i < call->nkids; i++)
+    if (call->kids[i]->kind == AST_KWARG && strcmp(call->kids[i]->name, name) == 0) return call->kids[i]->kids[0];
+  return NULL;
+}
+
 /* ------------------------------------------------------------ checks */
 
 static void list_words(strbuf *b, const char *const *w) {

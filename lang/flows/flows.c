@@ -43,8 +43,6 @@ static const flow_kind *find_kind(const char *name) {
 
 const flow_kind *flows_kind_at(size_t i) { return i < NKINDS ? kinds[i] : NULL; }
 
-const flow_kind *flow_kind_of(sym *f) { return find_kind(f->decl->kids[0]->name); }
-
 /* ------------------------------------------------------ declarations */
 
 static const char *role_name(role r) {
@@ -136,31 +134,8 @@ int flows_check_decl(hnn_state *S, sym *s) {
     sb_free(&b);
     return 1;
   }
+  s->flow_kind = k;
   return k->check_decl ? k->check_decl(S, s, k) : flow_check_roles(S, s, k);
-}
-
-ast *flow_option(ast *run, const char *name) {
-  for (int i = 2; i < run->nkids; i++)
-    if (strcmp(run->kids[i]->name, name) == 0) return run->kids[i]->kids[0];
-  return NULL;
-}
-
-sym *flow_role_sym(hnn_state *S, sym *flow, role r) {
-  const flow_kind *k = flow_kind_of(flow);
-  ast *call = flow->decl->kids[0];
-  int pos = 0;
-  for (int i = 0; i < call->nkids && pos < k->nroles; i++) {
-    if (call->kids[i]->kind == AST_KWARG) continue;
-    if (k->roles[pos++] == r) return state_lookup(S, call->kids[i]->name);
-  }
-  return NULL;
-}
-
-ast *flow_keyword(sym *flow, const char *name) {
-  ast *call = flow->decl->kids[0];
-  for (int i = 0; i < call->nkids; i++)
-    if (call->kids[i]->kind == AST_KWARG && strcmp(call->kids[i]->name, name) == 0) return call->kids[i]->kids[0];
-  return NULL;
 }
 
 /* -------------------------------------------------------------- runs */
@@ -259,7 +234,7 @@ static int check_plan(flow_job *J) {
 
 int flows_run(hnn_state *S, ast *run) {
   sym *flow = state_lookup(S, run->name);
-  flow_job J = { S, run, flow, flow_kind_of(flow), { 0, 0, 0 }, NULL };
+  flow_job J = { S, run, flow, flow->flow_kind, { 0, 0, 0 }, NULL };
   const flow_kind *k = J.kind;
   int status = k->prepare(&J);
   if (status == HNN_OK) status = check_plan(&J);
