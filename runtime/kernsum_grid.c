@@ -139,32 +139,39 @@ int ks_grid_plan_make(const ks_call *c, double tol, ks_grid_plan *g) {
       for (int a = 0; a < 3; a++) g->n[a] = a < d ? n[a] : 1, g->lo[a] = a < d ? lo[a] : 0;
     }
   }
-  return found ? 0 : -1;
+  if (!found) return -1;
+  /* 1/prod_{m != k}(k - m) = (-1)^(p-1-k) / (k! (p-1-k)!) */
+  double f[KS_PMAX + 1];
+  f[0] = 1;
+  for (int k = 1; k <= g->p; k++) f[k] = f[k - 1] * k;
+  for (int k = 0; k < g->p; k++) {
+    double den = f[k] * f[g->p - 1 - k];
+    g->iden[k] = ((g->p - 1 - k) & 1 ? -1.0 : 1.0) / den;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ run */
 
+/* The cell of coordinate v on axis a, and v's offset in it (in spacings). */
+static inline double cell_of(const ks_grid_plan *g, int a, double v, double *t) {
+  double s = (v - g->lo[a]) / g->dx, cf = floor(s);
+  size_t cells = g->n[a] - (size_t)g->p + 1;
+  if (cf < 0) cf = 0;
+  if (cf > (double)(cells - 1)) cf = (double)(cells - 1);
+  *t = s - cf;
+  return cf;
+}
+
 /* Base cell and Lagrange weights of coordinate v on axis a: nodes base..base+p-1. */
 static inline size_t stencil(const ks_grid_plan *g, int a, double v, double *L) {
   const int p = g->p;
-  double s = (v - g->lo[a]) / g->dx;
-  size_t cells = g->n[a] - (size_t)p + 1;
-  double cf = floor(s);
-  if (cf < 0) cf = 0;
-  if (cf > (double)(cells - 1)) cf = (double)(cells - 1);
-  double t = s - cf;
+  double t, cf = cell_of(g, a, v, &t);
   double pre[KS_PMAX + 1], suf[KS_PMAX + 1];
   pre[0] = 1, suf[p] = 1;
   for (int k = 0; k < p; k++) pre[k + 1] = pre[k] * (t - (k - (p / 2 - 1)));
   for (int k = p - 1; k >= 0; k--) suf[k] = suf[k + 1] * (t - (k - (p / 2 - 1)));
-  /* 1/prod_{m != k}(k - m) = (-1)^(p-1-k) / (k! (p-1-k)!) */
-  double f[KS_PMAX + 1];
-  f[0] = 1;
-  for (int k = 1; k <= p; k++) f[k] = f[k - 1] * k;
-  for (int k = 0; k < p; k++) {
-    double den = f[k] * f[p - 1 - k];
-    L[k] = pre[k] * suf[k + 1] / ((p - 1 - k) & 1 ? -den : den);
-  }
+  for (int k = 0; k < p; k++) L[k] = pre[k] * suf[k + 1] * g->iden[k];
   return (size_t)cf;
 }
 
@@ -176,7 +183,9 @@ typedef struct {
   size_t rows_lo[KS_PARTS], rows_n[KS_PARTS]; /* dim-0 rows of each part's buffer */
   double *part[KS_PARTS];
   double *f;                /* the spread grid */
-  double *grids[4];         /* pot, grad 0..d-1 */
+  double *grids[4];         /* pot, grad 0..d-1 (NULL: not wanted) */
+  double *gi;               /* the wanted ones interleaved */
+  int nq;
   double *ker[2];           /* g and g' at k dx, k = -taps..taps (offset taps) */
   /* a convolution pass */
   const double *in;
@@ -184,7 +193,7 @@ typedef struct {
   int axis, deriv;
 } grid_job;
 
-static void spread_part(void *ctx, long lo, long hi, int thread) {
+KS_CLONES static void spread_part(void *ctx, long lo, long hi, int thread) {
   grid_job *J = ctx;
   const ks_call *c = J->c;
   const ks_grid_plan *g = J->g;
@@ -284,43 +293,53 @@ static void conv_pass(grid_job *J, const double *in, double *out, int axis, int 
   pool_run(J->c->threads, (long)lines, 0, conv_lines, J);
 }
 
+/* Targets [lo, hi): the Q output grids are interleaved (J->gi: Q values per
+** node), so one stencil row is p Q contiguous values. */
 KS_CLONES static void interp_targets(void *ctx, long lo, long hi, int thread) {
   grid_job *J = ctx;
   const ks_call *c = J->c;
   const ks_grid_plan *g = J->g;
-  const int d = c->d, p = g->p;
+  const int d = c->d, p = g->p, Q = J->nq, pq = p * Q;
   (void)thread;
   for (long i = lo; i < hi; i++) {
     const double *xi = c->x + (size_t)i * (size_t)d;
-    double L[3][KS_PMAX], acc[4] = { 0, 0, 0, 0 };
+    double L[3][KS_PMAX], acc[KS_PMAX * 4], out[4] = { 0, 0, 0, 0 };
     size_t b[3] = { 0, 0, 0 };
     for (int a = 0; a < d; a++) b[a] = stencil(g, a, xi[a], L[a]);
-    for (int q = 0; q <= d; q++) {
-      const double *G = J->grids[q];
-      if (!G) continue;
-      double s = 0;
-      if (d == 1) {
-        for (int k = 0; k < p; k++) s += L[0][k] * G[b[0] + (size_t)k];
-      } else {
-        for (int k0 = 0; k0 < p; k0++) {
-          const double *plane = G + (b[0] + (size_t)k0) * J->stride[0];
-          double s0 = 0;
-          for (int k1 = 0; k1 < (d == 3 ? p : 1); k1++) {
-            const double *row = d == 3 ? plane + (b[1] + (size_t)k1) * J->stride[1] + b[2] : plane + b[1];
-            const double *Lc = L[d - 1];
-            double r = 0;
-#pragma omp simd reduction(+ : r)
-            for (int k = 0; k < p; k++) r += Lc[k] * row[k];
-            s0 += (d == 3 ? L[1][k1] : 1.0) * r;
-          }
-          s += L[0][k0] * s0;
+    for (int m = 0; m < pq; m++) acc[m] = 0;
+    const double *Lc = L[d - 1];
+    if (d == 1) {
+      const double *row = J->gi + b[0] * (size_t)Q;
+      for (int m = 0; m < pq; m++) acc[m] = row[m];
+    } else {
+      for (int k0 = 0; k0 < p; k0++) {
+        const double *plane = J->gi + (b[0] + (size_t)k0) * J->stride[0] * (size_t)Q;
+        for (int k1 = 0; k1 < (d == 3 ? p : 1); k1++) {
+          double wk = d == 3 ? L[0][k0] * L[1][k1] : L[0][k0];
+          const double *row = plane + (d == 3 ? (b[1] + (size_t)k1) * J->stride[1] + b[2] : b[1]) * (size_t)Q;
+#pragma omp simd
+          for (int m = 0; m < pq; m++) acc[m] += wk * row[m];
         }
       }
-      acc[q] = s;
     }
-    if (c->pot) c->pot[i] = acc[0];
+    for (int k = 0; k < p; k++)
+      for (int q = 0; q < Q; q++) out[q] += Lc[k] * acc[k * Q + q];
+    int q = 0;
+    if (c->pot) c->pot[i] = out[q++];
     if (c->grad)
-      for (int a = 0; a < d; a++) c->grad[(size_t)i * (size_t)d + (size_t)a] = acc[1 + a];
+      for (int a = 0; a < d; a++) c->grad[(size_t)i * (size_t)d + (size_t)a] = out[q++];
+  }
+}
+
+/* Nodes [lo, hi): the output grids interleaved. */
+static void interleave(void *ctx, long lo, long hi, int thread) {
+  grid_job *J = ctx;
+  const int Q = J->nq;
+  (void)thread;
+  for (long n = lo; n < hi; n++) {
+    int q = 0;
+    for (int k = 0; k < 4; k++)
+      if (J->grids[k]) J->gi[(size_t)n * (size_t)Q + (size_t)q++] = J->grids[k][n];
   }
 }
 
@@ -341,8 +360,8 @@ int ks_grid_run(const ks_call *c, const ks_grid_plan *g) {
   size_t cnt[KS_PARTS + 1] = { 0 }, first[KS_PARTS + 1];
   for (int q = 0; q <= KS_PARTS; q++) first[q] = cells0 * (size_t)q / KS_PARTS;
   for (size_t j = 0; j < c->N; j++) {
-    double L[KS_PMAX];
-    size_t b0 = stencil(g, 0, c->y[j * (size_t)d], L), q = b0 * KS_PARTS / cells0;
+    double t;
+    size_t b0 = (size_t)cell_of(g, 0, c->y[j * (size_t)d], &t), q = b0 * KS_PARTS / cells0;
     while (q + 1 < KS_PARTS && first[q + 1] <= b0) q++;
     while (q > 0 && first[q] > b0) q--;
     slab[j] = q;
@@ -394,11 +413,15 @@ int ks_grid_run(const ks_call *c, const ks_grid_plan *g) {
     if (a1 != a0) free(a1);
     J.grids[q] = a0;
   }
+  for (int q = 0; q < 4; q++) J.nq += J.grids[q] != NULL;
+  if (!(J.gi = malloc(J.npts * (size_t)J.nq * sizeof(double)))) goto out;
+  pool_run(c->threads, (long)J.npts, 0, interleave, &J);
+  for (int q = 0; q < 4; q++) free(J.grids[q]), J.grids[q] = NULL;
   pool_run(c->threads, (long)c->M, 0, interp_targets, &J);
   rc = KS_OK;
 out:
   for (int q = 0; q < KS_PARTS; q++) free(J.part[q]);
   for (int q = 0; q < 4; q++) free(J.grids[q]);
-  free(J.ker[0]), free(J.ker[1]), free(J.f), free(J.order), free(slab);
+  free(J.ker[0]), free(J.ker[1]), free(J.f), free(J.gi), free(J.order), free(slab);
   return rc;
 }

@@ -38,6 +38,7 @@ typedef struct ks_grid_plan {
   double lo[3];              /* grid origin */
   double bound_pot, bound_grad;
   double cost;
+  double iden[16];           /* 1 / prod_{m != k} (k - m), the Lagrange denominators */
 } ks_grid_plan;
 
 int ks_grid_plan_make(const ks_call *c, double tol, ks_grid_plan *g);
