@@ -40,9 +40,9 @@ static double gauss(void) {
 
 /* n points in [0,1]^d: uniform, or 5 tight clusters (clustered = 1) */
 static double *cloud(size_t n, int d, int clustered) {
-  double *x = malloc(sizeof(double) * n * (size_t)d), c[5][3];
+  double *x = malloc(sizeof(double) * n * (size_t)d), c[5][8]; /* d <= 8 */
   for (int k = 0; k < 5; k++)
-    for (int a = 0; a < 3; a++) c[k][a] = 0.15 + 0.7 * unif();
+    for (int a = 0; a < 8; a++) c[k][a] = 0.15 + 0.7 * unif();
   for (size_t i = 0; i < n; i++) {
     int k = (int)(unif() * 5);
     for (int a = 0; a < d; a++) {
