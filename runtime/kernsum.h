@@ -7,7 +7,8 @@
 **   exact   blocked over sources, 8 lanes of sources per vector, all cores
 **           (pool.h); O(N d) extra memory.  Every sum is added in an order
 **           fixed by N alone, so results do not depend on the thread count
-**           (nor on AVX2 against AVX-512: both run the same 8 lanes).
+**           (they may differ in the last bits between the AVX-512, AVX2 and
+**           baseline clones, whose vector widths split the sums differently).
 **   grid    Gaussian kernel, d <= 3: Lagrange interpolation on a regular grid,
 **           a separable convolution on the grid, interpolation back
 **           (kernsum_grid.c).  Stated bound (per target, see ks_stats):
