@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "afile.h"
 #include "csvw.h"
+#include "flows_impl.h"
 #include "strbuf.h"
 
 struct run_out {
@@ -49,6 +51,12 @@ static char **header_lines(hnn_state *S, int *count) {
   return lines;
 }
 
+/* path under the output directory (-o) unless absolute */
+static void full_path(hnn_state *S, strbuf *p, const char *path) {
+  if (S->outdir && path[0] != '/') sb_printf(p, "%s/", S->outdir);
+  sb_puts(p, path);
+}
+
 run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *const *names, char **err) {
   run_out *o = hnn_xcalloc(1, sizeof *o);
   o->ncols = ncols;
@@ -56,8 +64,7 @@ run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *con
   char **lines = header_lines(S, &nlines);
   if (path) {
     strbuf p = STRBUF_INIT;
-    if (S->outdir && path[0] != '/') sb_printf(&p, "%s/", S->outdir);
-    sb_puts(&p, path);
+    full_path(S, &p, path);
     char msg[512];
     o->w = csvw_open(p.s, ncols, (const char *const *)lines, nlines, names, msg, sizeof msg);
     sb_free(&p);
@@ -112,4 +119,30 @@ char *run_out_sibling(const char *path, const char *suffix) {
   sb_puts(&b, suffix);
   sb_puts(&b, ".csv");
   return sb_take(&b);
+}
+
+int run_out_check_path(hnn_state *S, ast *at, const char *path) {
+  strbuf p = STRBUF_INIT;
+  full_path(S, &p, path);
+  char msg[1024];
+  int bad = afile_check(p.s, msg, sizeof msg) != 0;
+  if (bad) diag_error(&S->diags, at->src, at->loc, "%s", msg);
+  sb_free(&p);
+  return bad;
+}
+
+int run_out_check(hnn_state *S, ast *run) {
+  ast *out = run->kids[1];
+  if (!out) return 0;   /* standard output */
+  int errs = run_out_check_path(S, out, out->name);
+  /* the files a kind writes beside PATH (particles.c, dualflow.c) */
+  sym *flow = state_lookup(S, run->name);
+  const flow_kind *k = flow ? flow_kind_of(flow) : NULL;
+  const char *suffix = !k ? NULL : k->eng == ENG_SDE ? "_monitor" : k->eng == ENG_DUAL ? "_zstar" : NULL;
+  if (suffix && !errs) {
+    char *sib = run_out_sibling(out->name, suffix);
+    errs += run_out_check_path(S, out, sib);
+    free(sib);
+  }
+  return errs;
 }

@@ -23,6 +23,15 @@ void run_out_abort(run_out *o);                                      /* removes 
 /* "dir/eld.csv" + "_zstar" -> "dir/eld_zstar.csv" (malloc'd; NULL path: NULL) */
 char *run_out_sibling(const char *path, const char *suffix);
 
+/* Before a unit runs: can every file the run statement `run` writes (its
+** `-> "PATH"` and the siblings its flow kind adds: _monitor for particle
+** flows, _zstar for the dual method) be written?  Each failure is reported
+** at PATH's place; returns their number.  (runtime/afile.h: the directory
+** must exist and be writable, the target must not be a directory.) */
+int run_out_check(hnn_state *S, ast *run);
+/* The same for one output path written at node `at` (plots). */
+int run_out_check_path(hnn_state *S, ast *at, const char *path);
+
 /* Column names prefix1..prefixn into names[0..n-1] (caller frees each). */
 void run_out_names(char **names, const char *prefix, int n);
 
