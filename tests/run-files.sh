@@ -5,7 +5,9 @@
 # Run by `make check` with HNN set to the built binary.  What `-> "PATH"`
 # does with a symbolic link, a FIFO, a character device, a /proc link and a
 # directory; every output path checked before a unit's first statement
-# runs; the reason of a failed write (a full device).
+# runs; the reason of a failed write (a full device); `hnn plot` never
+# replacing a file the user did not name.  Then tests/files_signals.py
+# sends real SIGINT/SIGTERM to runs and drives the REPL through a pty.
 # Never touches /dev: as root, a regression would replace system nodes, so
 # the device cases use private nodes (mknod) when they can.  Prints
 # PASS/FAIL per case; exit status 1 if any case failed.
@@ -150,6 +152,34 @@ if [ -c "$full" ]; then
   [ -c "$full" ] && pass full-still-device || fail full-still-device "$(ls -l "$full")"
 else
   fail full-device "no /dev/full"
+fi
+
+# ---- hnn plot: only -o replaces a file -------------------------------------
+
+script runcsv run.csv
+"$HNN" runcsv.hnn >/dev/null 2>&1
+if "$HNN" plot run.csv >/dev/null 2>err.txt && [ -s run.png ]; then pass plot-default-new; else fail plot-default-new "$(cat err.txt)"; fi
+cp run.png run.png.orig
+"$HNN" plot run.csv --logy >/dev/null 2>err.txt
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q "'run.png' exists" err.txt && cmp -s run.png run.png.orig; then pass plot-default-kept
+else fail plot-default-kept "exit $rc: $(cat err.txt)"; fi
+if "$HNN" plot run.csv --logy -o run.png >/dev/null 2>err.txt && ! cmp -s run.png run.png.orig; then pass plot-o-replaces
+else fail plot-o-replaces "$(cat err.txt)"; fi
+mkdir dir.png
+"$HNN" plot run.csv -o dir.png >/dev/null 2>err.txt
+rc=$?
+if [ "$rc" -eq 3 ] && grep -q "'dir.png' is a directory" err.txt && [ -d dir.png ]; then pass plot-o-dir
+else fail plot-o-dir "exit $rc: $(cat err.txt)"; fi
+no_temps no-temps-after-failures
+
+# ---- signals and the REPL (real signals, a pty) ----------------------------
+
+if command -v python3 >/dev/null 2>&1; then
+  mkdir sig
+  python3 "$SRC/tests/files_signals.py" "$HNN" "$T/sig" || failures=$((failures + 1))
+else
+  fail signals "python3 is needed for the signal and REPL tests"
 fi
 
 echo "files: $failures failure(s)"
