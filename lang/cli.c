@@ -8,12 +8,19 @@
 ** CSV file with hnn_plot_csv.  Uses only the public API (hnn.h), like lua.c,
 ** plus the REPL (repl.h).  The exit status is the hnn status of the first
 ** failure: 0 ok, 1 script error, 2 usage, 3 runtime error.
+**
+** Signals: SIGINT, SIGTERM and SIGHUP only record themselves
+** (hnn_interrupt); a run stops at its next check and removes its temporary
+** files as after any failure, no later statement starts, and the program
+** then dies of the same signal (exit status 128 + signo in the shell).  A
+** signal ignored at startup (nohup, a background job) stays ignored.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* strndup, setenv */
 #endif
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -222,6 +229,44 @@ static int make_dirs(const char *dir) {
   return ok ? 0 : -1;
 }
 
+/* ---- signals -------------------------------------------------------- */
+
+static const int caught[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void on_signal(int signo) { hnn_interrupt(signo); }
+
+/* No SA_RESTART: a read blocked at the REPL's prompt or on a FIFO returns
+** EINTR, so the signal is seen at once. */
+static void catch_signals(void) {
+  for (size_t i = 0; i < sizeof caught / sizeof *caught; i++) {
+    struct sigaction sa, old;
+    if (sigaction(caught[i], NULL, &old) != 0 || old.sa_handler == SIG_IGN) continue;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(caught[i], &sa, NULL);
+  }
+}
+
+/* After cleanup: die of the pending signal, so a calling shell sees a
+** killed process (and stops a script on SIGINT); else return st. */
+static int exit_status(int st) {
+  int sig = hnn_interrupted();
+  if (!sig) return st;
+  fflush(stdout);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  return 128 + sig;   /* not reached */
+}
+
 /* Print the state's error text as is (it carries file:line:col and caret). */
 static int report(hnn_state *S, int status) {
   const char *msg = hnn_error(S);
@@ -365,7 +410,8 @@ static int plot_main(int argc, char **argv) {
     else if (strcmp(w, "--last") == 0) po.last = 1;
     else if (strcmp(w, "--help") == 0 || strcmp(w, "-h") == 0) {
       printf("usage: %s plot FILE.csv [options] [-o OUT.png|.svg|.pdf]\n"
-             "Plot a CSV file written by a run (default output: FILE.png).\n\n"
+             "Plot a CSV file written by a run.  Without -o the image is FILE.png,\n"
+             "which must not exist yet: only -o replaces a file.\n\n"
              "  --x NAME          x column (default t)\n"
              "  --y NAME[,NAME]   y columns (default: all but t, step, particle)\n"
              "  --group NAME      one line per distinct value of NAME (default: particle)\n"
@@ -385,19 +431,26 @@ static int plot_main(int argc, char **argv) {
   }
   if (!csv) return usage_error("plot: needs a CSV file");
   char *def = NULL;
-  if (!out) {   /* FILE.csv -> FILE.png */
+  if (!out) {   /* FILE.csv -> FILE.png, never over a file the user did not name */
     const char *dot = strrchr(csv, '.');
     size_t n = dot && !strchr(dot, '/') ? (size_t)(dot - csv) : strlen(csv);
     if (!(def = malloc(n + 5))) return HNN_ERR_RUNTIME;
     snprintf(def, n + 5, "%.*s.png", (int)n, csv);
     out = def;
+    struct stat st;
+    if (lstat(def, &st) == 0) {
+      int r = usage_error("plot: '%s' exists; replace it with -o %s, or choose another name with -o", def, def);
+      free(def);
+      return r;
+    }
   }
+  catch_signals();
   hnn_state *S = hnn_open();
   int st = S ? hnn_plot_csv(S, csv, out, &po) : HNN_ERR_RUNTIME;
   if (S && st != HNN_OK) report(S, st);
   hnn_close(S);
   free(def);
-  return st;
+  return exit_status(st);
 }
 
 int main(int argc, char **argv) {
@@ -411,6 +464,7 @@ int main(int argc, char **argv) {
   int st = parse_args(argc, argv, &o);
   if (st == HNN_OK) st = offset_from_env(&o);
   if (st == HNN_OK) {
+    catch_signals();
     hnn_state *S = hnn_open();
     if (!S) {
       fprintf(stderr, "%s: cannot create the interpreter (out of memory?)\n", progname);
@@ -422,9 +476,9 @@ int main(int argc, char **argv) {
   }
   free(o.exprs);
   free(o.defs);
-  if (fflush(stdout) != 0 && st == HNN_OK) {
+  if (fflush(stdout) != 0 && st == HNN_OK && !hnn_interrupted()) {
     fprintf(stderr, "%s: cannot write standard output: %s\n", progname, strerror(errno));
     st = HNN_ERR_RUNTIME;
   }
-  return st;
+  return exit_status(st);
 }

@@ -167,6 +167,17 @@ typedef struct hnn_plot_options {
 int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
                  const hnn_plot_options *opt);
 
+/* Interrupts (Ctrl-C).  hnn_interrupt records a signal number and only
+** stores it: call it from a SIGINT or SIGTERM handler.  A running run stops
+** at its next check (every 4096 steps at most), removes its temporary
+** files and fails with HNN_ERR_RUNTIME, "... interrupted at t = ..."; no
+** further statement starts while the interrupt is pending.  It stays
+** pending until hnn_interrupt_clear (a REPL clears it before the next
+** input).  hnn_interrupted: the pending signal, or 0.  Process-wide. */
+void hnn_interrupt(int signo);
+int hnn_interrupted(void);
+void hnn_interrupt_clear(void);
+
 const char *hnn_version(void);
 
 #ifdef __cplusplus

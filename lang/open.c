@@ -8,7 +8,8 @@
 #include "state.h"
 
 static const state_layers hnn_layers = {
-  flows_check_decl, flows_check_run, flows_run, plotstmt_check, plotstmt_run,
+  flows_check_decl, flows_check_run, flows_run, plotstmt_check, plotstmt_run, flows_check_outputs,
+  plotstmt_check_output,
 };
 
 hnn_state *hnn_open(void) { return state_new(&hnn_layers); }

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "afile.h"
 #include "hnn.h"
 #include "plot.h"
 #include "plotcmd.h"
@@ -262,6 +263,8 @@ int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
       (strcasecmp(ext, ".png") && strcasecmp(ext, ".svg") && strcasecmp(ext, ".pdf")))
     return fail(S, HNN_ERR_SCRIPT, "cannot tell the image format of '%s': use a .png, .svg or .pdf name",
                 out_path);
+  char err[512];
+  if (afile_check(out_path, err, sizeof err) != 0) return fail(S, HNN_ERR_RUNTIME, "%s", err);   /* before reading */
   table t;
   memset(&t, 0, sizeof t);
   job J;
@@ -327,7 +330,6 @@ int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
     else if (dropped)
       state_warn(S, "plot %s: %zu of %zu points are not finite and left out", csv_path, dropped, drawn + dropped);
   }
-  char err[512];
   if (st == HNN_OK && plot_save(p, out_path, err, sizeof err) != 0)
     st = fail(S, HNN_ERR_RUNTIME, "%s", err);
   plot_free(p);

@@ -11,6 +11,7 @@
 #include "gibbs.h"
 #include "plot.h"
 #include "plotcmd.h"
+#include "runout.h"
 #include "strbuf.h"
 
 static const char *const plot_options[] = { "x", "y", "group", "color", "title", "logx", "logy", "last", "step",
@@ -94,6 +95,8 @@ int plotstmt_check(hnn_state *S, ast *st) {
   }
   return errs;
 }
+
+int plotstmt_check_output(hnn_state *S, ast *st) { return run_out_check_path(S, st->kids[1], st->kids[1]->name); }
 
 static ast *option(ast *st, const char *name) {
   for (int i = 2; i < st->nkids; i++)

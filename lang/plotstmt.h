@@ -18,6 +18,8 @@
 #include "state.h"
 
 int plotstmt_check(hnn_state *S, ast *st);
+/* Before the unit runs: can the image be written?  (runout.h) */
+int plotstmt_check_output(hnn_state *S, ast *st);
 int plotstmt_run(hnn_state *S, ast *st);
 
 #endif

@@ -9,6 +9,13 @@
 ** end-of-input phrase (the lua.c trick: the parser, not the REPL, knows
 ** when a statement is unfinished).  Lines starting with ':' are REPL
 ** commands.  Uses only hnn.h.
+**
+** Ctrl-C (SIGINT, recorded by the CLI's handler through hnn_interrupt)
+** abandons the line being typed, or stops the running statement, and
+** returns to the prompt with every definition kept, as in python, lua or
+** R.  SIGTERM and SIGHUP, and SIGINT when the input is not a terminal, end
+** the session.  readline's own signal handling is off: a signal makes the
+** read in getc_interruptible return EINTR, which ends the line.
 */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* getline, strdup */
@@ -18,10 +25,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <readline/history.h>
@@ -33,7 +42,8 @@
 ** send every use through the table. */
 #define RL_SYMS(X) \
   X(readline) X(add_history) X(append_history) X(write_history) X(using_history) X(read_history) \
-  X(history_truncate_file) X(rl_readline_name) X(rl_outstream)
+  X(history_truncate_file) X(rl_readline_name) X(rl_outstream) X(rl_catch_signals) \
+  X(rl_getc_function) X(rl_done)
 
 static struct {
   RL_SYMS(DLTABLE_SLOT)
@@ -58,6 +68,9 @@ static int rl_load(char *err, size_t errlen) {
 #define history_truncate_file (*rl.history_truncate_file)
 #define rl_readline_name (*rl.rl_readline_name)
 #define rl_outstream (*rl.rl_outstream)
+#define rl_catch_signals (*rl.rl_catch_signals)
+#define rl_getc_function (*rl.rl_getc_function)
+#define rl_done (*rl.rl_done)
 
 /* hnn's parser appends this to an error that hits the end of the input. */
 #define INCOMPLETE_MARK "(the input ends in the middle of a statement)"
@@ -71,6 +84,7 @@ typedef struct {
   int editing;       /* readline loaded (interactive only) */
   int failed;        /* some input or command failed */
   int lineno;        /* lines read so far */
+  int cancelled;     /* the last read_line was ended by a signal */
   char *history;     /* history file, or NULL for none */
 } repl;
 
@@ -137,23 +151,90 @@ static void history_end(repl *R) {
   free(R->history);
 }
 
-/* One line without its newline (caller frees), or NULL at end of input. */
+/* Set by getc_interruptible: readline's line was ended by a signal. */
+static int rl_interrupted;
+
+/* readline's input, a byte at a time.  A signal ends the line being edited
+** (the REPL then drops it): "^C" as a shell shows it, and accept-line.  The
+** signals stay blocked except inside pselect, so one that arrives between
+** the test of the flag and the wait still wakes the wait (readline's own
+** rl_getc does the same). */
+static int getc_interruptible(FILE *in) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  sigaddset(&block, SIGHUP);
+  sigprocmask(SIG_BLOCK, &block, &old);
+  int fd = fileno(in), r;
+  unsigned char ch;
+  for (;;) {
+    if (hnn_interrupted()) {
+      if (hnn_interrupted() == SIGINT) fputs("^C", rl_outstream), fflush(rl_outstream);
+      rl_interrupted = 1;
+      rl_done = 1;
+      r = '\n';
+      break;
+    }
+    fd_set rd;
+    FD_ZERO(&rd);
+    FD_SET(fd, &rd);
+    if (pselect(fd + 1, &rd, NULL, NULL, NULL, &old) < 0) {
+      if (errno == EINTR) continue;
+      r = EOF;
+      break;
+    }
+    ssize_t n = read(fd, &ch, 1);
+    if (n == 1 || n == 0 || errno != EINTR) {
+      r = n == 1 ? ch : EOF;
+      break;
+    }
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+/* One line without its newline (caller frees), or NULL at end of input or
+** when a signal ended the line (R->cancelled). */
 static char *read_line(repl *R, int more) {
   char *line = NULL;
+  R->cancelled = 0;
   if (R->editing) {
+    rl_interrupted = 0;
     line = readline(more ? PROMPT_MORE : PROMPT);
+    if (rl_interrupted) R->cancelled = 1, free(line), line = NULL;
   } else {
     if (R->interactive) {
       fputs(more ? PROMPT_MORE : PROMPT, isatty(STDOUT_FILENO) ? stdout : stderr);
       fflush(NULL);
     }
     size_t cap = 0;
+    errno = 0;
     ssize_t n = getline(&line, &cap, stdin);
-    if (n < 0) return free(line), NULL;
+    if (n < 0) {
+      if (errno == EINTR && hnn_interrupted()) {
+        clearerr(stdin);
+        R->cancelled = 1;
+        if (R->interactive) putchar('\n');   /* the terminal echoed ^C */
+      }
+      return free(line), NULL;
+    }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
   }
   if (line) R->lineno++;
   return line;
+}
+
+/* A pending signal ends the session, except SIGINT in an interactive one:
+** that only interrupts (the line being typed, or the statement, which has
+** already stopped) and is forgotten here. */
+static int must_stop(repl *R) {
+  int sig = hnn_interrupted();
+  if (!sig) return 0;
+  if (!R->interactive || sig != SIGINT) return 1;
+  hnn_interrupt_clear();
+  clearerr(stdout);   /* a write the signal interrupted */
+  return 0;
 }
 
 static int blank(const char *s) {
@@ -290,14 +371,20 @@ static int try_load(repl *R, const char *text, int first_line) {
   return hnn_error_incomplete(R->S) ? UNFINISHED : FAILED;
 }
 
-/* Read, accumulate and load inputs until end of input (returns 0) or
-** :quit (returns 1). */
+/* Read, accumulate and load inputs until end of input or a signal that
+** ends the session (returns 0) or :quit (returns 1). */
 static int loop(repl *R) {
   char *buf = NULL;   /* the unfinished input so far, or NULL */
   int first = 0;      /* its first line number */
   int quit = 0;
   char *line;
-  while (!quit && (line = read_line(R, buf != NULL)) != NULL) {
+  while (!quit && !must_stop(R)) {
+    line = read_line(R, buf != NULL);
+    if (R->cancelled) {   /* Ctrl-C: drop the line and any unfinished input */
+      free(buf), buf = NULL;
+      continue;
+    }
+    if (!line) break;
     if (!buf && blank(line)) {
       free(line);
       continue;
@@ -333,11 +420,15 @@ static int loop(repl *R) {
 }
 
 int repl_run(hnn_state *S, int interactive) {
-  repl R = {S, interactive, 0, 0, 0, NULL};
+  repl R = { .S = S, .interactive = interactive };
   if (interactive) {
     char err[256];
     R.editing = rl_load(err, sizeof err) == 0;
-    if (R.editing) history_start(&R);
+    if (R.editing) {
+      rl_catch_signals = 0;   /* the CLI's handler records signals; see getc_interruptible */
+      rl_getc_function = getc_interruptible;
+      history_start(&R);
+    }
     else fprintf(stderr, "hnn: %s; reading lines without editing or history\n", err);
     printf("hnn %s  (:help for help, Ctrl-D to quit)\n", hnn_version());
   }

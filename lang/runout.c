@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "afile.h"
 #include "csvw.h"
 #include "strbuf.h"
 
@@ -49,6 +50,12 @@ static char **header_lines(hnn_state *S, int *count) {
   return lines;
 }
 
+/* path under the output directory (-o) unless absolute */
+static void full_path(hnn_state *S, strbuf *p, const char *path) {
+  if (S->outdir && path[0] != '/') sb_printf(p, "%s/", S->outdir);
+  sb_puts(p, path);
+}
+
 run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *const *names, char **err) {
   run_out *o = hnn_xcalloc(1, sizeof *o);
   o->ncols = ncols;
@@ -56,8 +63,7 @@ run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *con
   char **lines = header_lines(S, &nlines);
   if (path) {
     strbuf p = STRBUF_INIT;
-    if (S->outdir && path[0] != '/') sb_printf(&p, "%s/", S->outdir);
-    sb_puts(&p, path);
+    full_path(S, &p, path);
     char msg[512];
     o->w = csvw_open(p.s, ncols, (const char *const *)lines, nlines, names, msg, sizeof msg);
     sb_free(&p);
@@ -112,4 +118,14 @@ char *run_out_sibling(const char *path, const char *suffix) {
   sb_puts(&b, suffix);
   sb_puts(&b, ".csv");
   return sb_take(&b);
+}
+
+int run_out_check_path(hnn_state *S, ast *at, const char *path) {
+  strbuf p = STRBUF_INIT;
+  full_path(S, &p, path);
+  char msg[1024];
+  int bad = afile_check(p.s, msg, sizeof msg) != 0;
+  if (bad) diag_error(&S->diags, at->src, at->loc, "%s", msg);
+  sb_free(&p);
+  return bad;
 }

@@ -23,6 +23,12 @@ void run_out_abort(run_out *o);                                      /* removes 
 /* "dir/eld.csv" + "_zstar" -> "dir/eld_zstar.csv" (malloc'd; NULL path: NULL) */
 char *run_out_sibling(const char *path, const char *suffix);
 
+/* Before a unit runs: can `path` (relative: under the output directory) be
+** written?  A failure is reported at node `at`; 1 then, else 0.
+** (runtime/afile.h: the directory must exist and be writable, the target
+** must not be a directory.)  flows_check_outputs checks a run's files. */
+int run_out_check_path(hnn_state *S, ast *at, const char *path);
+
 /* Column names prefix1..prefixn into names[0..n-1] (caller frees each). */
 void run_out_names(char **names, const char *prefix, int n);
 

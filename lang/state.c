@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include "builtins.h"
+#include "flow.h"
 #include "lower.h"
 #include "parse.h"
 #include "rng.h"
+#include "runout.h"
 #include "state.h"
 #include "strbuf.h"
 
@@ -462,6 +464,11 @@ static void commit(hnn_state *S, undo *u, int nu) {
     }
 }
 
+/* Does the statement compute or write anything when the unit runs? */
+static int runs(const ast *st) {
+  return st->kind == AST_RUN || st->kind == AST_PLOT || st->kind == AST_PRINT || st->kind == AST_EXPR;
+}
+
 static int load_unit(hnn_state *S, hnn_src *src) {
   ast **stmts = NULL;
   int n = 0, incomplete = 0;
@@ -492,12 +499,28 @@ static int load_unit(hnn_state *S, hnn_src *src) {
       if ((stmts[i]->kind == AST_RUN && S->layers->check_run(S, stmts[i])) ||
           (stmts[i]->kind == AST_PLOT && S->layers->check_plot(S, stmts[i])))
         status = HNN_ERR_SCRIPT;
+    /* every output path before anything runs: a run must not compute for
+    ** an hour and then find its file unwritable (not in a dry run, which
+    ** writes nothing) */
+    int bad_paths = 0;
+    for (int i = 0; i < n && status == HNN_OK && !S->dry_run; i++)
+      bad_paths += stmts[i]->kind == AST_RUN ? S->layers->check_run_outputs(S, stmts[i])
+                   : stmts[i]->kind == AST_PLOT ? S->layers->check_plot_outputs(S, stmts[i]) : 0;
+    if (bad_paths) status = HNN_ERR_SCRIPT;
     if (status != HNN_OK) rollback(S, u, nu, before);
     else commit(S, u, nu);
   }
   free(u);
   for (int i = 0; i < n; i++) {
-    if (status == HNN_OK && !S->dry_run) run_statement(S, stmts[i], &status);
+    if (status == HNN_OK && !S->dry_run) {
+      if (runs(stmts[i]) && flow_interrupted()) {
+        /* a run stops at its next tick; statements after it do not start */
+        diag_error(&S->diags, stmts[i]->src, stmts[i]->loc, "interrupted: this statement did not run");
+        status = HNN_ERR_RUNTIME;
+      } else {
+        run_statement(S, stmts[i], &status);
+      }
+    }
     ast_free(stmts[i]);
   }
   free(stmts);

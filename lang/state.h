@@ -88,6 +88,10 @@ typedef struct state_layers {
   int (*run)(hnn_state *S, ast *run);
   int (*check_plot)(hnn_state *S, ast *plot);
   int (*plot)(hnn_state *S, ast *plot);
+  /* every file a run or plot statement would write, checked before the
+  ** unit's first statement runs; the number of bad paths */
+  int (*check_run_outputs)(hnn_state *S, ast *run);
+  int (*check_plot_outputs)(hnn_state *S, ast *plot);
 } state_layers;
 
 /* A new state with the layers given (hnn_open: the flows and plots). */

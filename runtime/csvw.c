@@ -14,8 +14,9 @@
 
 struct csvw {
   FILE *f;
-  char *path, *tmp;
+  char *path, *tmp;      /* tmp NULL: written straight through (afile.h) */
   int n, failed;
+  int err;               /* errno of the first failed write */
 };
 
 static void put_comment(FILE *f, const char *s) {
@@ -24,8 +25,14 @@ static void put_comment(FILE *f, const char *s) {
   fputc('\n', f);
 }
 
-static void werr(char *err, size_t len, const char *what, const char *path) {
-  if (err && len) snprintf(err, len, "%s '%s': %s", what, path, strerror(errno));
+static void werr(char *err, size_t len, const char *what, const char *path, int e) {
+  if (err && len) snprintf(err, len, "%s '%s': %s", what, path, strerror(e));
+}
+
+/* Remember the first failure's errno: later calls (a flush at close) may
+** see another one, and the first says why (ENOSPC, EDQUOT, EIO). */
+static void note_failure(csvw *w) {
+  if (!w->failed) w->failed = 1, w->err = errno;
 }
 
 static void release(csvw *w) {
@@ -45,11 +52,7 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
   w->n = n;
   int opened;
   if (!(w->f = afile_open(path, "w", &w->tmp, &opened))) {
-    if (!w->tmp) {
-      if (err && errlen) snprintf(err, errlen, "out of memory");
-    } else {
-      werr(err, errlen, opened ? "cannot write" : "cannot create a temporary file for", opened ? w->tmp : path);
-    }
+    werr(err, errlen, "cannot write", path, errno);
     release(w);
     return NULL;
   }
@@ -66,7 +69,7 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
   }
   fputc('\n', w->f);
   for (int i = 0; i < ncomments; i++) put_comment(w->f, comments[i]);
-  if (ferror(w->f)) w->failed = 1;
+  if (ferror(w->f)) note_failure(w);
   return w;
 }
 
@@ -101,13 +104,9 @@ int csvw_put_row(FILE *f, double t, long step, const double *x, int n) {
 }
 
 int csvw_row(csvw *w, double t, long step, const double *x, int n) {
-  if (w->failed) return 1;
-  if (n != w->n) {
-    w->failed = 1;
-    errno = EINVAL;
-    return 1;
-  }
-  if (csvw_put_row(w->f, t, step, x, n) != 0 || ferror(w->f)) w->failed = 1;
+  if (!w->failed && n != w->n) errno = EINVAL, note_failure(w);
+  if (!w->failed && (csvw_put_row(w->f, t, step, x, n) != 0 || ferror(w->f))) note_failure(w);
+  if (w->failed) errno = w->err;   /* the caller's message can say why */
   return w->failed;
 }
 
@@ -117,8 +116,8 @@ int csvw_emit(void *ctx, double t, long step, const double *x, int n) {
 
 int csvw_commit(csvw *w, char *err, size_t errlen) {
   int rc = afile_close(w->f, w->tmp, w->path, !w->failed);
-  if (w->failed || rc == 1) werr(err, errlen, "write error on", w->tmp);
-  else if (rc == 2) werr(err, errlen, "cannot rename the output into", w->path);
+  if (w->failed || rc == 1) werr(err, errlen, "cannot write", w->path, w->failed ? w->err : errno);
+  else if (rc == 2) werr(err, errlen, "cannot rename the output into", w->path, errno);
   int bad = w->failed || rc;
   release(w);
   return bad ? 3 : 0;

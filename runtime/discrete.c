@@ -7,6 +7,7 @@
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,12 @@ static int md_step(const flow_problem *p, md_kind k, double h, double *x, md_buf
   return -1;
 }
 
+/* One output point; errno from 0, so a failed write's reason is its own. */
+static int put(ode_emit emit, void *ctx, double t, long k, const double *x, int n) {
+  errno = 0;
+  return emit(ctx, t, k, x, n);
+}
+
 int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long nsteps,
            double *x, double grad_tol, long out_every, ode_emit emit, flow_tick tick, void *ctx,
            ode_result *res) {
@@ -119,7 +126,7 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
   int st = 0;
   long k = 0;
   res->reason = ODE_STOP_TIME;
-  if (emit && emit(ctx, 0.0, 0, x, n)) goto emit_failed;
+  if (emit && put(emit, ctx, 0.0, 0, x, n)) goto emit_failed;
   for (;;) {
     double t = (double)k * h;
     if (cb(&p->grad, x, B.g, B.ws)) {
@@ -138,7 +145,7 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
       res->grad_norm = sqrt(a);
       if (res->grad_norm < grad_tol) {
         res->reason = ODE_STOP_GRAD;
-        if (emit && (out_every <= 0 || k % out_every) && k > 0 && emit(ctx, t, k, x, n)) goto emit_failed;
+        if (emit && (out_every <= 0 || k % out_every) && k > 0 && put(emit, ctx, t, k, x, n)) goto emit_failed;
         break;
       }
     }
@@ -156,14 +163,23 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
     }
     res->steps = k;
     res->t = (double)k * h;
-    if ((k & (FLOW_TICK_STEPS - 1)) == 0 && tick) tick(ctx, res->t, k);
-    if (emit && ((out_every > 0 && k % out_every == 0) || k == nsteps) && emit(ctx, res->t, k, x, n))
+    if ((k & (FLOW_TICK_STEPS - 1)) == 0) {
+      if (tick) tick(ctx, res->t, k);
+      if (flow_interrupted()) {
+        snprintf(res->msg, sizeof res->msg, "flow '%s': interrupted at step %ld", name, k);
+        res->reason = ODE_STOP_INTERRUPT;
+        md_release(&B);
+        return 3;
+      }
+    }
+    if (emit && ((out_every > 0 && k % out_every == 0) || k == nsteps) && put(emit, ctx, res->t, k, x, n))
       goto emit_failed;
   }
   md_release(&B);
   return st;
 emit_failed:
-  snprintf(res->msg, sizeof res->msg, "flow '%s': output failed at step %ld", name, k);
+  snprintf(res->msg, sizeof res->msg, "flow '%s': output failed at step %ld%s%s", name, k, errno ? ": " : "",
+           errno ? strerror(errno) : "");
   res->reason = ODE_STOP_EMIT;
   md_release(&B);
   return 3;

@@ -20,6 +20,10 @@ int dual_run(const dual_problem *p, const dual_opts *o, double *u, double *lambd
   int n = p->n, m = p->m;
   double *in = ws, *out = in + n + m, *cbws = out + 2 * (n + m);
   for (long k = 0; k < o->outer; k++) {
+    if (flow_interrupted()) {
+      snprintf(msg, msglen, "interrupted at dual iteration %ld", k + 1);
+      return 3;
+    }
     long it = 0;
     for (;; it++) {
       if (p->act.fn(u, NULL, in, cbws) || !finite_all(in, n)) {
@@ -35,6 +39,10 @@ int dual_run(const dual_problem *p, const dual_opts *o, double *u, double *lambd
       double norm = 0;
       for (int i = 0; i < n; i++) norm += out[i] * out[i];
       if (sqrt(norm) < o->tol || it >= o->inner_max) break;
+      if ((it & (FLOW_TICK_STEPS - 1)) == FLOW_TICK_STEPS - 1 && flow_interrupted()) {
+        snprintf(msg, msglen, "interrupted at dual iteration %ld, sub-iteration %ld", k + 1, it + 1);
+        return 3;
+      }
       for (int i = 0; i < n; i++) u[i] -= o->h * out[i];
     }
     /* out[n..] holds g(z) at the final z of the sub-iterations */

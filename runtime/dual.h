@@ -45,7 +45,7 @@ typedef struct dual_opts {
 ** both updated in place.  traj (may be NULL) receives u(k) after the
 ** sub-iterations of iteration k (outer x n, row-major); inner (may be NULL)
 ** the sub-iterations used per iteration.  Returns 0, or 3 with a message
-** (non-finite value, failed callback).  ws: the callbacks' nwork + 3(n + m). */
+** (non-finite value, failed callback, flow_interrupted()).  ws: the callbacks' nwork + 3(n + m). */
 int dual_run(const dual_problem *p, const dual_opts *o, double *u, double *lambda, double *traj, long *inner,
              double *ws, char *msg, size_t msglen);
 

@@ -3,8 +3,16 @@
 */
 #include "flow.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+
+/* the pending signal: written by a handler, read by the engines' loops */
+static volatile sig_atomic_t interrupt_signo;
+
+void flow_interrupt(int signo) { interrupt_signo = signo; }
+int flow_interrupted(void) { return interrupt_signo; }
+void flow_interrupt_clear(void) { interrupt_signo = 0; }
 
 size_t flow_problem_nwork(const flow_problem *p) {
   const flow_fn *all[] = { &p->f, &p->grad, &p->hess, &p->field, &p->metric, &p->metric_inv, &p->metric_jac,

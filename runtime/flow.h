@@ -33,6 +33,17 @@ typedef struct flow_fn {
 typedef void (*flow_tick)(void *ctx, double t, long step);
 #define FLOW_TICK_STEPS 4096
 
+/* Interrupts.  flow_interrupt records a signal number (SIGINT, SIGTERM) and
+** only stores it, so a signal handler may call it.  Engines test
+** flow_interrupted() where they tick (and the particle engines every step,
+** the dual method every outer iteration, shooting every Newton solve) and
+** stop with a message "... interrupted at ..." and their error status, so
+** the front end removes partial output as after any failed run.  0 when
+** nothing is pending.  Process-wide, as signals are. */
+void flow_interrupt(int signo);
+int flow_interrupted(void);
+void flow_interrupt_clear(void);
+
 /* Everything a flow may need about the problem.  Unused members are NULL.
 ** Matrices are n x n, row-major. */
 typedef struct flow_problem {

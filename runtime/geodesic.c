@@ -302,7 +302,7 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
   /* continuation: target(lam) = x + lam (y - x); v scales with lam to first order */
   double lam = 0, dl = 1;
   for (int i = 0; i < n; i++) v[i] = 0;
-  while (lam < 1) {
+  while (lam < 1 && !flow_interrupted()) {
     double lt = fmin(1, lam + dl);
     for (int i = 0; i < n; i++) {
       tg[i] = lt == 1 ? y[i] : x[i] + lt * (y[i] - x[i]);
@@ -318,7 +318,9 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
       if (dl < 1e-8) break;
     }
   }
-  if (lam < 1) {
+  if (lam < 1 && flow_interrupted()) {
+    flow_msg(msg, msglen, "interrupted while shooting (%.3g of the way)", lam);
+  } else if (lam < 1) {
     flow_msg(msg, msglen, "shooting did not converge (reached %.3g of the way)", lam);
   } else if (path && shoot(&W, x, v, end, &len, path, npath)) {
     flow_msg(msg, msglen, "the path could not be integrated");

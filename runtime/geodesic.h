@@ -33,8 +33,8 @@ void geo_options_default(geo_options *o);
 /* The geodesic distance between x and y (n = p->n) into *dist.  When path is
 ** not NULL it receives npath >= 2 points gamma(k / (npath - 1)), row-major
 ** npath x n (first x, last y).  o may be NULL (defaults).  Returns 0, 2 for
-** missing callbacks, 3 when the shooting does not converge or a value is not
-** finite; msg (msglen bytes, may be NULL) then says why. */
+** missing callbacks, 3 when the shooting does not converge, a value is not
+** finite or flow_interrupted(); msg (msglen bytes, may be NULL) then says why. */
 int geo_distance(const flow_problem *p, const double *x, const double *y, const geo_options *o,
                  double *dist, double *path, int npath, char *msg, size_t msglen);
 

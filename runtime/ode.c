@@ -14,6 +14,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_odeiv2.h>
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -283,12 +284,21 @@ static int do_emit(ode_loop *L, double t, long step, const double *y) {
   if (!L->emit) return 0;
   L->s->t = t;
   if (to_x(L, y)) return -1;
+  errno = 0;
   if (L->emit(L->ctx, t, step, L->xout, L->s->n)) {
+    int e = errno;
     L->res->reason = ODE_STOP_EMIT;
-    sys_fail(L->s, "flow '%s': output failed at t = %.17g", L->s->name, t);
+    sys_fail(L->s, "flow '%s': output failed at t = %.17g%s%s", L->s->name, t, e ? ": " : "", e ? strerror(e) : "");
     return -1;
   }
   return 0;
+}
+
+/* Out of line: the tick is on the hot path of small problems. */
+static int interrupted(ode_loop *L, double t, long step) {
+  L->res->reason = ODE_STOP_INTERRUPT;
+  sys_fail(L->s, "flow '%s': interrupted at t = %.17g (step %ld)", L->s->name, t, step);
+  return -1;
 }
 
 /* 1 if |grad f(x(y))| < grad_tol (stores the norm), 0 if not, -1 on error. */
@@ -313,7 +323,10 @@ static int after_step(ode_loop *L, double t, long step, const double *y, int out
   if (g < 0) return -1;
   const ode_options *o = L->o;
   int stop = g || (o->max_steps > 0 && step >= o->max_steps);
-  if ((step & (FLOW_TICK_STEPS - 1)) == 0 && o->tick) o->tick(L->ctx, t, step); /* steps >= 1 */
+  if ((step & (FLOW_TICK_STEPS - 1)) == 0) { /* steps >= 1 */
+    if (o->tick) o->tick(L->ctx, t, step);
+    if (flow_interrupted()) return interrupted(L, t, step);
+  }
   if (out_now || stop || (o->out_every > 0 && step % o->out_every == 0))
     if (do_emit(L, t, step, y)) return -1;
   if (g) L->res->reason = ODE_STOP_GRAD;
@@ -601,7 +614,7 @@ int ode_run(const flow_problem *p, ode_flow_kind kind, const char *name, const o
   }
 done:
   if (r) {
-    if (res->reason != ODE_STOP_EMIT) res->reason = ODE_STOP_ERROR;
+    if (res->reason != ODE_STOP_EMIT && res->reason != ODE_STOP_INTERRUPT) res->reason = ODE_STOP_ERROR;
     snprintf(res->msg, sizeof res->msg, "%s", s.msg);
   }
   free(y);

@@ -50,7 +50,8 @@ typedef enum {
   ODE_STOP_GRAD,       /* |grad f| < grad_tol */
   ODE_STOP_MAXSTEPS,   /* max_steps reached */
   ODE_STOP_EMIT,       /* the emit callback returned nonzero */
-  ODE_STOP_ERROR       /* numerical failure, see msg */
+  ODE_STOP_ERROR,      /* numerical failure, see msg */
+  ODE_STOP_INTERRUPT   /* flow_interrupted() at a tick (status 3, msg "... interrupted at t = ...") */
 } ode_stop;
 
 typedef struct ode_result {
@@ -62,7 +63,8 @@ typedef struct ode_result {
 } ode_result;
 
 /* Receives (t, step, x) for every output point, x in the state space.
-** Nonzero stops the run (ODE_STOP_EMIT, status HNN_ERR_RUNTIME). */
+** Nonzero stops the run (ODE_STOP_EMIT, status HNN_ERR_RUNTIME); errno set
+** by then (a failed write's ENOSPC) is named in msg, 0 adds nothing. */
 typedef int (*ode_emit)(void *ctx, double t, long step, const double *x, int n);
 
 /* Integrate flow `kind` of p from x0 (n = p->n values) under o.  x_end (may be

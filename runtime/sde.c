@@ -14,6 +14,7 @@
 */
 #include "sde.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +74,7 @@ const char *sde_strerror(int s) {
   case SDE_EDOMAIN: return "a particle left the domain";
   case SDE_ENONFINITE: return "a particle became non-finite";
   case SDE_EMETRIC: return "the inverse metric is not positive semidefinite";
+  case SDE_EINTR: return "interrupted";
   default: return "unknown status";
   }
 }
@@ -449,6 +451,10 @@ static void step_blocks(void *ctx, long lo, long hi, int thread) {
 
 int sde_ws_step(sde_ws *w, const double *x_old, double *x_new, long step, char *err, size_t errlen) {
   int n = w->n;
+  if (flow_interrupted()) {   /* a step of the cloud is long enough to test every time */
+    flow_msg(err, errlen, "interrupted at step %ld", step);
+    return SDE_EINTR;
+  }
   if (w->o.scheme == SDE_MILSTEIN && !w->milstein_checked) {
     int m = w->N < 4 ? w->N : 4;
     for (int i = 0; i < m; i++) {
@@ -551,7 +557,9 @@ int sde_run(const flow_problem *p, const sde_opts *o, int N, double *x, sde_emit
         flow_msg(err, errlen, "diffusion: f could not be evaluated for the monitor at step %ld", k);
         goto done;
       }
+      errno = 0;
       if (emit(ctx, k, k * o->h, x, N, n, &m)) {
+        flow_msg(err, errlen, "output failed at step %ld%s%s", k, errno ? ": " : "", errno ? strerror(errno) : "");
         rc = SDE_STOPPED;
         goto done;
       }

@@ -64,7 +64,8 @@ enum {
   SDE_ECALLBACK = -3,    /* a callback failed or returned a non-finite value */
   SDE_EDOMAIN = -4,      /* a particle left the box without a boundary rule */
   SDE_ENONFINITE = -5,   /* a particle became non-finite */
-  SDE_EMETRIC = -6       /* G^-1 not positive semidefinite at a particle */
+  SDE_EMETRIC = -6,      /* G^-1 not positive semidefinite at a particle */
+  SDE_EINTR = -7         /* flow_interrupted() before a step (flow.h) */
 };
 
 /* Statistics of the cloud at an output step (over all N particles; absorbed
@@ -77,7 +78,8 @@ typedef struct sde_monitor {
   int absorbed;          /* particles flagged by SDE_ABSORB so far */
 } sde_monitor;
 
-/* x: N x n row-major.  Return nonzero to stop the run (SDE_STOPPED). */
+/* x: N x n row-major.  Return nonzero to stop the run (SDE_STOPPED; errno
+** set by then, a failed write's, is named in the message). */
 typedef int (*sde_emit_fn)(void *ctx, long step, double t, const double *x, int N, int n,
                            const sde_monitor *m);
 

@@ -57,6 +57,7 @@ struct flow_kind {
   role roles[3];
   const char *keywords[4];     /* allowed keyword arguments; the first is required */
   const char *const *options;  /* the options its runs accept */
+  const char *siblings[2];     /* files written beside `-> "PATH"`: PATH minus .csv, plus these */
   int variant;                 /* handed to the engine (ode_flow_kind, md_kind, ...) */
   /* NULL: flow_check_roles (the roles and keywords above) */
   int (*check_decl)(hnn_state *S, sym *flow, const flow_kind *k);

@@ -157,6 +157,19 @@ int flows_check_run(hnn_state *S, ast *run) {
   return errs;
 }
 
+int flows_check_outputs(hnn_state *S, ast *run) {
+  ast *out = run->kids[1];
+  sym *flow = state_lookup(S, run->name);
+  if (!out || !flow || !flow->flow_kind) return 0;   /* standard output */
+  int errs = run_out_check_path(S, out, out->name);
+  for (int i = 0; i < 2 && flow->flow_kind->siblings[i] && !errs; i++) {
+    char *sib = run_out_sibling(out->name, flow->flow_kind->siblings[i]);
+    errs += run_out_check_path(S, out, sib);
+    free(sib);
+  }
+  return errs;
+}
+
 /* "1.2 GB" */
 static void human_bytes(char *buf, size_t len, double b) {
   const char *unit[] = { "bytes", "kB", "MB", "GB", "TB", "PB", "EB" };

@@ -40,10 +40,11 @@ static int descent_engine(flow_job *J, point_run *pr, ode_emit emit, run_ctx *c,
 
 static int descent_run(flow_job *J) { return point_run_engine(J, descent_engine); }
 
-#define DESCENT_KIND(id, usage, nroles, r2, variant) \
-  const flow_kind flow_kind_##id = { #id, usage, nroles, { R_OBJECTIVE, r2 }, { "step", NULL }, descent_run_options, \
-                                     variant, NULL, descent_check_run, descent_prepare, descent_compile, descent_run, \
-                                     point_release }
+#define DESCENT_KIND(id, use_, nroles_, r2, variant_) \
+  const flow_kind flow_kind_##id = { .name = #id, .usage = use_, .nroles = nroles_, .roles = { R_OBJECTIVE, r2 }, \
+                                     .keywords = { "step", NULL }, .options = descent_run_options, .variant = variant_, \
+                                     .check_run = descent_check_run, .prepare = descent_prepare, \
+                                     .compile = descent_compile, .run = descent_run, .release = point_release }
 
 DESCENT_KIND(gradient_descent, "gradient_descent(f, step = h)", 1, R_OBJECTIVE, MD_GRADIENT);
 DESCENT_KIND(natural_gradient_descent, "natural_gradient_descent(f, G, step = h)", 2, R_METRIC, MD_NATURAL);

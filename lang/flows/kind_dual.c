@@ -378,8 +378,8 @@ static int dual_run_ensemble(flow_job *J) {
       memcpy(zr + 1 + n + m, viol + (size_t)i * m, (size_t)m * sizeof *zr);
       zbad = run_out_row(zo, (double)K, K, zr);
     }
-    if (zo && zbad) run_out_abort(zo);
-    else if (zo) zbad = run_out_close(zo, &err);
+    /* a failed row is remembered: closing removes the temporary and says why */
+    if (zo) zbad = run_out_close(zo, &err) || zbad;
     if (zbad) {
       diag_error(&S->diags, run->src, run->loc, "%s", err ? err : "cannot write the z* file");
       free(err);
@@ -400,8 +400,7 @@ static int dual_run_ensemble(flow_job *J) {
         row[3] = (double)inn[(size_t)i * K + kk];
         wbad = run_out_row(out, (double)(kk + 1), kk + 1, row);
       }
-    if (wbad) run_out_abort(out);
-    else if (run_out_close(out, &err)) {
+    if (run_out_close(out, &err) || wbad) {
       diag_error(&S->diags, run->src, run->loc, "%s", err);
       free(err);
       status = HNN_ERR_RUNTIME;
@@ -446,7 +445,9 @@ static int dual_run_ensemble(flow_job *J) {
 }
 
 const flow_kind flow_kind_augmented_lagrangian = {
-  "augmented_lagrangian", "augmented_lagrangian(J, [g1, g2, ...], s, step = h, dual_step = h2, r = 1)", 3,
-  { R_OBJECTIVE, R_CONSTRAINTS, R_ACTIVATION }, { "step", "dual_step", "r", NULL }, dual_run_options, 0,
-  dual_check_decl, dual_check_run, dual_prepare, dual_compile, dual_run_ensemble, dual_release
+  .name = "augmented_lagrangian",
+  .usage = "augmented_lagrangian(J, [g1, g2, ...], s, step = h, dual_step = h2, r = 1)",
+  .nroles = 3, .roles = { R_OBJECTIVE, R_CONSTRAINTS, R_ACTIVATION }, .keywords = { "step", "dual_step", "r", NULL },
+  .options = dual_run_options, .siblings = { "_zstar" }, .check_decl = dual_check_decl, .check_run = dual_check_run,
+  .prepare = dual_prepare, .compile = dual_compile, .run = dual_run_ensemble, .release = dual_release
 };

@@ -114,8 +114,7 @@ static int geodesic_run(flow_job *J) {
     free(names);
     int bad = !out;
     for (int kk = 0; kk < K && !bad; kk++) bad = run_out_row(out, (double)kk / (K - 1), kk, path + (size_t)kk * n);
-    if (out && bad) run_out_abort(out);
-    else if (out) bad = run_out_close(out, &err);
+    if (out) bad = run_out_close(out, &err) || bad;
     if (bad) {
       diag_error(&S->diags, run->src, run->loc, "%s", err ? err : "cannot write the path");
       status = HNN_ERR_RUNTIME;
@@ -128,6 +127,7 @@ static int geodesic_run(flow_job *J) {
 }
 
 const flow_kind flow_kind_geodesic = {
-  "geodesic", "geodesic(G)", 1, { R_METRIC }, { NULL }, geodesic_run_options, 0,
-  NULL, geodesic_check_run, geodesic_prepare, geodesic_compile, geodesic_run, geodesic_release
+  .name = "geodesic", .usage = "geodesic(G)", .nroles = 1, .roles = { R_METRIC }, .options = geodesic_run_options,
+  .check_run = geodesic_check_run, .prepare = geodesic_prepare, .compile = geodesic_compile, .run = geodesic_run,
+  .release = geodesic_release
 };

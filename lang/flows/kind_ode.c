@@ -123,9 +123,11 @@ static int ode_engine(flow_job *J, point_run *pr, ode_emit emit, run_ctx *c, ode
 
 static int ode_kind_run(flow_job *J) { return point_run_engine(J, ode_engine); }
 
-#define ODE_KIND(id, usage, nroles, r2, variant) \
-  const flow_kind flow_kind_##id = { #id, usage, nroles, { R_OBJECTIVE, r2 }, { NULL }, ode_run_options, variant, \
-                                     NULL, ode_check_run, ode_prepare, ode_compile, ode_kind_run, point_release }
+#define ODE_KIND(id, use_, nroles_, r2, variant_) \
+  const flow_kind flow_kind_##id = { .name = #id, .usage = use_, .nroles = nroles_, .roles = { R_OBJECTIVE, r2 }, \
+                                     .options = ode_run_options, .variant = variant_, .check_run = ode_check_run, \
+                                     .prepare = ode_prepare, .compile = ode_compile, .run = ode_kind_run, \
+                                     .release = point_release }
 
 ODE_KIND(gradient, "gradient(f)", 1, R_OBJECTIVE, ODE_GRADIENT);
 ODE_KIND(hopfield, "hopfield(f, s)", 2, R_ACTIVATION, ODE_HOPFIELD);

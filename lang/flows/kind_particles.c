@@ -10,6 +10,7 @@
 ** free energy and fixed-point statistics) per output step.  On standard
 ** output only the monitor rows are printed.
 */
+#include <errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_randist.h>
 #include <limits.h>
@@ -402,7 +403,7 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
       sde_ws_monitor(sw, x, mean, cov, &m);
       r->free_energy = prox_free_energy((size_t)N, r->fx, r->rho, NULL, so->T);
       if (emit_particles(r, k, (double)k * so->h, x, N, n, &m)) {
-        snprintf(msg, msglen, "cannot write the output");
+        snprintf(msg, msglen, "output failed at step %ld: %s", k, strerror(errno));
         status = -1;
       }
     }
@@ -607,13 +608,15 @@ static void particles_release(flow_job *J) {
 }
 
 const flow_kind flow_kind_diffusion = {
-  "diffusion", "diffusion(f, G, T = temperature)", 2, { R_OBJECTIVE, R_METRIC }, { "T", "divergence", NULL },
-  particle_run_options, 0, NULL, particles_check_run, particles_prepare, particles_compile, particles_run,
-  particles_release
+  .name = "diffusion", .usage = "diffusion(f, G, T = temperature)", .nroles = 2, .roles = { R_OBJECTIVE, R_METRIC },
+  .keywords = { "T", "divergence", NULL }, .options = particle_run_options, .siblings = { "_monitor" }, .variant = 0,
+  .check_run = particles_check_run, .prepare = particles_prepare, .compile = particles_compile,
+  .run = particles_run, .release = particles_release
 };
 
 const flow_kind flow_kind_wasserstein = {
-  "wasserstein", "wasserstein(f, G, T = temperature, eps = regularization)", 2, { R_OBJECTIVE, R_METRIC },
-  { "T", "eps", NULL }, particle_run_options, 1, NULL, particles_check_run, particles_prepare, particles_compile,
-  particles_run, particles_release
+  .name = "wasserstein", .usage = "wasserstein(f, G, T = temperature, eps = regularization)", .nroles = 2,
+  .roles = { R_OBJECTIVE, R_METRIC }, .keywords = { "T", "eps", NULL }, .options = particle_run_options,
+  .siblings = { "_monitor" }, .variant = 1, .check_run = particles_check_run, .prepare = particles_prepare,
+  .compile = particles_compile, .run = particles_run, .release = particles_release
 };
