@@ -4,6 +4,8 @@
 */
 #include "runout.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@ struct run_out {
   csvw *w;               /* file output, or NULL for standard output */
   FILE *f;
   int ncols;
+  double room;           /* rows left under the output limit */
 };
 
 void run_out_names(char **names, const char *prefix, int n) {
@@ -59,6 +62,7 @@ static void full_path(hnn_state *S, strbuf *p, const char *path) {
 run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *const *names, char **err) {
   run_out *o = hnn_xcalloc(1, sizeof *o);
   o->ncols = ncols;
+  o->room = floor(S->max_output / (25.0 * (ncols + 2)));
   int nlines;
   char **lines = header_lines(S, &nlines);
   if (path) {
@@ -85,6 +89,13 @@ run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *con
 }
 
 int run_out_row(run_out *o, double t, long step, const double *v) {
+  /* runs whose size prepare could not bound (an adaptive ODE written every
+  ** k steps) stop at the output limit: EFBIG is the reason they report */
+  if (--o->room < 0) {
+    if (o->w) csvw_fail(o->w, EFBIG);
+    errno = EFBIG;
+    return 1;
+  }
   if (o->w) return csvw_row(o->w, t, step, v, o->ncols);
   return csvw_put_row(o->f, t, step, v, o->ncols) != 0;
 }

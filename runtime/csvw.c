@@ -103,6 +103,11 @@ int csvw_put_row(FILE *f, double t, long step, const double *x, int n) {
   return fwrite(line, 1, (size_t)len, f) == (size_t)len ? 0 : EOF;
 }
 
+void csvw_fail(csvw *w, int err) {
+  errno = err;
+  note_failure(w);
+}
+
 int csvw_row(csvw *w, double t, long step, const double *x, int n) {
   if (!w->failed && n != w->n) errno = EINVAL, note_failure(w);
   if (!w->failed && (csvw_put_row(w->f, t, step, x, n) != 0 || ferror(w->f))) note_failure(w);

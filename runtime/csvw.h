@@ -28,6 +28,9 @@ csvw *csvw_open(const char *path, int n, const char *const *comments, int ncomme
 /* One row: t, step, x[0..n-1].  Returns 0, or nonzero with errno set to
 ** the first write error's (the writer remembers it and csvw_commit fails). */
 int csvw_row(csvw *w, double t, long step, const double *x, int n);
+/* Fail the writer with error `err` (as a failed write would): csvw_commit
+** then removes the temporary and reports strerror(err). */
+void csvw_fail(csvw *w, int err);
 
 /* The row alone, to any stream (standard output, say): 0, or EOF on a
 ** write error. */

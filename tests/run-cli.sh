@@ -229,6 +229,14 @@ if [ "$rc1" = 2 ] && [ "$rc" = 2 ] && echo "$err" | grep -q "expects a size such
   pass output-limit-bad-size
 else fail output-limit-bad-size "exit $rc1, $rc: $err"
 fi
+# an adaptive run written every step has no bound before it starts: it
+# stops at the limit (EFBIG), and its temporary file is removed
+printf 'objective f(x[2]) = dot(x, x)\nflow g = gradient(f)\nrun g from [1, 2] until 1e6 every 1 -> "adapt.csv"\n' >"$T/adapt.hnn"
+run "$HNN" -o "$T/aout" --max-output 100k "$T/adapt.hnn"
+if [ "$rc" = 3 ] && echo "$err" | grep -q "output failed at t = .*: File too large" &&
+   [ -z "$(ls "$T/aout")" ]; then pass output-limit-at-run-time
+else fail output-limit-at-run-time "exit $rc, files '$(ls "$T/aout")': $err"
+fi
 # memory: 10^6 particles with a stored N x N cost (a metric without
 # geodesic coordinates) need ~8 TB; refused with the estimate
 printf 'use "objectives"\nmetric G(x[2]) = diag(1 + x^2)\nflow w = wasserstein(himmelblau, G, T = 1, eps = 0.1)\nrun w from uniform([0, 1]^2) particles 1000000 steps 2\n' >"$T/mem.hnn"
