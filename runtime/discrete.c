@@ -50,6 +50,24 @@ static const char *kind_name(md_kind k) {
   return k == MD_GRADIENT ? "gradient_descent" : k == MD_NATURAL ? "natural_gradient" : "mirror_descent";
 }
 
+/* The objective at an output point x: the run file's f column, so a point
+** outside f's domain (log of a negative x, where the gradient 1/x is still
+** finite) stops the run instead of writing nan.  0, or 3 with a message. */
+static int check_objective(const flow_problem *p, md_buf *B, const char *name, const double *x, double t, long k,
+                           ode_result *res) {
+  double fx;
+  if (!p->f.fn) return 0;
+  if (p->f.fn(x, NULL, &fx, B->ws))
+    snprintf(res->msg, sizeof res->msg, "flow '%s': the objective could not be evaluated at t = %.17g (step %ld)",
+             name, t, k);
+  else if (!isfinite(fx))
+    snprintf(res->msg, sizeof res->msg, "flow '%s': non-finite objective (%s) at t = %.17g (step %ld)", name,
+             isnan(fx) ? "nan" : fx > 0 ? "inf" : "-inf", t, k);
+  else
+    return 0;
+  return 3;
+}
+
 /* One step of kind k from x into x; B->g holds grad f(x) on entry. */
 static int md_step(const flow_problem *p, md_kind k, double h, double *x, md_buf *B) {
   int n = p->n;
@@ -126,6 +144,12 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
   int st = 0;
   long k = 0;
   res->reason = ODE_STOP_TIME;
+  int b = first_bad(x, n);
+  if (b >= 0) {
+    snprintf(res->msg, sizeof res->msg, "flow '%s': non-finite start in component x%d", name, b + 1);
+    goto fail;
+  }
+  if (emit && check_objective(p, &B, name, x, 0.0, 0, res)) goto fail;
   if (emit && put(emit, ctx, 0.0, 0, x, n)) goto emit_failed;
   for (;;) {
     double t = (double)k * h;
@@ -133,7 +157,7 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
       snprintf(res->msg, sizeof res->msg, "flow '%s': the gradient could not be evaluated at step %ld", name, k);
       goto fail;
     }
-    int b = first_bad(B.g, n);
+    b = first_bad(B.g, n);
     if (b >= 0) {
       snprintf(res->msg, sizeof res->msg, "flow '%s': non-finite gradient at t = %.17g (step %ld) in component x%d",
                name, t, k, b + 1);
@@ -145,7 +169,10 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
       res->grad_norm = sqrt(a);
       if (res->grad_norm < grad_tol) {
         res->reason = ODE_STOP_GRAD;
-        if (emit && (out_every <= 0 || k % out_every) && k > 0 && put(emit, ctx, t, k, x, n)) goto emit_failed;
+        if (emit && (out_every <= 0 || k % out_every) && k > 0) {
+          if (check_objective(p, &B, name, x, t, k, res)) goto fail;
+          if (put(emit, ctx, t, k, x, n)) goto emit_failed;
+        }
         break;
       }
     }
@@ -172,8 +199,10 @@ int md_run(const flow_problem *p, md_kind kind, const char *name, double h, long
         return 3;
       }
     }
-    if (emit && ((out_every > 0 && k % out_every == 0) || k == nsteps) && put(emit, ctx, res->t, k, x, n))
-      goto emit_failed;
+    if (emit && ((out_every > 0 && k % out_every == 0) || k == nsteps)) {
+      if (check_objective(p, &B, name, x, res->t, k, res)) goto fail;
+      if (put(emit, ctx, res->t, k, x, n)) goto emit_failed;
+    }
   }
   md_release(&B);
   return st;

@@ -10,7 +10,9 @@
 **
 **   u <- u - h grad_z L_r(s(u), lambda)                               (44a)
 **
-** until |grad_z L_r| < tol (or a step limit), then dual ascent
+** until the projected gradient |z - clip(z - grad_z L_r)| < tol, clipped to
+** the range of s (the box; found from s(-+2^j)), or a step limit, then dual
+** ascent
 **
 **   lambda <- lambda + h_dual g(z)                                   (44b-c)
 **
@@ -36,7 +38,10 @@ typedef struct dual_problem {
 typedef struct dual_opts {
   double h;              /* sub-iteration step (eq. 5) */
   double h_dual;         /* dual ascent step */
-  double tol;            /* sub-iterations stop when |grad_z L_r|_2 < tol */
+  double tol;            /* sub-iterations stop when the projected gradient
+                         ** |z - clip(z - grad_z L_r)|_2 < tol: |grad_z L_r|
+                         ** where no bound is active; grad_z L_r itself does
+                         ** not vanish at a minimizer on a bound */
   long inner_max;        /* ... or after this many sub-iterations */
   long outer;            /* dual iterations */
 } dual_opts;
@@ -45,7 +50,11 @@ typedef struct dual_opts {
 ** both updated in place.  traj (may be NULL) receives u(k) after the
 ** sub-iterations of iteration k (outer x n, row-major); inner (may be NULL)
 ** the sub-iterations used per iteration.  Returns 0, or 3 with a message
-** (non-finite value, failed callback, flow_interrupted()).  ws: the callbacks' nwork + 3(n + m). */
+** naming the value, its component and the (sub-)iteration, e.g. "non-finite
+** u3 = -inf at dual iteration 1, sub-iteration 3" (a non-finite u, z,
+** lambda, gradient or constraint value, a failed callback, or
+** flow_interrupted()).
+** ws: the callbacks' nwork + 3(n + m). */
 int dual_run(const dual_problem *p, const dual_opts *o, double *u, double *lambda, double *traj, long *inner,
              double *ws, char *msg, size_t msglen);
 

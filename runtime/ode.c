@@ -284,6 +284,15 @@ static int do_emit(ode_loop *L, double t, long step, const double *y) {
   if (!L->emit) return 0;
   L->s->t = t;
   if (to_x(L, y)) return -1;
+  /* f is the run file's f column: a point outside f's domain (log of a
+  ** negative x, where the gradient 1/x is still finite) stops the run */
+  double fx;
+  if (L->s->p->f.fn && call(L->s, &L->s->p->f, "objective", L->xout, &fx)) return -1;
+  if (L->s->p->f.fn && !isfinite(fx)) {
+    sys_fail(L->s, "flow '%s': non-finite objective (%s) at t = %.17g", L->s->name,
+             isnan(fx) ? "nan" : fx > 0 ? "inf" : "-inf", t);
+    return -1;
+  }
   errno = 0;
   if (L->emit(L->ctx, t, step, L->xout, L->s->n)) {
     int e = errno;

@@ -89,6 +89,9 @@ const char *prox_strerror(int s) {
   case PROX_ENOMEM: return "proximal step: out of memory";
   case PROX_ECALLBACK: return "proximal step: a metric callback failed";
   case PROX_ENONFINITE: return "proximal step: non-finite value";
+  case PROX_EUNDERFLOW:
+    return "proximal step: a density value underflowed to 0 (the densities at the particles span more than "
+           "the range of doubles, 1e-308 to 1e308)";
   default: return "proximal step: unknown status";
   }
 }
@@ -429,6 +432,9 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   for (size_t j = 0; j < N; j++) {
     rho_new[j] = exp(lr[j] + c);
     if (!isfinite(rho_new[j])) return PROX_ENONFINITE; /* normalization overflow */
+    /* 0 would be log rho = -inf in the free energy, and an invalid rho_old
+    ** at the next step */
+    if (!(rho_new[j] > 0)) return PROX_EUNDERFLOW;
   }
   return st->converged ? PROX_OK : PROX_WMAXITER;
 }

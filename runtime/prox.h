@@ -79,7 +79,8 @@ enum {
   PROX_EINVAL = -1,    /* bad sizes or options, non-positive rho_old */
   PROX_ENOMEM = -2,
   PROX_ECALLBACK = -3, /* a callback failed or returned a non-finite value */
-  PROX_ENONFINITE = -4 /* non-finite input (f, points) or result */
+  PROX_ENONFINITE = -4,/* non-finite input (f, points) or result */
+  PROX_EUNDERFLOW = -5 /* a value of rho_new underflowed to 0 */
 };
 
 typedef struct prox_ws prox_ws;
@@ -98,7 +99,8 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
               const double *f_new, double *rho_new, prox_stats *st);
 
 /* F = sum_i w_i (f_i + T log rho_i); w NULL means w_i = 1/N (particles as
-** samples of rho).  Returns -inf if some rho_i is 0. */
+** samples of rho).  Returns -inf if some rho_i is 0 (prox_step never
+** returns such a rho: it fails with PROX_EUNDERFLOW instead). */
 double prox_free_energy(size_t N, const double *f, const double *rho, const double *w, double T);
 
 /* Message for a status code. */

@@ -41,6 +41,7 @@ struct sde_ws {
   int diag;              /* metric_inv returns n entries */
   int euclid;            /* no metric_inv */
   int milstein_checked;
+  long step;             /* the last step taken (for the monitor's messages) */
   double *lo, *hi;       /* NULL when unbounded */
   size_t nwork, per_thread;
   double *scratch;       /* nthreads * per_thread */
@@ -466,6 +467,7 @@ int sde_ws_step(sde_ws *w, const double *x_old, double *x_new, long step, char *
   for (int b = 0; b < w->nblocks; b++) w->berr[b].status = 0;
   step_job J = { w, x_old, x_new, step };
   pool_run(w->nthreads, w->nblocks, 0, step_blocks, &J);
+  w->step = step;
   return collect(w, err, errlen);
 }
 
@@ -478,10 +480,17 @@ static void f_blocks(void *ctx, long lo, long hi, int thread) {
   for (long b = lo; b < hi; b++) {
     for (int i = (int)b * SDE_BLOCK, i1 = block_end(w, b); i < i1; i++) {
       memcpy(xx, J->x_old + (size_t)i * n, sizeof(double) * (size_t)n);
-      if (w->p.f.fn(xx, NULL, &w->fval[i], sc)) {
+      double *fi = &w->fval[i];
+      int failed = w->p.f.fn(xx, NULL, fi, sc);
+      if (failed || !isfinite(*fi)) {
+        /* f is the run file's f column and the monitor's f_mean: a particle
+        ** outside f's domain (log of a negative x, where the gradient 1/x is
+        ** still finite) stops the run instead of writing nan */
         w->berr[b].status = SDE_ECALLBACK;
         w->berr[b].particle = i;
-        snprintf(w->berr[b].msg, sizeof w->berr[b].msg, "particle %d: f could not be evaluated", i + 1);
+        snprintf(w->berr[b].msg, sizeof w->berr[b].msg, "particle %d at step %ld: f %s", i + 1, J->step,
+                 failed ? "could not be evaluated" : isnan(*fi) ? "is not finite (nan)"
+                 : *fi > 0 ? "is not finite (inf)" : "is not finite (-inf)");
         break;
       }
     }
@@ -507,15 +516,27 @@ int sde_ws_monitor(sde_ws *w, const double *x, double *mean, double *cov, sde_mo
   m->f_mean = NAN;
   m->absorbed = 0;
   for (int i = 0; i < N; i++) m->absorbed += w->absorbed[i];
-  if (!w->p.f.fn || !w->o.monitor_f) return 0;
   for (int b = 0; b < w->nblocks; b++) w->berr[b].status = 0;
-  step_job J = { w, x, NULL, 0 };
+  /* finite particles can still overflow the sums (|x| near 1e154 and up) */
+  if (!all_finite(mean, (size_t)n) || !all_finite(cov, (size_t)n * n)) {
+    w->berr[0].status = SDE_ENONFINITE;
+    snprintf(w->berr[0].msg, sizeof w->berr[0].msg, "the mean or covariance of the cloud overflows at step %ld",
+             w->step);
+    return SDE_ENONFINITE;
+  }
+  if (!w->p.f.fn || !w->o.monitor_f) return 0;
+  step_job J = { w, x, NULL, w->step };
   pool_run(w->nthreads, w->nblocks, 0, f_blocks, &J);
   int rc = collect(w, NULL, 0);
   if (rc) return rc;
   double s = 0;
   for (int i = 0; i < N; i++) s += w->fval[i];
   m->f_mean = s / N;
+  if (!isfinite(m->f_mean)) {
+    w->berr[0].status = SDE_ENONFINITE;
+    snprintf(w->berr[0].msg, sizeof w->berr[0].msg, "the mean of f over the cloud overflows at step %ld", w->step);
+    return SDE_ENONFINITE;
+  }
   return 0;
 }
 
@@ -538,6 +559,13 @@ int sde_run(const flow_problem *p, const sde_opts *o, int N, double *x, sde_emit
           break;
         }
       }
+  for (int i = 0; i < N && !rc; i++)
+    for (int k = 0; k < n; k++)
+      if (!isfinite(x[(size_t)i * n + k])) {
+        flow_msg(err, errlen, "particle %d starts non-finite: x%d = %g", i + 1, k + 1, x[(size_t)i * n + k]);
+        rc = SDE_ENONFINITE;
+        break;
+      }
   if (rc) goto done;
   if (emit) {
     mean = malloc(sizeof(double) * (size_t)n);
@@ -554,7 +582,7 @@ int sde_run(const flow_problem *p, const sde_opts *o, int N, double *x, sde_emit
     if (emit && out) {
       sde_monitor m;
       if ((rc = sde_ws_monitor(w, x, mean, cov, &m))) {
-        flow_msg(err, errlen, "diffusion: f could not be evaluated for the monitor at step %ld", k);
+        collect(w, err, errlen);
         goto done;
       }
       errno = 0;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check_run.h"
+#include "dual.h"
 #include "hnn.h"
 
 #ifndef SRCDIR
@@ -119,11 +120,61 @@ START_TEST(test_eld_small_instance) {
 }
 END_TEST
 
+/* min 0.5 |z - c|^2 s.t. sum(z) = 1, z in (0, 1) (docs/flows.md), with
+** c = (0.9, 0.6, -0.5): z* = clip(c - nu, 0, 1) with sum 1 gives
+** nu = 0.25, z* = (0.65, 0.35, 0) and lambda* = nu; at z3 = 0 the bound is
+** active with dL/dz3 = z3 - c3 + lambda = 0.75 > 0. */
+static const double qc[3] = { 0.9, 0.6, -0.5 };
+
+static int logistic3(const double *in, const double *dir, double *out, double *ws) {
+  (void)dir, (void)ws;
+  for (int i = 0; i < 3; i++) out[i] = 1 / (1 + exp(-in[i]));
+  return 0;
+}
+
+/* (z, lambda) -> (grad_z L_r, g), L_r = J + lambda g + r/2 g^2, r = 1 */
+static int simplex_lgrad(const double *in, const double *dir, double *out, double *ws) {
+  (void)dir, (void)ws;
+  double g = in[0] + in[1] + in[2] - 1;
+  for (int i = 0; i < 3; i++) out[i] = in[i] - qc[i] + in[3] + g;
+  out[3] = g;
+  return 0;
+}
+
+/* |grad_z L_r| stays >= 0.75 at the solution, so a stop on it never fires
+** and every inner solve ran to the limit.  The projected gradient
+** |z - clip(z - grad_z L_r, 0, 1)| vanishes there: each inner solve now
+** stops at the tolerance.  Accuracy: L_r is 1-strongly convex in z
+** (Hessian I + 11'), so a residual below 1e-7 puts z within 1e-7 of the
+** minimizer for the current lambda; dual ascent shrinks the multiplier
+** error by 1 - 0.5 * 2/3 per iteration (two free components), to 1e-18
+** after 100; so z and lambda must be within 1e-6. */
+START_TEST(test_dual_bound_active) {
+  dual_problem P = { 3, 1, { simplex_lgrad, 0 }, { logistic3, 0 } };
+  dual_opts o = { .h = 0.05, .h_dual = 0.5, .tol = 1e-7, .inner_max = 100000, .outer = 100 };
+  double u[3] = { 0, 0, 0 }, lambda = 0, ws[3 * 4 + 8], z[3];
+  long inner[100];
+  char msg[256] = "";
+  ck_assert_msg(dual_run(&P, &o, u, &lambda, NULL, inner, ws, msg, sizeof msg) == 0, "%s", msg);
+  long total = 0;
+  for (int k = 0; k < 100; k++) {
+    ck_assert_msg(inner[k] < o.inner_max, "dual iteration %d: the inner solve hit the limit", k + 1);
+    total += inner[k];
+  }
+  logistic3(u, NULL, z, NULL);
+  const double zs[3] = { 0.65, 0.35, 0 };
+  for (int i = 0; i < 3; i++) ck_assert_msg(fabs(z[i] - zs[i]) < 1e-6, "z%d = %.17g", i + 1, z[i]);
+  ck_assert_msg(fabs(lambda - 0.25) < 1e-6, "lambda = %.17g", lambda);
+  ck_assert_msg(inner[0] > 0 && total < 100 * o.inner_max, "sub-iterations %ld", total);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("eld");
   TCase *tc = tcase_create("dual_hopfield");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_eld_small_instance);
+  tcase_add_test(tc, test_dual_bound_active);
   suite_add_tcase(s, tc);
   return check_run(s);
 }
