@@ -160,6 +160,14 @@ if printf '%s\n' "$out" | grep -qx '10'; then fail list-params-dry "the print ra
 else pass list-params-dry
 fi
 
+# --dump-ast prints the tree and exits, as the man page says: nothing runs
+printf 'print 6*7\nobjective f(x[1]) = x[1]^2\nflow g = gradient(f)\nrun g from [1] until 1 -> "g.csv"\n' >"$T/d.hnn"
+run "$HNN" -o "$T/dump" --dump-ast "$T/d.hnn"
+if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q '^(print (\* 6 7))$' &&
+   ! printf '%s\n' "$out" | grep -qx '42' && [ ! -e "$T/dump/g.csv" ]; then pass dump-ast-dry
+else fail dump-ast-dry "exit $rc, stdout '$out', $(ls "$T/dump" 2>/dev/null)"
+fi
+
 run "$HNN" -o "$T/outdir/deep/dir" -e 'print 1'
 if [ -d "$T/outdir/deep/dir" ]; then expect output-dir 0 1
 else fail output-dir "directory not created"
