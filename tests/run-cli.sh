@@ -173,6 +173,22 @@ if [ -d "$T/outdir/deep/dir" ]; then expect output-dir 0 1
 else fail output-dir "directory not created"
 fi
 
+# the EXAMPLE commands of the man page run as printed, without a warning
+# (from a directory of their own holding examples/, where their files go)
+top_srcdir=${top_srcdir:-$(cd "$srcdir" && pwd)}
+mkdir "$T/man" && ln -s "$top_srcdir/examples" "$T/man/examples"
+sed -n '/^\.SH EXAMPLE/,/^\.SH/{ /^hnn /p; }' "$top_srcdir/docs/hnn.1" | sed 's/\\-/-/g' >"$T/man.sh"
+n=0
+while IFS= read -r cmd; do
+  n=$((n + 1))
+  (cd "$T/man" && eval "\"\$HNN\" ${cmd#hnn }") </dev/null >"$T/man.out" 2>"$T/man.err"
+  rc=$?
+  if [ "$rc" = 0 ] && ! grep -Eq '(warning|error):' "$T/man.err"; then pass "man-example-$n"
+  else fail "man-example-$n" "'$cmd': exit $rc, stderr: $(cat "$T/man.err")"
+  fi
+done <"$T/man.sh"
+[ "$n" -ge 2 ] || fail man-examples "found $n commands in the EXAMPLE section of hnn.1"
+
 # ---- warnings --------------------------------------------------------------------
 
 # eps far too small for the entropic kernel: the fixed point fails at every
