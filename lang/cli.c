@@ -69,7 +69,7 @@ static void usage(void) {
       "  -i                enter the REPL after the script and -e texts\n"
       "  --list-params     dry run: load without printing or running, then list\n"
       "                    every param with its value and where it was set\n"
-      "  --dump-ast        print the syntax tree of each loaded unit\n"
+      "  --dump-ast        dry run that prints the syntax tree of each loaded unit\n"
       "  --dump-c          print the generated C of the compiled callbacks\n"
       "  --version         print the version and exit\n"
       "  -h, --help        print this help and exit\n"
@@ -291,7 +291,8 @@ static int configure(hnn_state *S, const options *o) {
     if ((st = hnn_set_output_dir(S, o->outdir)) != HNN_OK) return report(S, st);
   }
   if (o->max_output > 0 && (st = hnn_set_max_output(S, o->max_output)) != HNN_OK) return report(S, st);
-  hnn_set_dry_run(S, o->list_params);
+  /* --dump-ast inspects the program, like --list-params: nothing runs */
+  hnn_set_dry_run(S, o->list_params || o->dump_ast);
   hnn_set_dump_ast(S, o->dump_ast);
   if (o->has_seed && (st = hnn_set_seed(S, o->seed)) != HNN_OK) return report(S, st);
   if (o->has_offset && (st = hnn_set_seed_offset(S, o->offset)) != HNN_OK) return report(S, st);
@@ -361,12 +362,12 @@ static int run(hnn_state *S, options *o) {
   int st = configure(S, o);
   if (st != HNN_OK) return st;
   int have_input = o->script || o->nexprs > 0;
-  int report_only = o->list_params || o->dump_c;
+  int report_only = o->list_params || o->dump_ast || o->dump_c;
   int tty = isatty(STDIN_FILENO);
   if (!have_input && report_only) {
     /* A report needs a whole program: read piped input as one unit. */
     if (tty) return usage_error("%s needs a script, -e TEXT or piped input",
-                                o->list_params ? "--list-params" : "--dump-c");
+                                o->list_params ? "--list-params" : o->dump_ast ? "--dump-ast" : "--dump-c");
     o->script = "-";
     have_input = 1;
   }

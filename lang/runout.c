@@ -77,11 +77,13 @@ run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *con
       o = NULL;
     }
   } else {
+    /* the layout of a file (csvw.h): the names line first, where
+    ** numpy.genfromtxt(names=True) looks for it, then the '#' lines */
     o->f = S->out ? S->out : stdout;
-    for (int i = 0; i < nlines; i++) fprintf(o->f, "# %s\n", lines[i]);
     fputs("# t,step", o->f);
     for (int i = 0; i < ncols; i++) fprintf(o->f, ",%s", names[i]);
     fputc('\n', o->f);
+    for (int i = 0; i < nlines; i++) fprintf(o->f, "# %s\n", lines[i]);
   }
   for (int i = 0; i < nlines; i++) free(lines[i]);
   free(lines);

@@ -1,10 +1,12 @@
 /*
 ** runout.h — where a run's rows go: a CSV file (runtime/csvw.c writes it
 ** atomically: a failed run never replaces a good file) or standard output.
-** The header records the hnn version, the seed and every param in effect as
-** '#' lines, then the column names as a '#' line, so numpy.loadtxt(f,
-** delimiter=",") and gnuplot read the output as is, and numpy.genfromtxt(f,
-** delimiter=",", names=True) picks up the names.
+** Both start with the column names as a '#' line ('# t,step,x1,...'), then
+** '#' lines with the hnn version, the seed and every param in effect, so
+** numpy.loadtxt(f, delimiter=",") reads the output as is,
+** numpy.genfromtxt(f, delimiter=",", names=True) takes the names from the
+** first line, and gnuplot reads it after `set datafile separator ","`
+** (tests/run-readers.sh runs all three).
 */
 #ifndef HNN_RUNOUT_H
 #define HNN_RUNOUT_H

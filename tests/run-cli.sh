@@ -160,10 +160,34 @@ if printf '%s\n' "$out" | grep -qx '10'; then fail list-params-dry "the print ra
 else pass list-params-dry
 fi
 
+# --dump-ast prints the tree and exits, as the man page says: nothing runs
+printf 'print 6*7\nobjective f(x[1]) = x[1]^2\nflow g = gradient(f)\nrun g from [1] until 1 -> "g.csv"\n' >"$T/d.hnn"
+run "$HNN" -o "$T/dump" --dump-ast "$T/d.hnn"
+if [ "$rc" = 0 ] && printf '%s\n' "$out" | grep -q '^(print (\* 6 7))$' &&
+   ! printf '%s\n' "$out" | grep -qx '42' && [ ! -e "$T/dump/g.csv" ]; then pass dump-ast-dry
+else fail dump-ast-dry "exit $rc, stdout '$out', $(ls "$T/dump" 2>/dev/null)"
+fi
+
 run "$HNN" -o "$T/outdir/deep/dir" -e 'print 1'
 if [ -d "$T/outdir/deep/dir" ]; then expect output-dir 0 1
 else fail output-dir "directory not created"
 fi
+
+# the EXAMPLE commands of the man page run as printed, without a warning
+# (from a directory of their own holding examples/, where their files go)
+top_srcdir=${top_srcdir:-$(cd "$srcdir" && pwd)}
+mkdir "$T/man" && ln -s "$top_srcdir/examples" "$T/man/examples"
+sed -n '/^\.SH EXAMPLE/,/^\.SH/{ /^hnn /p; }' "$top_srcdir/docs/hnn.1" | sed 's/\\-/-/g' >"$T/man.sh"
+n=0
+while IFS= read -r cmd; do
+  n=$((n + 1))
+  (cd "$T/man" && eval "\"\$HNN\" ${cmd#hnn }") </dev/null >"$T/man.out" 2>"$T/man.err"
+  rc=$?
+  if [ "$rc" = 0 ] && ! grep -Eq '(warning|error):' "$T/man.err"; then pass "man-example-$n"
+  else fail "man-example-$n" "'$cmd': exit $rc, stderr: $(cat "$T/man.err")"
+  fi
+done <"$T/man.sh"
+[ "$n" -ge 2 ] || fail man-examples "found $n commands in the EXAMPLE section of hnn.1"
 
 # ---- warnings --------------------------------------------------------------------
 

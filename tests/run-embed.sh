@@ -3,6 +3,7 @@
 # libhnn of this build tree (hnn-uninstalled.pc, found through
 # PKG_CONFIG_PATH=$top_builddir) and run it.  It must exit 0; if
 # examples/embed/embed.out exists, its standard output must match it.
+# Then the same through examples/embed/Makefile, as README.md says.
 # The program runs in examples/embed/ of the source tree (read-only).
 # Environment (set by 'make check'): srcdir, top_builddir, CC, CFLAGS,
 # LDFLAGS, PKG_CONFIG.
@@ -54,6 +55,20 @@ if test -f "$exdir/embed.out"; then
     echo "FAIL embed (stdout differs from embed.out)"
     exit 1
   fi
+fi
+
+# The example's own Makefile, as README.md tells readers to use it: from
+# the build tree, with no PKG_CONFIG_PATH and no 'make install'.  In an
+# in-tree build its default finds the tree; a VPATH build names it.
+top_srcdir=${top_srcdir:-`cd "$srcdir" && pwd`}
+mkdir -p "$out/mk" || exit 1
+hb=
+test "$top_srcdir" -ef "$top_builddir" || hb="HNN_BUILD=$top_builddir"
+if ! (cd "$out/mk" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u PKG_CONFIG_PATH \
+        make -f "$top_srcdir/examples/embed/Makefile" $hb check) >"$out/mk.log" 2>&1; then
+  echo "FAIL embed (examples/embed/Makefile ${hb:-without HNN_BUILD}):"
+  sed 's/^/  /' "$out/mk.log"
+  exit 1
 fi
 echo "PASS embed"
 exit 0

@@ -18,13 +18,18 @@
 #        ROUNDS_FIXED (5) and ROUNDS_ADAPTIVE (41) set the rounds)
 # With valgrind installed it also counts the instructions of the adaptive
 # runs at the first TOL: a figure that scheduling noise does not move.
+# Needs /usr/bin/python3 (bench/timeit.py) and GSL's headers: as root it
+# installs them (bench/need.sh), else it names them and stops.
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
+. "$here/../need.sh"
 [ $# -gt 0 ] || set -- 1e-8
 hnn=$top/hnn
-[ -x "$hnn" ] || { echo "run.sh: build hnn first (make)" >&2; exit 2; }
+need_built "$top" hnn
 py=/usr/bin/python3
+need "$py (bench/timeit.py)" "test -x $py" python3
+need "GSL's headers" "test -f /usr/include/gsl/gsl_odeiv2.h" libgsl-dev
 CC=${CC:-gcc}
 CFLAGS="-O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra"
 work=$(mktemp -d)

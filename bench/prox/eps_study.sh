@@ -5,9 +5,13 @@
 # N.  At the last snapshot it compares the normalized rho at the particles
 # with the Gibbs density exp(-f/T)/Z: the largest value (Gibbs: 8.99), the
 # slope of log rho against -f/T (1 when the shape is right), and the relative
-# L2 error.  Needs a built tree and /usr/bin/python3 with numpy.
+# L2 error.  Needs a built tree and /usr/bin/python3 with numpy: as root it
+# installs numpy (bench/need.sh), else it names it and stops.
 set -e
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+. "$here/../need.sh"
+need_built "$top" hnn
+need "numpy for /usr/bin/python3" "/usr/bin/python3 -c 'import numpy'" python3-numpy
 tmp=${TMPDIR:-/tmp}/hnn-eps.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
 echo "N,eps,max_rho,max_gibbs,slope,rel_L2,seconds"
 for N in ${NS:-500 2000}; do

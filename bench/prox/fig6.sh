@@ -7,6 +7,8 @@
 # Needs a built tree (make).
 set -e
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+. "$here/../need.sh"
+need_built "$top" hnn
 hnn=$top/hnn
 tmp=${TMPDIR:-/tmp}/hnn-fig6.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
 now() { date +%s.%N; }

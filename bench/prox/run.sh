@@ -1,9 +1,14 @@
 #!/bin/sh
 # run.sh -- benchmark table of the proximal step (docs/prox.md): hnn with 1
 # and 2 threads, the hand-written C reference and the numpy reference, in one
-# run.  Needs a built tree (make) and /usr/bin/python3 with numpy.
+# run.  Needs a built tree (make) and /usr/bin/python3 with numpy: as root
+# it installs numpy (bench/need.sh), else it names it and stops.
 set -e
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+. "$here/../need.sh"
+need_built "$top" .libs/libhnn_core.a
+need "numpy for /usr/bin/python3" "/usr/bin/python3 -c 'import numpy'" python3-numpy
+need "pkg-config and GSL" "pkg-config --exists gsl" pkg-config libgsl-dev
 tmp=${TMPDIR:-/tmp}/hnn-prox-bench.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
 gcc -O2 -pthread -I"$top/runtime" "$here/prox_bench.c" "$top/.libs/libhnn_core.a" \
   $(pkg-config --libs gsl) -ldl -lm -o "$tmp/pb"
