@@ -270,6 +270,16 @@ if [ "$rc" = 1 ] && echo "$err" | grep -q 'run w needs about 8 TB of memory, but
 else fail memory-refused "exit $rc: $err"
 fi
 
+# an ensemble without a file writes its rows to standard output (2 runs of
+# 3 iterations), then its summary as # lines
+sed 's/repeat 100 steps 200 tol 1e-7 inner 10000/repeat 2 steps 3 tol 1e-7 inner 100/; /^plot/d; s/ -> "eld.csv"//' \
+  "$srcdir/examples/eld.hnn" >"$T/eld_stdout.hnn"
+run "$HNN" "$T/eld_stdout.hnn"
+if [ "$rc" = 0 ] && [ "$(echo "$out" | grep -c '^[0-9]')" = 6 ] && echo "$out" | head -n1 | grep -q '^# t,step,run,d_geodesic' &&
+   echo "$out" | grep -q '^# eld: 2 runs of 3 dual iterations'; then pass ensemble-rows-stdout
+else fail ensemble-rows-stdout "exit $rc: $(echo "$out" | grep -v '^# param' | head -c 400)"
+fi
+
 # every example parses and checks (a dry run: nothing runs)
 for ex in "$srcdir"/examples/*.hnn; do
   run "$HNN" --list-params "$ex"

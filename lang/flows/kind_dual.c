@@ -274,7 +274,7 @@ static int dual_prepare(flow_job *J) {
   /* rows: each repetition's iterations, and its line of z*; memory: the
   ** trajectories kept for the distances to z* */
   double R = (double)d->repeat, K = (double)d->o.outer;
-  J->plan.rows = run->kids[1] ? R * K + R : 0;
+  J->plan.rows = R * K + R;
   J->plan.values = fmax(6, 3 + d->n + 2.0 * d->m);
   J->plan.memory = R * K * (d->n * 8 + 24);
   return HNN_OK;
@@ -349,16 +349,25 @@ static int dual_run_ensemble(flow_job *J) {
       diag_error(&S->diags, run->src, run->loc, "run %s, repetition %d: %s", flow->name, i + 1, msg[i]);
       status = HNN_ERR_RUNTIME;
     }
+  /* a distance the quadrature could not compute is a failure, as in every
+  ** engine: no file is written with it */
+  for (size_t k = 0; status == HNN_OK && k < (size_t)R * K; k++)
+    if (isnan(dg[k])) {
+      diag_error(&S->diags, run->src, run->loc, "run %s, repetition %zu: the geodesic distance to z* could not be "
+                 "computed at dual iteration %zu", flow->name, k / (size_t)K + 1, k % (size_t)K + 1);
+      status = HNN_ERR_RUNTIME;
+    }
   char *err = NULL;
   const char *names[] = { "run", "d_geodesic", "d_euclidean", "subiterations" };
-  run_out *out = status == HNN_OK && run->kids[1] ? run_out_open(S, run->kids[1]->name, 4, names, &err) : NULL;
-  if (status == HNN_OK && run->kids[1] && !out) {
+  /* without a file, the rows go to standard output (no z* file then) */
+  run_out *out = status == HNN_OK ? run_out_open(S, run->kids[1] ? run->kids[1]->name : NULL, 4, names, &err) : NULL;
+  if (status == HNN_OK && !out) {
     diag_error(&S->diags, run->kids[1]->src, run->kids[1]->loc, "%s", err);
     free(err);
     status = HNN_ERR_RUNTIME;
   }
   /* NAME_zstar.csv: each run's final z, multipliers and |g_j|, full precision */
-  if (out) {
+  if (out && run->kids[1]) {
     strbuf hb = STRBUF_INIT;
     size_t nc = 1 + (size_t)n + 2 * (size_t)m;
     char **zn = hnn_xcalloc(nc, sizeof *zn);
@@ -408,12 +417,7 @@ static int dual_run_ensemble(flow_job *J) {
   }
   if (status == HNN_OK && S->out) {
     int mono = 0;
-    size_t nan_dg = 0;
     double worst[8] = { 0 };
-    for (size_t k = 0; have_g1 && k < (size_t)R * K; k++) nan_dg += isnan(dg[k]) != 0;
-    if (nan_dg)
-      state_warn(S, "run %s: the geodesic distance could not be computed at %zu of %zu points (written as nan)",
-                 flow->name, nan_dg, (size_t)R * K);
     for (int i = 0; i < R; i++) {
       mono += have_g1 && monotone(dg + (size_t)i * K, K);
       for (int j = 0; j < m && j < 8; j++) worst[j] = fmax(worst[j], viol[(size_t)i * m + j]);

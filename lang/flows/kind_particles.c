@@ -396,12 +396,21 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
       memcpy(x, xn, (size_t)N * n * sizeof *x);
       r->pst = &st;
     } else {
-      for (int i = 0; i < N; i++) P->f.fn(x + (size_t)i * n, NULL, &r->fx[i], r->c.ws);
+      for (int i = 0; i < N && status == 0; i++)
+        if (P->f.fn(x + (size_t)i * n, NULL, &r->fx[i], r->c.ws) || !isfinite(r->fx[i])) {
+          snprintf(msg, msglen, "f is not finite at particle %d at step 0", i + 1);
+          status = -1;
+        }
+      if (status) break;
     }
     if (k % so->every == 0 || k == so->steps) {
       sde_monitor m;
-      sde_ws_monitor(sw, x, mean, cov, &m);
       r->free_energy = prox_free_energy((size_t)N, r->fx, r->rho, NULL, so->T);
+      if (sde_ws_monitor(sw, x, mean, cov, &m) || !isfinite(r->free_energy)) {
+        snprintf(msg, msglen, "the monitor (mean, covariance, free energy) is not finite at step %ld", k);
+        status = -1;
+        break;
+      }
       if (emit_particles(r, k, (double)k * so->h, x, N, n, &m)) {
         snprintf(msg, msglen, "output failed at step %ld: %s", k, strerror(errno));
         status = -1;
