@@ -9,6 +9,7 @@
 ** Depends on: flow.h, GSL (odeiv2, linalg).
 */
 #include "geodesic.h"
+#include "geocoord.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -330,4 +331,16 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
   free(buf);
   geo_ws_free(&W);
   return st;
+}
+
+double hnn_rt_geodesic(void *ctx, const double *x, const double *y, int *st) {
+  geo_rt *c = ctx;
+  char msg[400] = "";
+  double d = NAN;
+  if (geo_distance(&c->P, x, y, &c->o, &d, NULL, 0, msg, sizeof msg) != 0) {
+    hnn_rt_error_set("geodesic: %s", msg[0] ? msg : "the distance could not be computed");
+    *st |= 2;
+    return NAN;
+  }
+  return d;
 }

@@ -38,6 +38,16 @@ void geo_options_default(geo_options *o);
 int geo_distance(const flow_problem *p, const double *x, const double *y, const geo_options *o,
                  double *dist, double *path, int npath, char *msg, size_t msglen);
 
+/* geodesic(G, x, y) in compiled code, for metrics that do not separate:
+** ctx is a geo_rt the front end filled (P.n, the metric callbacks, o) and
+** keeps alive as long as the code.  On failure *st |= 2, the reason goes to
+** hnn_rt_error (geocoord.h), and the result is NaN. */
+typedef struct geo_rt {
+  flow_problem P;
+  geo_options o;
+} geo_rt;
+double hnn_rt_geodesic(void *ctx, const double *x, const double *y, int *st);
+
 /* The geodesic acceleration a = -Gamma(gamma)[v, v] at (gamma, v); for
 ** other engines and tests.  Returns 0 or nonzero. */
 int geo_accel(const flow_problem *p, const double *gamma, const double *v, double *a);
