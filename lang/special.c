@@ -7,7 +7,7 @@
 **     sum_i (phi(x_i) - phi(y_i))^2 with phi' = sqrt(g) = 1/sqrt(s'(s^-1)).
 **     When s is an affine image of tanh or of the logistic function of an
 **     affine argument, s'(s^-1(x)) = k (x - lo)(hi - x) on the range
-**     (lo, hi), so phi = (2/sqrt k) atan(sqrt((x - lo)/(hi - x))) and the
+**     (lo, hi), so phi = (2/sqrt k) asin(sqrt((x - lo)/(hi - lo))) and the
 **     Bregman divergence is KL(p || q)/k with p = (x - lo)/(hi - lo): closed
 **     forms in the distances to the ends of the range, accurate to the last
 **     digits 1e-12 from the boundary (000 eqs. 30 and 35), where s^-1 itself
@@ -27,6 +27,7 @@
 */
 #include "special.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,14 +215,27 @@ static void fam_range(ir_ctx *ir, const fam *f, ir_node **lo, ir_node **hi, ir_n
   *k = ir_div(ir, f->B, f->A);
 }
 
-/* phi(x) = (2/sqrt k) atan(sqrt((x - lo)/(hi - x))), elementwise: x - lo and
-** hi - x are exact near the ends, where 1 - x^2 or s^-1 would cancel.  A
-** decreasing s (k < 0) gives NaN. */
-static ir_node *fam_phi(ir_ctx *ir, const fam *f, ir_node *x) {
+/* phi(x) - phi(y) elementwise, phi = (2/sqrt k) theta with sin theta =
+** sqrt((x - lo)/(hi - lo)), cos theta = sqrt((hi - x)/(hi - lo)).  The
+** difference is taken in one piece, theta_x - theta_y = atan2((x - y)(hi -
+** lo), (P + Q) R), P = sqrt((x - lo)(hi - y)), Q = sqrt((hi - x)(y - lo)),
+** R = sqrt((hi - x)(hi - y)) + sqrt((x - lo)(y - lo)): sums of positive
+** terms and the distances to the ends, so nearby points and points 1e-12
+** from an end keep their digits (theta_x - theta_y of two rounded thetas,
+** or 1 - x^2, or s^-1, would not).  (P + Q) R >= 0, so atan2 is atan of
+** the ratio; adding DBL_MIN keeps x = y = an end at 0 (and, unlike fmax,
+** a NaN from a point outside the range).  A decreasing s (k < 0) gives
+** NaN. */
+static ir_node *fam_dphi(ir_ctx *ir, const fam *f, ir_node *x, ir_node *y) {
   ir_node *lo, *hi, *k;
   fam_range(ir, f, &lo, &hi, &k);
-  ir_node *r = ir_fn(ir, IR_SQRT, ir_div(ir, ir_sub(ir, x, lo), ir_sub(ir, hi, x)));
-  return ir_mul(ir, ir_div(ir, ir_const(ir, 2), ir_fn(ir, IR_SQRT, k)), ir_fn(ir, IR_ATAN, r));
+  ir_node *a = ir_sub(ir, x, lo), *b = ir_sub(ir, hi, x), *c = ir_sub(ir, y, lo), *d = ir_sub(ir, hi, y);
+  ir_node *P = ir_fn(ir, IR_SQRT, ir_mul(ir, a, d)), *Q = ir_fn(ir, IR_SQRT, ir_mul(ir, b, c));
+  ir_node *R = ir_add(ir, ir_fn(ir, IR_SQRT, ir_mul(ir, b, d)), ir_fn(ir, IR_SQRT, ir_mul(ir, a, c)));
+  ir_node *num = ir_mul(ir, ir_sub(ir, x, y), ir_sub(ir, hi, lo));
+  ir_node *den = ir_add(ir, ir_mul(ir, ir_add(ir, P, Q), R), ir_const(ir, DBL_MIN));
+  ir_node *dtheta = ir_fn(ir, IR_ATAN, ir_div(ir, num, den));
+  return ir_mul(ir, ir_div(ir, ir_const(ir, 2), ir_fn(ir, IR_SQRT, k)), dtheta);
 }
 
 /* sum_i KL(p_i || q_i)/k, p = (x - lo)/(hi - lo), 1 - p = (hi - x)/(hi - lo). */
@@ -251,7 +265,7 @@ static ir_node *hopfield_geodesic(hnn_state *S, ir_ctx *ir, sym *a, ir_node *x, 
   fam f = family_of(S, ir, a);
   ir_node *dphi;
   if (f.kind != FAM_NONE) {
-    dphi = ir_sub(ir, fam_phi(ir, &f, x), fam_phi(ir, &f, y));
+    dphi = fam_dphi(ir, &f, x, y);
   } else {
     ir_node *v, *p, *body = hidden_integrand(S, ir, a, 0, &v, &p);
     ir_node *ux = lower_activation(S, ir, a, x, -1), *uy = lower_activation(S, ir, a, y, -1);

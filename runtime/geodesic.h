@@ -21,8 +21,8 @@
 #include "flow.h"
 
 typedef struct geo_options {
-  double tol;        /* shooting residual |gamma(1) - y|_inf <= tol max(1, |y|_inf) (1e-10) */
-  double ode_tol;    /* rk8pd local tolerance, absolute and relative (1e-13) */
+  double tol;        /* shooting residual |gamma(1) - y|_G(y) <= tol (1e-9), in units of length */
+  double ode_tol;    /* rk8pd local tolerance, relative; absolute 1e-10 of it for gamma (1e-12) */
   int max_iter;      /* Newton iterations per continuation stage (50) */
   int use_coord;     /* 1: when p->geo_coord is set and no path is asked for,
                      ** d = |phi(x) - phi(y)|_2 (exact for separable metrics) */
