@@ -215,6 +215,8 @@ int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
     const char *why = hnn_rt_error();
     if (why) diag_error(&S->diags, e->src, e->loc, "%s", why);
     else diag_error(&S->diags, e->src, e->loc, "a numeric inverse failed: the value is outside the activation's range");
+    free(*val);   /* callers drop the value on error */
+    *val = NULL;
     return HNN_ERR_RUNTIME;
   }
   return HNN_OK;
