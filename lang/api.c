@@ -13,6 +13,7 @@
 #include "cgen.h"
 #include "diff.h"
 #include "flow.h"
+#include "geocoord.h"
 #include "lower.h"
 #include "parse.h"
 #include "state.h"
@@ -202,6 +203,7 @@ int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
   }
   *shape = r->shape;
   *val = hnn_xcalloc((size_t)ir_shape_size(r->shape), sizeof **val);
+  hnn_rt_error_clear();
   int rc = state_eval_ir(S, r, *val);
   ir_ctx_free(ir);
   if (rc < 0) {
@@ -210,7 +212,12 @@ int state_eval_ast(hnn_state *S, ast *e, double **val, ir_shape *shape) {
     return HNN_ERR_SCRIPT;
   }
   if (rc) {
-    diag_error(&S->diags, e->src, e->loc, "a numeric inverse failed: the value is outside the activation's range");
+    /* a run-time helper (quadrature, shooting) says why; else an inverse */
+    const char *why = hnn_rt_error();
+    if (why) diag_error(&S->diags, e->src, e->loc, "%s", why);
+    else diag_error(&S->diags, e->src, e->loc, "a numeric inverse failed: the value is outside the activation's range");
+    free(*val);   /* callers drop the value on error */
+    *val = NULL;
     return HNN_ERR_RUNTIME;
   }
   return HNN_OK;
@@ -301,6 +308,8 @@ static hnn_fn *compile_callable(hnn_state *S, ir_ctx *ir, sym *f, hnn_what what,
     fn = state_compile(S, ir, nv, vars, 0, NULL, 1, &body, 0);
   } else if (f->sig.result.kind != TY_SCALAR) {
     diag_plain(&S->diags, "'%s' is not scalar-valued: it has no %s", f->name, what_name(what));
+  } else if (diff_opaque(body, nv, vars)) {
+    diag_plain(&S->diags, "'%s' has no %s: %s", f->name, what_name(what), DIFF_OPAQUE_WHY);
   } else {
     ir_node **g = hnn_xcalloc((size_t)nv + 1, sizeof *g);
     diff_grad(ir, body, nv, vars, g);

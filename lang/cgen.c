@@ -47,6 +47,8 @@ void cg_unit_free(cg_unit *u) {
   free(u->pdata);
   for (int k = 0; k < u->ninv; k++) free(u->inv_keys[k]);
   free(u->inv_keys);
+  for (int k = 0; k < u->nquad; k++) free(u->quad_keys[k]);
+  free(u->quad_keys);
   free(u->cur);
   free(u->binds);
   free(u->outs);
@@ -115,7 +117,7 @@ typedef struct {
 
 
 static slot *S(gen *g, const ir_node *x) { return &g->sl[g->pos[x->id]]; }
-static int is_ew(ir_op op) { return op >= IR_NEG && op <= IR_INVERT; }
+static int is_ew(ir_op op) { return op >= IR_NEG && op <= IR_QUAD; }
 static int scalar(const ir_node *x) { return x->shape.kind == IR_SCALAR; }
 
 static char *lit(double v) {
@@ -155,6 +157,7 @@ static char *new_tmp(gen *g, const char *expr) {
 static int simple(const char *s) { return !strpbrk(s, " (*/?"); }
 
 static char *build(gen *g, ir_node *x, cidx i);
+static char *pointer_to(gen *g, ir_node *x);
 
 /* Element i of a non-scalar node, or the value of a scalar one. */
 static char *elem(gen *g, ir_node *x, cidx i) {
@@ -203,8 +206,23 @@ static char *build(gen *g, ir_node *x, cidx i) {
     cidx k = {NULL, x->a[0]->shape.kind == IR_MATRIX ? x->i * x->a[0]->shape.cols + x->j : x->i};
     return elem(g, x->a[0], k);
   }
+  if (x->op == IR_GEODESIC) {
+    a = pointer_to(g, x->a[0]);
+    b = pointer_to(g, x->a[1]);
+    r = fmt("hnn_rt_geodesic((void *)%s, %s, %s, &st)", x->name, a, b);
+    free(a), free(b);
+    return r;
+  }
   if (x->nargs > 0) a = elem(g, x->a[0], i);
   if (x->nargs > 1 && x->op != IR_POW) b = elem(g, x->a[1], i);
+  if (x->op == IR_QUAD) {
+    int h = cg_quad_helper(g->u, x);
+    if (h < 0) g->err = 1;
+    char *p = x->bodypar ? elem(g, x->a[2], i) : hnn_xstrdup("0.0");
+    r = fmt("hnn_rt_quad(hnn_qf%d, %s, %s, %s, &st)", h, a, b, p);
+    free(p), free(a), free(b);
+    return r;
+  }
   switch (x->op) {
   case IR_NEG: r = fmt("(-%s)", a); break;
   case IR_ADD: r = fmt("(%s + %s)", a, b); break;
@@ -308,7 +326,11 @@ static void decide(gen *g) {
       else s->k = K_ARRAY, s->s = hnn_xstrdup(x->name);
       continue;
     }
-    if (x->op == IR_INVERT && cg_invert_helper(g->u, x) < 0) {
+    if ((x->op == IR_INVERT && cg_invert_helper(g->u, x) < 0) || (x->op == IR_QUAD && cg_quad_helper(g->u, x) < 0)) {
+      g->err = 1;
+      break;
+    }
+    if (x->op == IR_GEODESIC && add_param(g->u, x->name, x->data)) {
       g->err = 1;
       break;
     }
@@ -327,7 +349,7 @@ static void decide(gen *g) {
         slot *c = S(g, x->a[k]);
         if (c->k == K_INLINE || c->k == K_FUSED) s->size += c->size;
       }
-      int stmt = x->op == IR_SUM || x->op == IR_DOT;
+      int stmt = x->op == IR_SUM || x->op == IR_DOT || x->op == IR_GEODESIC;
       s->k = s->uses == 1 && !s->root && !s->loopc && !stmt && s->size <= INLINE_MAX ? K_INLINE : K_TEMP;
       continue;
     }

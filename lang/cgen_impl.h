@@ -22,6 +22,8 @@ struct cg_unit {
   int nparams;
   char **inv_keys;       /* emitted text of each invert helper's body, for sharing */
   int ninv;
+  char **quad_keys;      /* the same for the integrands of IR_QUAD nodes */
+  int nquad;
   /* the function being built */
   char *cur;
   binding *binds;
@@ -39,5 +41,9 @@ int cg_gen_body(cg_unit *u, const binding *binds, int nbinds, const output *outs
 /* Index N of the unit's helper hnn_inv<N>(y, &st) solving s(u) = y for the
 ** body of an IR_INVERT node (shared by every function of the unit), or -1. */
 int cg_invert_helper(cg_unit *u, ir_node *x);
+
+/* Index N of the unit's helper hnn_qf<N>(v, p), the integrand of an IR_QUAD
+** node, or -1. */
+int cg_quad_helper(cg_unit *u, ir_node *x);
 
 #endif

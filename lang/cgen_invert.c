@@ -4,7 +4,9 @@
 ** An IR_INVERT node (s^-1 of an activation with no closed-form inverse)
 ** becomes three static helpers of the unit: s, s' and hnn_inv<N>, which
 ** brackets the root by doubling outwards and then runs a safeguarded
-** Newton iteration.  Identical bodies share one helper.
+** Newton iteration.  Identical bodies share one helper.  The integrand of
+** an IR_QUAD node (geodesic coordinates, Bregman divergences) is a helper
+** too, hnn_qf<N>(v, p), which the run-time quadrature hnn_rt_quad calls.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,5 +90,37 @@ int cg_invert_helper(cg_unit *u, ir_node *x) {
             N, sn, sn, sn, sn, sn, dn);
   sb_free(&sv);
   sb_free(&dv);
+  return N;
+}
+
+/* Index N of the helper hnn_qf<N>(v, p) computing the body of the IR_QUAD
+** node x, shared by identical bodies. */
+int cg_quad_helper(cg_unit *u, ir_node *x) {
+  binding b[2] = {{x->bodyvar, CG_IN, 0}, {x->bodypar, CG_IN, 1}};
+  output o = {x->body, 0};
+  strbuf code = STRBUF_INIT;
+  size_t ws = 0;
+  if (cg_gen_body(u, b, x->bodypar ? 2 : 1, &o, 1, &code, &ws)) {
+    sb_free(&code);
+    return -1;
+  }
+  strbuf kb = STRBUF_INIT;
+  sb_printf(&kb, "quad@%s", code.s ? code.s : "");
+  char *key = sb_take(&kb);
+  for (int k = 0; k < u->nquad; k++)
+    if (!strcmp(u->quad_keys[k], key)) {
+      free(key), sb_free(&code);
+      return k;
+    }
+  int N = u->nquad++;
+  u->quad_keys = hnn_xrealloc(u->quad_keys, (size_t)u->nquad * sizeof *u->quad_keys);
+  u->quad_keys[N] = key;
+  sb_printf(&u->helpers,
+            "static double hnn_qf%d(double v, double p) {\n"
+            "double in[2], out[1], ws[%zu];\nconst double *dir = 0;\nint st = 0;\n"
+            "(void)dir; (void)ws; (void)st;\nin[0] = v; in[1] = p;\n%s"
+            "return st ? 0.0/0.0 : out[0];\n}\n",
+            N, ws ? ws : 1, code.s ? code.s : "");
+  sb_free(&code);
   return N;
 }

@@ -68,6 +68,19 @@ static ir_node *invert_deriv(ir_ctx *c, ir_node *x) {
   return ir_div(c, ir_const(c, 1), ir_subst(c, ds, 1, &bv, &x));
 }
 
+/* The body of the IR_QUAD node y at v = at (elementwise) and its parameter;
+** Leibniz: d/dhi = body(hi, p), d/dlo = -body(lo, p), d/dp = integral of
+** d body / dp. */
+static ir_node *quad_body_at(ir_ctx *c, ir_node *y, ir_node *at) {
+  ir_node *from[2] = {y->bodyvar, y->bodypar}, *to[2] = {at, y->a[2]};
+  return ir_subst(c, y->body, y->bodypar ? 2 : 1, from, to);
+}
+
+static ir_node *quad_dpar(ir_ctx *c, ir_node *y) {
+  ir_node *db = diff_scalar(c, y->body, y->bodypar);
+  return ir_quad(c, db, y->bodyvar, y->bodypar, y->a[0], y->a[1], y->a[2]);
+}
+
 /* Derivative factors of y = a^b: da-factor b a^(b-1); db-factor log(a) y. */
 static ir_node *pow_da(ir_ctx *c, ir_node *y) {
   ir_node *a = y->a[0], *b = y->a[1];
@@ -173,6 +186,15 @@ static void backprop(rev *r, ir_node *y, ir_node *yb) {
   }
   case IR_FN1: acc(r, a, ir_mul(c, yb, fn1_deriv(c, y->fn, a, y))); break;
   case IR_INVERT: acc(r, a, ir_mul(c, yb, invert_deriv(c, y))); break;
+  case IR_QUAD:
+    if (r->dep[a->id]) acc(r, a, ir_neg(c, ir_mul(c, yb, quad_body_at(c, y, a))));
+    if (r->dep[b->id]) acc(r, b, ir_mul(c, yb, quad_body_at(c, y, b)));
+    if (y->bodypar && r->dep[y->a[2]->id]) acc(r, y->a[2], ir_mul(c, yb, quad_dpar(c, y)));
+    break;
+  case IR_GEODESIC:
+    for (int k = 0; k < 2; k++)
+      if (r->dep[y->a[k]->id]) acc(r, y->a[k], ir_const(c, NAN));
+    break;
   case IR_INDEX: acc_elem(r, a, a->shape.kind == IR_MATRIX ? y->i * a->shape.cols + y->j : y->i, yb); break;
   case IR_SUM: acc(r, a, ir_bcast(c, yb, a->shape)); break;
   case IR_DOT:
@@ -281,6 +303,13 @@ static ir_node *tangent(ir_ctx *c, ir_node *y, ir_node **tan) {
   }
   case IR_FN1: return ta ? ir_mul(c, ta, fn1_deriv(c, y->fn, a, y)) : NULL;
   case IR_INVERT: return ta ? ir_mul(c, ta, invert_deriv(c, y)) : NULL;
+  case IR_QUAD: {
+    ir_node *tp = y->bodypar ? tan[y->a[2]->id] : NULL;
+    ir_node *s = ta ? ir_neg(c, ir_mul(c, ta, quad_body_at(c, y, a))) : NULL;
+    s = plus(c, s, tb ? ir_mul(c, tb, quad_body_at(c, y, b)) : NULL);
+    return plus(c, s, tp ? ir_mul(c, tp, quad_dpar(c, y)) : NULL);
+  }
+  case IR_GEODESIC: return ta || tb ? ir_const(c, NAN) : NULL;
   case IR_INDEX: return ta ? ir_index(c, ta, y->i, y->j) : NULL;
   case IR_SUM: return ta ? ir_sum(c, ta) : NULL;
   case IR_DOT: return plus(c, ta ? ir_dot(c, ta, b) : NULL, tb ? ir_dot(c, a, tb) : NULL);
@@ -380,4 +409,16 @@ ir_node *diff_jacobian(ir_ctx *c, ir_node *out, ir_node *var) {
   ir_node *res = m == 1 && n == 1 ? t[0] : ir_pack(c, ir_matrix_shape(m, n), t);
   free(t);
   return res;
+}
+
+const ir_node *diff_opaque(ir_node *root, int nvars, ir_node **vars) {
+  size_t n;
+  ir_node **all = ir_topo(1, &root, &n);
+  unsigned char *dep = dependence(all, n, root->id, nvars, vars);
+  const ir_node *r = NULL;
+  for (size_t e = 0; e < n && !r; e++)
+    if (all[e]->op == IR_GEODESIC && dep[all[e]->id]) r = all[e];
+  free(dep);
+  free(all);
+  return r;
 }

@@ -34,4 +34,13 @@ ir_node *diff_jacobian_diag(ir_ctx *, ir_node *out, ir_node *var);
 ** one unit-direction JVP per column; meant for small sizes (print, tests). */
 ir_node *diff_jacobian(ir_ctx *, ir_node *out, ir_node *var);
 
+/* A node of root that depends on one of the vars and has no derivative
+** (IR_GEODESIC: shooting gives the distance, not its sensitivities), or
+** NULL.  Callers refuse to differentiate when it is not NULL; the sweeps
+** above give NaN through such a node. */
+const ir_node *diff_opaque(ir_node *root, int nvars, ir_node **vars);
+#define DIFF_OPAQUE_WHY                                                                                  \
+  "geodesic(G, x, y) of an explicit metric G is found by shooting, which gives no derivative (the "    \
+  "distances of hopfield(s) and euclidean metrics have one)"
+
 #endif

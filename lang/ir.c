@@ -132,7 +132,8 @@ static unsigned hash_of(const ir_node *t) {
   h = mix(h, (uint64_t)t->shape.rows * 65599 + (uint64_t)t->shape.cols);
   h = mix(h, bits);
   h = mix(h, (uint64_t)(t->i * 31 + t->j) ^ ((uint64_t)t->fn << 20));
-  h = mix(h, (uintptr_t)t->data ^ (uintptr_t)t->name ^ (uintptr_t)t->body ^ (uintptr_t)t->bodyvar);
+  h = mix(h, (uintptr_t)t->data ^ (uintptr_t)t->name ^ (uintptr_t)t->body ^ (uintptr_t)t->bodyvar ^
+             (uintptr_t)t->bodypar);
   for (int k = 0; k < t->nargs; k++) h = mix(h, (uint64_t)t->a[k]->id);
   /* multiplication only moves bits upwards: mix the high bits back down,
   ** since buckets are chosen by the low bits */
@@ -147,7 +148,7 @@ static int same(const ir_node *x, const ir_node *t) {
   if (x->op != t->op || !ir_shape_eq(x->shape, t->shape) || x->nargs != t->nargs ||
       memcmp(&x->value, &t->value, sizeof x->value) || x->i != t->i || x->j != t->j ||
       x->fn != t->fn || x->data != t->data || x->name != t->name || x->body != t->body ||
-      x->bodyvar != t->bodyvar)
+      x->bodyvar != t->bodyvar || x->bodypar != t->bodypar)
     return 0;
   for (int k = 0; k < t->nargs; k++)
     if (x->a[k] != t->a[k]) return 0;
@@ -489,6 +490,27 @@ ir_node *ir_invert(ir_ctx *c, ir_node *body, ir_node *bodyvar, ir_node *y) {
   ir_node t = tmpl(IR_INVERT, y->shape, 1, x);
   t.body = body;
   t.bodyvar = bodyvar;
+  return mk(c, &t);
+}
+
+ir_node *ir_quad(ir_ctx *c, ir_node *body, ir_node *v, ir_node *p, ir_node *lo, ir_node *hi, ir_node *par) {
+  assert(is_scalar(body) && v->op == IR_VAR && is_scalar(v) && (!p || (p->op == IR_VAR && is_scalar(p))));
+  if (!p) par = lo;
+  assert(ir_shape_eq(lo->shape, hi->shape) && ir_shape_eq(lo->shape, par->shape));
+  ir_node *x[3] = {lo, hi, par};
+  ir_node t = tmpl(IR_QUAD, lo->shape, 3, x);
+  t.body = body;
+  t.bodyvar = v;
+  t.bodypar = p;
+  return mk(c, &t);
+}
+
+ir_node *ir_geodesic(ir_ctx *c, const char *name, const void *ctx, ir_node *x, ir_node *y) {
+  assert(x->shape.kind == IR_VECTOR && ir_shape_eq(x->shape, y->shape));
+  ir_node *a[2] = {x, y};
+  ir_node t = tmpl(IR_GEODESIC, ir_scalar_shape(), 2, a);
+  t.data = ctx;
+  t.name = intern(c, name);
   return mk(c, &t);
 }
 

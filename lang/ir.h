@@ -35,6 +35,9 @@ typedef enum {
   IR_INVERT,    /* numeric inverse of a strictly increasing scalar function:
                 ** body = scalar expression in the scalar VAR bodyvar; applied
                 ** elementwise to a[0]. Solved by bracketing + safeguarded Newton. */
+  IR_QUAD,      /* integral from a[0] to a[1] of body(v, p) dv, v = bodyvar, p = bodypar
+                ** (NULL: no parameter) taken from a[2]; elementwise, all three
+                ** of one shape.  Adaptive quadrature at run time (hnn_rt_quad). */
   /* structure */
   IR_INDEX,     /* a[0] vector -> scalar at i; a[0] matrix -> scalar at (i, j); 0-based */
   IR_SUM,       /* sum of all entries -> scalar */
@@ -47,6 +50,9 @@ typedef enum {
   IR_DIAGOF,    /* square matrix -> its diagonal as a vector */
   IR_SPDINV,    /* inverse of a symmetric positive definite matrix (Cholesky at run time) */
   IR_CONCAT,    /* nargs children, each flattened, concatenated -> vector */
+  IR_GEODESIC,  /* the geodesic distance between vectors a[0] and a[1] by shooting at
+                ** run time (hnn_rt_geodesic); data: the engine's context, name: the
+                ** C symbol of its address.  Not differentiable (diff_opaque). */
   IR_NOPS
 } ir_op;
 
@@ -73,6 +79,7 @@ struct ir_node {
   const char *name;     /* IR_PARAM: C-safe symbol name (interned in ctx); IR_VAR: debug name */
   ir_node *body;        /* IR_INVERT: scalar body in bodyvar */
   ir_node *bodyvar;     /* IR_INVERT: the scalar VAR of the body */
+  ir_node *bodypar;     /* IR_QUAD: the scalar VAR of the body's parameter, or NULL */
   unsigned hash;
   ir_node *next_in_bucket;
 };
@@ -109,6 +116,12 @@ ir_node *ir_min(ir_ctx *, ir_node *a, ir_node *b);
 ir_node *ir_max(ir_ctx *, ir_node *a, ir_node *b);
 ir_node *ir_fn(ir_ctx *, ir_fn1 f, ir_node *a);
 ir_node *ir_invert(ir_ctx *, ir_node *body, ir_node *bodyvar, ir_node *y);
+/* integral_lo^hi body(v, p) dv elementwise (lo, hi, par of one shape; par
+** ignored, may be NULL, when p is NULL) */
+ir_node *ir_quad(ir_ctx *, ir_node *body, ir_node *v, ir_node *p, ir_node *lo, ir_node *hi, ir_node *par);
+/* d(x, y) of a metric by the run-time shooting engine whose context is ctx
+** (it must outlive every function compiled from the node); name: a C symbol */
+ir_node *ir_geodesic(ir_ctx *, const char *name, const void *ctx, ir_node *x, ir_node *y);
 
 /* Structure */
 ir_node *ir_index(ir_ctx *, ir_node *a, int i, int j);  /* j ignored for vectors */

@@ -86,6 +86,7 @@ ir_node *ir_rebuild(ir_ctx *c, const ir_node *n, ir_node **k) {
   case IR_MAX: return ir_max(c, k[0], k[1]);
   case IR_FN1: return ir_fn(c, n->fn, k[0]);
   case IR_INVERT: return ir_invert(c, n->body, n->bodyvar, k[0]);
+  case IR_QUAD: return ir_quad(c, n->body, n->bodyvar, n->bodypar, k[0], k[1], k[2]);
   case IR_INDEX: return is_scalar(k[0]) ? k[0] : ir_index(c, k[0], n->i, n->j);
   case IR_SUM: return ir_sum(c, k[0]);
   case IR_DOT: return ir_dot(c, k[0], k[1]);
@@ -97,6 +98,7 @@ ir_node *ir_rebuild(ir_ctx *c, const ir_node *n, ir_node **k) {
   case IR_DIAGOF: return ir_diagof(c, k[0]);
   case IR_SPDINV: return ir_spdinv(c, k[0]);
   case IR_CONCAT: return ir_concat(c, n->nargs, k);
+  case IR_GEODESIC: return ir_geodesic(c, n->name, n->data, k[0], k[1]);
   case IR_NOPS: break;
   }
   assert(0);
@@ -143,7 +145,7 @@ int ir_elementwise_in(const ir_node *root, const ir_node *var) {
       if (cls[x->a[k]->id] > m) m = cls[x->a[k]->id];
     if (x == var) m = 1;
     else if (m == 1) {
-      int ew = x->op >= IR_NEG && x->op <= IR_INVERT;
+      int ew = x->op >= IR_NEG && x->op <= IR_QUAD;
       if (x->op == IR_CONCAT && x->nargs == 1) ew = 1;
       for (int k = 0; k < x->nargs && ew; k++)
         if (cls[x->a[k]->id] == 1 && !ir_shape_eq(x->a[k]->shape, var->shape)) ew = 0;
@@ -167,8 +169,8 @@ const char *ir_fn1_name(ir_fn1 f) { return f < IR_NFN1 ? fn1_names[f] : "?"; }
 
 static const char *op_names[IR_NOPS] = {
   "const", "var", "param", "bcast", "pack", "neg", "+", "-", "*", "/", "^", "min", "max",
-  "fn", "invert", "index", "sum", "dot", "matvec", "matmul", "transpose", "outer", "diag",
-  "diagof", "spdinv", "concat"};
+  "fn", "invert", "quad", "index", "sum", "dot", "matvec", "matmul", "transpose", "outer", "diag",
+  "diagof", "spdinv", "concat", "geodesic"};
 
 /* Iterative pre-order printer; the output is capped because a DAG with much
 ** sharing prints as an exponentially large tree. */

@@ -18,6 +18,8 @@
 
 #include <libtcc.h>
 
+#include "geocoord.h"
+#include "geodesic.h"
 #include "spd.h"
 #include "strbuf.h"
 
@@ -60,6 +62,8 @@ static const struct { const char *name; const void *addr; } builtins[] = {
 #undef F2
   {"memset", (const void *)w_memset}, {"memcpy", (const void *)w_memcpy}, {"memmove", (const void *)w_memmove},
   {"hnn_rt_spd_inverse", (const void *)hnn_rt_spd_inverse},
+  {"hnn_rt_quad", (const void *)hnn_rt_quad},
+  {"hnn_rt_geodesic", (const void *)hnn_rt_geodesic},
 };
 
 const char *jit_prelude(void) {
@@ -75,7 +79,9 @@ const char *jit_prelude(void) {
          "double fmod(double, double);\n"
          "void *memset(void *, int, size_t); void *memcpy(void *, const void *, size_t);\n"
          "void *memmove(void *, const void *, size_t);\n"
-         "int hnn_rt_spd_inverse(const double *a, double *ainv, int n);\n";
+         "int hnn_rt_spd_inverse(const double *a, double *ainv, int n);\n"
+         "double hnn_rt_quad(double (*f)(double, double), double lo, double hi, double p, int *st);\n"
+         "double hnn_rt_geodesic(void *ctx, const double *x, const double *y, int *st);\n";
 }
 
 static void on_error(void *opaque, const char *msg) {

@@ -137,7 +137,9 @@ static ir_node *lower_deriv(lower *L, ast *e, sym *f, int nargs, ir_node **args)
   }
   ir_node *body = inline_body(L, f, nargs, vars);
   ir_node *r = NULL;
-  if (body) {
+  if (body && diff_opaque(body, nargs, vars)) {
+    fail(L, e, "%s", DIFF_OPAQUE_WHY);
+  } else if (body) {
     diff_grad(L->ir, body, nargs, vars, grads);
     ir_node *g = nargs == 1 ? grads[0] : ir_concat(L->ir, nargs, grads);
     if (e->deriv == DERIV_GRAD) r = g;
@@ -248,6 +250,7 @@ static ir_node *lower_builtin(lower *L, ast *e, const builtin *b) {
     ir_node *v[4] = { NULL, NULL, NULL, NULL };
     for (int i = 1; i < e->nkids && i < 4; i++)
       if (!(v[i] = lo(L, e->kids[i]))) return NULL;
+    if (b->kind == BI_GEODESIC || b->kind == BI_BREGMAN) return special_lower(L->S, L->ir, e, b, v);
     return special_eval(L->S, L->ir, e, b, v);
   }
   ir_node *a[3] = { NULL, NULL, NULL };

@@ -1,9 +1,10 @@
 /*
-** special.h — builtins the interpreter evaluates with a runtime engine while
-** lowering: geodesic(G, x, y) (shooting BVP), bregman(psi, x, y) (mirror
-** potential by quadrature), gibbs(f, T, x [, box]) and partition(f, T [, box])
-** (quadrature of exp(-f/T)).  Their arguments must be constants, and the
-** result becomes a constant of the expression.
+** special.h — builtins that need more than the IR's arithmetic:
+** geodesic(G, x, y) and bregman(psi, x, y) are functions of their points
+** (closed forms, run-time quadrature or shooting: special_lower);
+** gibbs(f, T, x [, box]) and partition(f, T [, box]) run a quadrature of
+** exp(-f/T) once while lowering: their arguments must be constants, and the
+** result becomes a constant of the expression (special_eval).
 */
 #ifndef HNN_SPECIAL_H
 #define HNN_SPECIAL_H
@@ -13,5 +14,8 @@
 
 /* args[1..]: the lowered arguments after the first (a name). NULL on error. */
 ir_node *special_eval(hnn_state *S, ir_ctx *ir, ast *e, const builtin *b, ir_node **args);
+/* geodesic and bregman: args[1], args[2] the two points (vectors of one
+** length).  NULL on error (in S->diags). */
+ir_node *special_lower(hnn_state *S, ir_ctx *ir, ast *e, const builtin *b, ir_node **args);
 
 #endif

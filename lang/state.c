@@ -74,6 +74,8 @@ void hnn_close(hnn_state *S) {
   free(S->syms);
   for (int i = 0; i < S->ngrave; i++) sym_free(S->graveyard[i]);
   free(S->graveyard);
+  for (int i = 0; i < S->nrt_ctx; i++) free(S->rt_ctx[i]);
+  free(S->rt_ctx);
   for (hnn_fn *f = S->fns, *next; f; f = next) {
     next = f->next;
     free(f->work);

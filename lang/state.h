@@ -127,6 +127,8 @@ struct hnn_state {
   struct hnn_batch *batch;   /* functions waiting for one compile (api.c) */
   sym **graveyard;       /* replaced syms: compiled code may still point at their data */
   int ngrave;
+  void **rt_ctx;         /* contexts compiled code passes to run-time engines (special.c) */
+  int nrt_ctx;
 };
 
 /* Symbol table */

@@ -7,6 +7,8 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 typedef struct arc_ctx {
@@ -108,4 +110,72 @@ int geo_hcoord_map(void *ctx, int n, size_t N, const double *x, double *phi) {
     }
   }
   return 0;
+}
+
+/* ---------------------------------------------------------- run-time helpers */
+
+static _Thread_local char rt_msg[512];
+static _Thread_local int rt_has_msg;
+
+const char *hnn_rt_error(void) { return rt_has_msg ? rt_msg : NULL; }
+
+void hnn_rt_error_clear(void) { rt_has_msg = 0; }
+
+void hnn_rt_error_set(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(rt_msg, sizeof rt_msg, fmt, ap);
+  va_end(ap);
+  rt_has_msg = 1;
+}
+
+typedef struct quad_ctx {
+  hnn_rt_integrand f;
+  double p;
+  int bad;
+} quad_ctx;
+
+static double quad_f(double v, void *ctx) {
+  quad_ctx *q = ctx;
+  double r = q->f(v, q->p);
+  if (!isfinite(r)) {
+    q->bad = 1;
+    return 0;
+  }
+  return r;
+}
+
+#define RT_QUAD_LIMIT 200
+
+double hnn_rt_quad(hnn_rt_integrand f, double lo, double hi, double p, int *st) {
+  if (lo == hi) return 0;
+  if (!isfinite(lo) || !isfinite(hi) || isnan(p)) {
+    hnn_rt_error_set("an integration limit is not finite (a point outside the activation's range?)");
+    *st |= 2;
+    return NAN;
+  }
+  gsl_integration_workspace *w = gsl_integration_workspace_alloc(RT_QUAD_LIMIT);
+  if (!w) {
+    hnn_rt_error_set("out of memory");
+    *st |= 2;
+    return NAN;
+  }
+  quad_ctx q = { f, p, 0 };
+  gsl_function F = { quad_f, &q };
+  double r = NAN, err = 0;
+  /* the integrands are smooth (s' and its powers in the hidden coordinate);
+  ** a roundoff report with an error estimate below 1e-12 relative is
+  ** accepted, as in arclength above */
+  int rc = gsl_integration_qag(&F, fmin(lo, hi), fmax(lo, hi), 0, 1e-13, RT_QUAD_LIMIT, GSL_INTEG_GAUSS21, w, &r,
+                               &err);
+  gsl_integration_workspace_free(w);
+  if ((rc != GSL_SUCCESS && !((rc == GSL_EROUND || rc == GSL_EMAXITER) && err <= 1e-12 * fabs(r))) || q.bad ||
+      !isfinite(r)) {
+    if (q.bad) hnn_rt_error_set("the integrand is not finite on [%.17g, %.17g]", fmin(lo, hi), fmax(lo, hi));
+    else hnn_rt_error_set("the quadrature on [%.17g, %.17g] missed 1e-12 relative (estimate %.3g of %.17g)",
+                          fmin(lo, hi), fmax(lo, hi), err, r);
+    *st |= 2;
+    return NAN;
+  }
+  return hi > lo ? r : -r;
 }

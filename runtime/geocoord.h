@@ -32,4 +32,21 @@ void geo_hcoord_free(geo_hcoord *c);
 ** callback or quadrature), or 4 (out of memory). */
 int geo_hcoord_map(void *c, int n, size_t N, const double *x, double *phi);
 
+/* ---- helpers called from JIT-compiled code (registered in lang/jit.c) */
+
+/* integral_lo^hi f(v, p) dv by adaptive Gauss-Kronrod to 1e-13 relative;
+** the integrand of an IR_QUAD node (geodesic coordinates and Bregman
+** divergences of activations with no closed form).  On failure (limits or
+** values not finite, the tolerance missed) *st |= 2, the reason goes to
+** hnn_rt_error, and the result is NaN. */
+typedef double (*hnn_rt_integrand)(double v, double p);
+double hnn_rt_quad(hnn_rt_integrand f, double lo, double hi, double p, int *st);
+
+/* The reason of the last failure of a run-time helper in this thread, or
+** NULL; hnn_rt_error_clear forgets it.  Front ends report it when a
+** compiled function returns nonzero. */
+const char *hnn_rt_error(void);
+void hnn_rt_error_clear(void);
+void hnn_rt_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

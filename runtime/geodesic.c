@@ -9,6 +9,7 @@
 ** Depends on: flow.h, GSL (odeiv2, linalg).
 */
 #include "geodesic.h"
+#include "geocoord.h"
 
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
@@ -19,11 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The absolute tolerance of the ODE is the relative one times this: a
+** geodesic 1e-8 from the boundary of a Hopfield metric must keep relative
+** digits of gamma there (an absolute 1e-13 is 1e-5 of it). */
+#define GEO_ABS_SCALE 1e-10
+#define GEO_NMAX 100000
+/* right-hand sides one shot may evaluate (a good shot 1e-8 from the boundary
+** takes ~2e4) */
+#define GEO_MAX_RHS 400000
+
 typedef struct geo_ws {
   const flow_problem *p;
   int n;
   double *ws, *g, *J, *dG, *w, *tmp;
   const geo_options *o;
+  long nrhs;             /* right-hand sides of the current shot */
 } geo_ws;
 
 static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
@@ -32,7 +43,7 @@ static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
   W->n = p->n;
   W->o = o;
   W->ws = malloc((flow_problem_nwork(p) + 1) * sizeof(double));
-  W->g = malloc((3 * n + 1 + 2 * n * n + n * n * n) * sizeof(double));
+  W->g = malloc((5 * n + 2 + 2 * n * n + n * n * n) * sizeof(double));
   if (!W->ws || !W->g) {
     free(W->ws);
     free(W->g);
@@ -133,11 +144,15 @@ static int geo_rhs(double t, const double y[], double f[], void *params) {
   int n = W->n;
   double s2;
   (void)t;
+  /* a trial velocity aimed at the boundary crawls towards it in ever
+  ** smaller steps: such a shot is a failure, not a long wait */
+  if (++W->nrhs > GEO_MAX_RHS) return GSL_EBADFUNC;
   memcpy(f, y + n, (size_t)n * sizeof(double));
   if (accel(W, y, y + n, f + n, &s2)) return GSL_EBADFUNC;
   f[2 * n] = sqrt(s2);
   return GSL_SUCCESS;
 }
+
 
 /* Integrate from (x, v0) to t = 1: end point into end, length into *len; if
 ** path, npath samples of gamma.  Returns 0 or -1. */
@@ -149,11 +164,17 @@ static int shoot(geo_ws *W, const double *x, const double *v0, double *end, doub
   memcpy(y, x, (size_t)n * sizeof(double));
   memcpy(y + n, v0, (size_t)n * sizeof(double));
   y[2 * n] = 0;
+  W->nrhs = 0;
   gsl_odeiv2_system sys = { geo_rhs, NULL, dim, W };
-  gsl_odeiv2_driver *d =
-      gsl_odeiv2_driver_alloc_y_new(&sys, gsl_odeiv2_step_rk8pd, 1e-3, W->o->ode_tol, W->o->ode_tol);
+  /* error per component: ode_tol (scale_i + |y_i| + h |y_i'|), scale_i =
+  ** GEO_ABS_SCALE for gamma, 1 for v and L; the h |y'| term keeps steps
+  ** finite where a component crosses zero */
+  double *scale = W->tmp + dim;
+  for (size_t i = 0; i < dim; i++) scale[i] = i < (size_t)n ? GEO_ABS_SCALE : 1;
+  gsl_odeiv2_driver *d = gsl_odeiv2_driver_alloc_scaled_new(&sys, gsl_odeiv2_step_rk8pd, 1e-3, W->o->ode_tol,
+                                                            W->o->ode_tol, 1, 1, scale);
   if (!d) return -1;
-  gsl_odeiv2_driver_set_nmax(d, 1000000);
+  gsl_odeiv2_driver_set_nmax(d, GEO_NMAX);
   gsl_odeiv2_driver_set_hmin(d, 1e-14);
   double t = 0;
   int st = GSL_SUCCESS;
@@ -179,8 +200,26 @@ static double norm_inf(const double *a, int n) {
   return m;
 }
 
+/* |r|_G = sqrt(r' G r) with G the metric at the target (gt: n diagonal
+** entries or n x n): the end point's error in the metric's own units, so a
+** target 1e-8 from the boundary, where sqrt(g) ~ 1e4, is met to 1e-14 in x
+** and the length to the same digits as in the middle. */
+static double norm_g(const geo_ws *W, const double *gt, const double *r) {
+  int n = W->n;
+  double s = 0;
+  for (int k = 0; k < n; k++) {
+    if (W->p->metric_diagonal) {
+      s += gt[k] * r[k] * r[k];
+      continue;
+    }
+    for (int j = 0; j < n; j++) s += r[k] * gt[k * n + j] * r[j];
+  }
+  return sqrt(fabs(s));
+}
+
 /* Newton on v (in/out) so that gamma(1) = target within tol.  Returns 0 or -1. */
-static int newton(geo_ws *W, const double *x, const double *target, double *v, double tol, double *len) {
+static int newton(geo_ws *W, const double *x, const double *target, const double *gt, double *v, double tol,
+                  double *len) {
   int n = W->n, r = -1;
   double *buf = malloc((size_t)(6 * n + n * n) * sizeof(double));
   if (!buf) return -1;
@@ -189,7 +228,7 @@ static int newton(geo_ws *W, const double *x, const double *target, double *v, d
   if (!perm) goto out;
   if (shoot(W, x, v, end, len, NULL, 0)) goto out;
   for (int i = 0; i < n; i++) res[i] = end[i] - target[i];
-  double rn = norm_inf(res, n);
+  double rn = norm_g(W, gt, res);
   for (int it = 0; it < W->o->max_iter; it++) {
     if (rn <= tol) {
       r = 0;
@@ -221,7 +260,7 @@ static int newton(geo_ws *W, const double *x, const double *target, double *v, d
       for (int i = 0; i < n; i++) vt[i] = v[i] - alpha * dv[i];
       if (shoot(W, x, vt, e2, &lt, NULL, 0)) continue;
       for (int i = 0; i < n; i++) rt[i] = e2[i] - target[i];
-      rnew = norm_inf(rt, n);
+      rnew = norm_g(W, gt, rt);
       if (rnew < rn * (1 - 1e-4 * alpha) || rnew <= tol) break;
     }
     if (!(rnew < rn) && !(rnew <= tol)) goto out;
@@ -239,8 +278,8 @@ out:
 }
 
 void geo_options_default(geo_options *o) {
-  o->tol = 1e-10;
-  o->ode_tol = 1e-13;
+  o->tol = 1e-9;
+  o->ode_tol = 1e-12;
   o->max_iter = 50;
   o->use_coord = 0;
 }
@@ -291,13 +330,35 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
       return 3;
     }
   }
-  double *buf = malloc((size_t)4 * n * sizeof(double));
+  /* shoot from the end where the metric is smaller: near the boundary of a
+  ** Hopfield metric the end point is sensitive to the initial velocity
+  ** (d(x, y) = d(y, x); a path is reversed at the end) */
+  int swap = 0;
+  {
+    double mx = 0, my = 0;
+    for (int e = 0; e < 2; e++) {
+      p->metric.fn(e ? y : x, NULL, W.g, W.ws);
+      double m = 0;
+      for (int k = 0; k < n; k++) m = fmax(m, p->metric_diagonal ? W.g[k] : W.g[k * n + k]);
+      if (e) my = m;
+      else mx = m;
+    }
+    if (my < mx) {
+      const double *t = x;
+      x = y;
+      y = t;
+      swap = 1;
+    }
+  }
+  double *buf = malloc((size_t)(4 * n + n * n) * sizeof(double));
   if (!buf) {
     geo_ws_free(&W);
     return 3;
   }
-  double *v = buf, *vs = v + n, *tg = vs + n, *end = tg + n;
-  double tol = o->tol * fmax(1, norm_inf(y, n)), len = 0;
+  double *v = buf, *vs = v + n, *tg = vs + n, *end = tg + n, *gt = end + n;
+  /* the residual is measured in the metric at the target: tol is in units
+  ** of length, i.e. an absolute error of the distance */
+  double tol = o->tol, len = 0;
   int st = 3;
   /* continuation: target(lam) = x + lam (y - x); v scales with lam to first order */
   double lam = 0, dl = 1;
@@ -308,8 +369,9 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
       tg[i] = lt == 1 ? y[i] : x[i] + lt * (y[i] - x[i]);
       vs[i] = lam > 0 ? v[i] * lt / lam : lt * (y[i] - x[i]);
     }
-    double stol = lt == 1 ? tol : fmax(tol, 1e-6 * norm_inf(tg, n));
-    if (!newton(&W, x, tg, vs, stol, &len)) {
+    double stol = lt == 1 ? tol : fmax(tol, 1e-6);
+    int ok = !p->metric.fn(tg, NULL, gt, W.ws) && finite_all(gt, p->metric_diagonal ? (size_t)n : (size_t)n * n);
+    if (ok && !newton(&W, x, tg, gt, vs, stol, &len)) {
       memcpy(v, vs, (size_t)n * sizeof(double));
       lam = lt;
       dl *= 2;
@@ -326,10 +388,28 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
     flow_msg(msg, msglen, "the path could not be integrated");
   } else {
     if (path) memcpy(path + (size_t)(npath - 1) * n, y, (size_t)n * sizeof(double));
+    for (int k = 0; swap && path && k < npath / 2; k++)
+      for (int i = 0; i < n; i++) {
+        double t = path[(size_t)k * n + i];
+        path[(size_t)k * n + i] = path[(size_t)(npath - 1 - k) * n + i];
+        path[(size_t)(npath - 1 - k) * n + i] = t;
+      }
     *dist = len;
     st = 0;
   }
   free(buf);
   geo_ws_free(&W);
   return st;
+}
+
+double hnn_rt_geodesic(void *ctx, const double *x, const double *y, int *st) {
+  geo_rt *c = ctx;
+  char msg[400] = "";
+  double d = NAN;
+  if (geo_distance(&c->P, x, y, &c->o, &d, NULL, 0, msg, sizeof msg) != 0) {
+    hnn_rt_error_set("geodesic: %s", msg[0] ? msg : "the distance could not be computed");
+    *st |= 2;
+    return NAN;
+  }
+  return d;
 }

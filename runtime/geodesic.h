@@ -21,8 +21,8 @@
 #include "flow.h"
 
 typedef struct geo_options {
-  double tol;        /* shooting residual |gamma(1) - y|_inf <= tol max(1, |y|_inf) (1e-10) */
-  double ode_tol;    /* rk8pd local tolerance, absolute and relative (1e-13) */
+  double tol;        /* shooting residual |gamma(1) - y|_G(y) <= tol (1e-9), in units of length */
+  double ode_tol;    /* rk8pd local tolerance, relative; absolute 1e-10 of it for gamma (1e-12) */
   int max_iter;      /* Newton iterations per continuation stage (50) */
   int use_coord;     /* 1: when p->geo_coord is set and no path is asked for,
                      ** d = |phi(x) - phi(y)|_2 (exact for separable metrics) */
@@ -37,6 +37,16 @@ void geo_options_default(geo_options *o);
 ** finite or flow_interrupted(); msg (msglen bytes, may be NULL) then says why. */
 int geo_distance(const flow_problem *p, const double *x, const double *y, const geo_options *o,
                  double *dist, double *path, int npath, char *msg, size_t msglen);
+
+/* geodesic(G, x, y) in compiled code, for metrics that do not separate:
+** ctx is a geo_rt the front end filled (P.n, the metric callbacks, o) and
+** keeps alive as long as the code.  On failure *st |= 2, the reason goes to
+** hnn_rt_error (geocoord.h), and the result is NaN. */
+typedef struct geo_rt {
+  flow_problem P;
+  geo_options o;
+} geo_rt;
+double hnn_rt_geodesic(void *ctx, const double *x, const double *y, int *st);
 
 /* The geodesic acceleration a = -Gamma(gamma)[v, v] at (gamma, v); for
 ** other engines and tests.  Returns 0 or nonzero. */
