@@ -330,6 +330,7 @@ int sema_check_expr(hnn_state *S, ast *e, ty *t) {
 
 int sema_check_unit(hnn_state *S, ast **stmts, int nstmts) {
   int before = S->diags.nerrors;
+  sema_precheck(S, stmts, nstmts);
   for (int i = 0; i < nstmts; i++) {
     ast *st = stmts[i];
     if (!ast_declares(st)) continue;
