@@ -75,7 +75,7 @@ static void usage(void) {
 static int usage_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: ", progname);
+  fprintf(stderr, "%s: error: ", progname);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fprintf(stderr, "\ntry '%s --help'\n", progname);
@@ -204,7 +204,7 @@ static int make_dirs(const char *dir) {
 static int report(hnn_state *S, int status) {
   const char *msg = hnn_error(S);
   if (!msg || !*msg) {
-    fprintf(stderr, "%s: error (status %d)\n", progname, status);
+    fprintf(stderr, "%s: error: failed with status %d and no message\n", progname, status);
   } else {
     fputs(msg, stderr);
     if (msg[strlen(msg) - 1] != '\n') fputc('\n', stderr);
@@ -217,7 +217,7 @@ static int configure(hnn_state *S, const options *o) {
   int st;
   if (o->outdir) {
     if (make_dirs(o->outdir) != 0) {
-      fprintf(stderr, "%s: cannot create output directory '%s': %s\n", progname, o->outdir,
+      fprintf(stderr, "%s: error: cannot create output directory '%s': %s\n", progname, o->outdir,
               strerror(errno));
       return HNN_ERR_RUNTIME;
     }
@@ -262,7 +262,7 @@ static int load_all(hnn_state *S, const options *o) {
   if (o->script && strcmp(o->script, "-") == 0) {
     char *src = slurp_stdin();
     if (!src) {
-      fprintf(stderr, "%s: cannot read standard input: %s\n", progname, strerror(errno));
+      fprintf(stderr, "%s: error: cannot read standard input: %s\n", progname, strerror(errno));
       return HNN_ERR_RUNTIME;
     }
     st = hnn_load_string(S, src, "<stdin>");
@@ -307,7 +307,7 @@ static int run(hnn_state *S, options *o) {
   if (o->dump_c) {
     char *c = hnn_dump_c(S);
     if (c && !*c)
-      fprintf(stderr, "%s: no callbacks were compiled, so there is no C to show\n", progname);
+      fprintf(stderr, "%s: warning: no callbacks were compiled, so there is no C to show\n", progname);
     put_text(c);
   }
   if (!have_input || o->interactive) {
@@ -390,7 +390,7 @@ int main(int argc, char **argv) {
   if (st == HNN_OK) {
     hnn_state *S = hnn_open();
     if (!S) {
-      fprintf(stderr, "%s: cannot create the interpreter (out of memory?)\n", progname);
+      fprintf(stderr, "%s: error: cannot create the interpreter (out of memory?)\n", progname);
       st = HNN_ERR_RUNTIME;
     } else {
       st = run(S, &o);
@@ -400,7 +400,7 @@ int main(int argc, char **argv) {
   free(o.exprs);
   free(o.defs);
   if (fflush(stdout) != 0 && st == HNN_OK) {
-    fprintf(stderr, "%s: cannot write standard output: %s\n", progname, strerror(errno));
+    fprintf(stderr, "%s: error: cannot write standard output: %s\n", progname, strerror(errno));
     st = HNN_ERR_RUNTIME;
   }
   return st;

@@ -85,7 +85,7 @@ void diag_plain(diag_list *d, const char *fmt, ...) {
   }
   va_list ap;
   va_start(ap, fmt);
-  sb_puts(&d->text, "error: ");
+  sb_puts(&d->text, "hnn: error: ");
   sb_vprintf(&d->text, fmt, ap);
   sb_putc(&d->text, '\n');
   va_end(ap);

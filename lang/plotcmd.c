@@ -33,7 +33,7 @@ static int fail(hnn_state *S, int status, const char *fmt, ...) {
   strbuf b = STRBUF_INIT;
   va_list ap;
   va_start(ap, fmt);
-  sb_puts(&b, "hnn plot: ");
+  sb_puts(&b, "hnn: error: plot: ");   /* plotstmt.c strips this prefix */
   sb_vprintf(&b, fmt, ap);
   va_end(ap);
   sb_putc(&b, '\n');

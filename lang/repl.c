@@ -77,7 +77,7 @@ typedef struct {
 /* Print the state's error text as is; it carries file:line:col and caret. */
 static void report(repl *R) {
   const char *msg = hnn_error(R->S);
-  if (!msg || !*msg) msg = "error (no message)";
+  if (!msg || !*msg) msg = "hnn: error: failed with no message";
   fputs(msg, stderr);
   if (msg[strlen(msg) - 1] != '\n') fputc('\n', stderr);
   R->failed = 1;
@@ -87,7 +87,7 @@ static void report(repl *R) {
 static void complain(repl *R, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("hnn: ", stderr);
+  fputs("hnn: error: ", stderr);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
@@ -338,7 +338,7 @@ int repl_run(hnn_state *S, int interactive) {
     char err[256];
     R.editing = rl_load(err, sizeof err) == 0;
     if (R.editing) history_start(&R);
-    else fprintf(stderr, "hnn: %s; reading lines without editing or history\n", err);
+    else fprintf(stderr, "hnn: warning: %s; reading lines without editing or history\n", err);
     printf("hnn %s  (:help for help, Ctrl-D to quit)\n", hnn_version());
   }
   int quit = loop(&R);

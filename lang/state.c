@@ -121,7 +121,7 @@ void state_warn(hnn_state *S, const char *fmt, ...) {
   if (!S->warn) return;
   va_list ap;
   va_start(ap, fmt);
-  fputs("warning: ", S->warn);
+  fputs("hnn: warning: ", S->warn);
   vfprintf(S->warn, fmt, ap);
   fputc('\n', S->warn);
   va_end(ap);
