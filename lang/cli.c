@@ -73,11 +73,13 @@ static void usage(void) {
 
 /* A usage error: one line naming the problem, one line pointing at help. */
 static int usage_error(const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: error: ", progname);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "%s: error: ", progname);
+  repl_put_message(msg, stderr);   /* it may quote a word of argv */
   fprintf(stderr, "\ntry '%s --help'\n", progname);
   return HNN_ERR_USAGE;
 }
@@ -206,7 +208,7 @@ static int report(hnn_state *S, int status) {
   if (!msg || !*msg) {
     fprintf(stderr, "%s: error: failed with status %d and no message\n", progname, status);
   } else {
-    fputs(msg, stderr);
+    repl_put_message(msg, stderr);
     if (msg[strlen(msg) - 1] != '\n') fputc('\n', stderr);
   }
   return status;

@@ -30,4 +30,8 @@ void diag_note(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt, .
 /* An error without a source place: "hnn: error: cannot open 'x.hnn': ...". */
 void diag_plain(diag_list *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A copy of text with its control bytes (but tab and newline) written \xNN,
+** so that bad input cannot drive the terminal (caller frees). */
+char *diag_escape(const char *text);
+
 #endif

@@ -119,12 +119,15 @@ int state_fail(hnn_state *S, int status) {
 
 void state_warn(hnn_state *S, const char *fmt, ...) {
   if (!S->warn) return;
+  strbuf b = STRBUF_INIT;
   va_list ap;
   va_start(ap, fmt);
-  fputs("hnn: warning: ", S->warn);
-  vfprintf(S->warn, fmt, ap);
-  fputc('\n', S->warn);
+  sb_vprintf(&b, fmt, ap);
   va_end(ap);
+  char *msg = diag_escape(b.s ? b.s : "");
+  fprintf(S->warn, "hnn: warning: %s\n", msg);
+  free(msg);
+  sb_free(&b);
 }
 
 const char *hnn_error(const hnn_state *S) { return S->errtext; }
