@@ -26,6 +26,10 @@
 
 static const char *progname = "hnn";
 
+/* The image sizes runtime/plot.c draws (hnn_plot_csv refuses others). */
+#define PLOT_SIZE_MIN 16
+#define PLOT_SIZE_MAX 20000
+
 /* Everything the command line asked for; filled by parse_args. */
 typedef struct {
   const char **exprs;   /* -e texts, in order */
@@ -168,6 +172,43 @@ static int parse_args(int argc, char **argv, options *o) {
     } else {
       return usage_error("unknown option '%s'", w);
     }
+  }
+  return 0;
+}
+
+/* A bad environment switch: one line, exit 2 (the library would ignore it). */
+static int env_error(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s: error: ", progname);
+  repl_put_message(msg, stderr);
+  fputc('\n', stderr);
+  return HNN_ERR_USAGE;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The environment switches the library reads where it needs them (the
+** thread pool, the module search, the JIT) fall back to a default on a bad
+** value; check them once here, so a typo is not silently ignored. */
+static int check_env(void) {
+  const char *v = getenv("HNN_THREADS");
+  uint64_t n;
+  if (v && *v && (parse_u64(v, &n) != 0 || n < 1))
+    return env_error("HNN_THREADS is '%s'; it must be a whole number of threads, at least 1", v);
+  if ((v = getenv("HNN_STDLIB")) && *v && !is_dir(v))
+    return env_error("HNN_STDLIB is '%s', which is not a directory (it names the folder of the standard modules)", v);
+  if ((v = getenv("HNN_TCC_LIBDIR")) && *v) {
+    char lib[4096];
+    snprintf(lib, sizeof lib, "%s/libtcc1.a", v);
+    if (!is_dir(v) || access(lib, R_OK) != 0)
+      return env_error("HNN_TCC_LIBDIR is '%s', which is not a directory holding tcc's libtcc1.a", v);
   }
   return 0;
 }
@@ -359,8 +400,11 @@ static int plot_main(int argc, char **argv) {
     } else return usage_error("plot: unknown option '%s'", w);
     if (!dst) continue;
     if (!(*dst = opt_arg(argc, argv, &i, v))) return usage_error("plot: option '%s' needs an argument", w);
-    if (dst == &v && sscanf(v, "%dx%d", &po.width, &po.height) != 2)
-      return usage_error("plot: --size expects WxH, e.g. 800x600, got '%s'", v);
+    int end = 0;
+    if (dst == &v && (sscanf(v, "%dx%d%n", &po.width, &po.height, &end) != 2 || v[end] || po.width < PLOT_SIZE_MIN ||
+                      po.height < PLOT_SIZE_MIN || po.width > PLOT_SIZE_MAX || po.height > PLOT_SIZE_MAX))
+      return usage_error("plot: --size expects WxH, each from %d to %d pixels (e.g. 800x600), got '%s'", PLOT_SIZE_MIN,
+                         PLOT_SIZE_MAX, v);
   }
   if (!csv) return usage_error("plot: needs a CSV file");
   char *def = NULL;
@@ -389,6 +433,7 @@ int main(int argc, char **argv) {
   if (!o.exprs || !o.defs) return HNN_ERR_RUNTIME;
   int st = parse_args(argc, argv, &o);
   if (st == HNN_OK) st = offset_from_env(&o);
+  if (st == HNN_OK) st = check_env();
   if (st == HNN_OK) {
     hnn_state *S = hnn_open();
     if (!S) {

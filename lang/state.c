@@ -438,7 +438,7 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu) {
     s->decl = ast_copy(st);
     s->serial = ++S->serial;
     char where[64];
-    snprintf(where, sizeof where, ":%d", st->loc.line);
+    snprintf(where, sizeof where, ":%d", st->loc.line + st->src->line_offset);   /* REPL inputs: the session's line */
     s->origin = hnn_xmalloc(strlen(st->src->name) + sizeof where);
     strcpy(s->origin, st->src->name);
     strcat(s->origin, where);
