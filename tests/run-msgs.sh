@@ -63,7 +63,9 @@ for size in 0x0 10x600 800x600junk 800x99999; do
 try 'hnn --help'"
 done
 run "$HNN" plot "$T/p.csv" --size 320x200 -o "$T/p.png"
-expect plot-size-ok 0 "" ""
+if [ "$rc" = 0 ] && [ -s "$T/p.png" ]; then pass plot-size-ok
+else fail plot-size-ok "exit status $rc; stderr: $err"
+fi
 
 # ---- control bytes are shown as \xNN -----------------------------------------
 
