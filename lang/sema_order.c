@@ -37,10 +37,15 @@ static void ivec_push(ivec *a, int x) {
   a->v[a->n++] = x;
 }
 
+/* How many of d's kids are formals (ast.h: params, flows and mirrors have none). */
+static int nformals_of(const ast *d) {
+  if (d->kind == AST_PARAM || d->kind == AST_FLOW || d->kind == AST_MIRROR) return 0;
+  return d->kind == AST_ACTIVATION ? 1 : d->nkids - 1;
+}
+
 /* Is `name` a formal of declaration d (a local, not the global)? */
 static int is_formal(const ast *d, const char *name) {
-  if (d->kind == AST_PARAM || d->kind == AST_FLOW || d->kind == AST_MIRROR) return 0;
-  int nformals = d->kind == AST_ACTIVATION ? 1 : d->nkids - 1;
+  int nformals = nformals_of(d);
   for (int i = 0; i < nformals; i++)
     if (d->kids[i] && d->kids[i]->kind == AST_FORMAL && strcmp(d->kids[i]->name, name) == 0) return 1;
   return 0;
@@ -64,9 +69,7 @@ static void uses_of(hnn_state *S, const ast *d, const ast *e, ivec *out) {
 /* What declaration s uses, in the order its check meets them. */
 static void uses(hnn_state *S, sym *s, ivec *out) {
   ast *d = s->decl;
-  int nformals = d->kind == AST_ACTIVATION                                               ? 1
-                 : d->kind == AST_PARAM || d->kind == AST_FLOW || d->kind == AST_MIRROR ? 0
-                                                                                        : d->nkids - 1;
+  int nformals = nformals_of(d);
   for (int i = 0; i < nformals; i++) {
     const ast *f = d->kids[i];
     for (int k = 0; f && k < f->ndims; k++)
