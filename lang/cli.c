@@ -34,6 +34,10 @@
 
 static const char *progname = "hnn";
 
+/* The image sizes runtime/plot.c draws (hnn_plot_csv refuses others). */
+#define PLOT_SIZE_MIN 16
+#define PLOT_SIZE_MAX 20000
+
 /* Everything the command line asked for; filled by parse_args. */
 typedef struct {
   const char **exprs;   /* -e texts, in order */
@@ -85,11 +89,13 @@ static void usage(void) {
 
 /* A usage error: one line naming the problem, one line pointing at help. */
 static int usage_error(const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: ", progname);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fprintf(stderr, "%s: error: ", progname);
+  repl_put_message(msg, stderr);   /* it may quote a word of argv */
   fprintf(stderr, "\ntry '%s --help'\n", progname);
   return HNN_ERR_USAGE;
 }
@@ -199,6 +205,43 @@ static int parse_args(int argc, char **argv, options *o) {
   return 0;
 }
 
+/* A bad environment switch: one line, exit 2 (the library would ignore it). */
+static int env_error(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "%s: error: ", progname);
+  repl_put_message(msg, stderr);
+  fputc('\n', stderr);
+  return HNN_ERR_USAGE;
+}
+
+static int is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The environment switches the library reads where it needs them (the
+** thread pool, the module search, the JIT) fall back to a default on a bad
+** value; check them once here, so a typo is not silently ignored. */
+static int check_env(void) {
+  const char *v = getenv("HNN_THREADS");
+  uint64_t n;
+  if (v && *v && (parse_u64(v, &n) != 0 || n < 1))
+    return env_error("HNN_THREADS is '%s'; it must be a whole number of threads, at least 1", v);
+  if ((v = getenv("HNN_STDLIB")) && *v && !is_dir(v))
+    return env_error("HNN_STDLIB is '%s', which is not a directory (it names the folder of the standard modules)", v);
+  if ((v = getenv("HNN_TCC_LIBDIR")) && *v) {
+    char lib[4096];
+    snprintf(lib, sizeof lib, "%s/libtcc1.a", v);
+    if (!is_dir(v) || access(lib, R_OK) != 0)
+      return env_error("HNN_TCC_LIBDIR is '%s', which is not a directory holding tcc's libtcc1.a", v);
+  }
+  return 0;
+}
+
 /* Without --task-id/--seed-offset, a Slurm job array gives each task its own
 ** stream through SLURM_ARRAY_TASK_ID, so array jobs need no extra flag. */
 static int offset_from_env(options *o) {
@@ -271,9 +314,9 @@ static int exit_status(int st) {
 static int report(hnn_state *S, int status) {
   const char *msg = hnn_error(S);
   if (!msg || !*msg) {
-    fprintf(stderr, "%s: error (status %d)\n", progname, status);
+    fprintf(stderr, "%s: error: failed with status %d and no message\n", progname, status);
   } else {
-    fputs(msg, stderr);
+    repl_put_message(msg, stderr);
     if (msg[strlen(msg) - 1] != '\n') fputc('\n', stderr);
   }
   return status;
@@ -284,7 +327,7 @@ static int configure(hnn_state *S, const options *o) {
   int st;
   if (o->outdir) {
     if (make_dirs(o->outdir) != 0) {
-      fprintf(stderr, "%s: cannot create output directory '%s': %s\n", progname, o->outdir,
+      fprintf(stderr, "%s: error: cannot create output directory '%s': %s\n", progname, o->outdir,
               strerror(errno));
       return HNN_ERR_RUNTIME;
     }
@@ -331,7 +374,7 @@ static int load_all(hnn_state *S, const options *o) {
   if (o->script && strcmp(o->script, "-") == 0) {
     char *src = slurp_stdin();
     if (!src) {
-      fprintf(stderr, "%s: cannot read standard input: %s\n", progname, strerror(errno));
+      fprintf(stderr, "%s: error: cannot read standard input: %s\n", progname, strerror(errno));
       return HNN_ERR_RUNTIME;
     }
     st = hnn_load_string(S, src, "<stdin>");
@@ -376,7 +419,7 @@ static int run(hnn_state *S, options *o) {
   if (o->dump_c) {
     char *c = hnn_dump_c(S);
     if (c && !*c)
-      fprintf(stderr, "%s: no callbacks were compiled, so there is no C to show\n", progname);
+      fprintf(stderr, "%s: warning: no callbacks were compiled, so there is no C to show\n", progname);
     put_text(c);
   }
   if (!have_input || o->interactive) {
@@ -427,8 +470,11 @@ static int plot_main(int argc, char **argv) {
     } else return usage_error("plot: unknown option '%s'", w);
     if (!dst) continue;
     if (!(*dst = opt_arg(argc, argv, &i, v))) return usage_error("plot: option '%s' needs an argument", w);
-    if (dst == &v && sscanf(v, "%dx%d", &po.width, &po.height) != 2)
-      return usage_error("plot: --size expects WxH, e.g. 800x600, got '%s'", v);
+    int end = 0;
+    if (dst == &v && (sscanf(v, "%dx%d%n", &po.width, &po.height, &end) != 2 || v[end] || po.width < PLOT_SIZE_MIN ||
+                      po.height < PLOT_SIZE_MIN || po.width > PLOT_SIZE_MAX || po.height > PLOT_SIZE_MAX))
+      return usage_error("plot: --size expects WxH, each from %d to %d pixels (e.g. 800x600), got '%s'", PLOT_SIZE_MIN,
+                         PLOT_SIZE_MAX, v);
   }
   if (!csv) return usage_error("plot: needs a CSV file");
   char *def = NULL;
@@ -464,11 +510,12 @@ int main(int argc, char **argv) {
   if (!o.exprs || !o.defs) return HNN_ERR_RUNTIME;
   int st = parse_args(argc, argv, &o);
   if (st == HNN_OK) st = offset_from_env(&o);
+  if (st == HNN_OK) st = check_env();
   if (st == HNN_OK) {
     catch_signals();
     hnn_state *S = hnn_open();
     if (!S) {
-      fprintf(stderr, "%s: cannot create the interpreter (out of memory?)\n", progname);
+      fprintf(stderr, "%s: error: cannot create the interpreter (out of memory?)\n", progname);
       st = HNN_ERR_RUNTIME;
     } else {
       st = run(S, &o);
@@ -478,7 +525,7 @@ int main(int argc, char **argv) {
   free(o.exprs);
   free(o.defs);
   if (fflush(stdout) != 0 && st == HNN_OK && !hnn_interrupted()) {
-    fprintf(stderr, "%s: cannot write standard output: %s\n", progname, strerror(errno));
+    fprintf(stderr, "%s: error: cannot write standard output: %s\n", progname, strerror(errno));
     st = HNN_ERR_RUNTIME;
   }
   return exit_status(st);

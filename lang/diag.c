@@ -14,6 +14,23 @@ void diag_clear(diag_list *d) {
   diag_init(d);
 }
 
+/* Control bytes of the input (an escape sequence in a name, a string or a
+** data file) are shown as \xNN, never sent to the terminal raw. */
+static int is_control(unsigned char c) { return (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f; }
+
+static void put_escaped(strbuf *b, const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (is_control((unsigned char)p[i])) sb_printf(b, "\\x%02x", (unsigned char)p[i]);
+    else sb_putc(b, p[i]);
+  }
+}
+
+char *diag_escape(const char *text) {
+  strbuf b = STRBUF_INIT;
+  put_escaped(&b, text, strlen(text));
+  return sb_take(&b);
+}
+
 /* Append the line `line` of text and a caret line under columns [col, endcol]. */
 static void show_line(strbuf *b, const char *text, int line, int off, int col, int endcol) {
   const char *p = text;
@@ -32,11 +49,15 @@ static void show_line(strbuf *b, const char *text, int line, int off, int col, i
   col -= first - 1;
   endcol -= first - 1;
   sb_printf(b, "%5d | %s", line + off, first > 1 ? "..." : "");
-  sb_putn(b, p, len);
+  put_escaped(b, p, len);
   sb_printf(b, "\n      | %s", first > 1 ? "   " : "");
-  for (int c = 1; c < col && (size_t)(c - 1) < len; c++) sb_putc(b, p[c - 1] == '\t' ? '\t' : ' ');
-  sb_putc(b, '^');
-  for (int c = col + 1; c <= endcol && (size_t)(c - 1) < len; c++) sb_putc(b, '~');
+  for (int c = 1; c < col && (size_t)(c - 1) < len; c++) {
+    char ch = p[c - 1];
+    sb_puts(b, ch == '\t' ? "\t" : is_control((unsigned char)ch) ? "    " : " ");
+  }
+  sb_puts(b, (size_t)col <= len && is_control((unsigned char)p[col - 1]) ? "^~~~" : "^");
+  for (int c = col + 1; c <= endcol && (size_t)(c - 1) < len; c++)
+    sb_puts(b, is_control((unsigned char)p[c - 1]) ? "~~~~" : "~");
   sb_putc(b, '\n');
 }
 
@@ -44,8 +65,11 @@ static void emit(diag_list *d, const hnn_src *src, hnn_loc loc, const char *kind
                  const char *fmt, va_list ap) {
   const char *file = src ? src->name : "<input>";
   int off = src ? src->line_offset : 0;
-  sb_printf(&d->text, "%s:%d:%d: %s: ", file, loc.line + off, loc.col, kind);
-  sb_vprintf(&d->text, fmt, ap);
+  strbuf m = STRBUF_INIT;
+  sb_printf(&m, "%s:%d:%d: %s: ", file, loc.line + off, loc.col, kind);
+  sb_vprintf(&m, fmt, ap);
+  put_escaped(&d->text, m.s, m.len);
+  sb_free(&m);
   sb_putc(&d->text, '\n');
   if (src && loc.line > 0) {
     int endcol = loc.end_line == loc.line ? loc.end_col : loc.col;
@@ -85,8 +109,11 @@ void diag_plain(diag_list *d, const char *fmt, ...) {
   }
   va_list ap;
   va_start(ap, fmt);
-  sb_puts(&d->text, "error: ");
-  sb_vprintf(&d->text, fmt, ap);
+  strbuf m = STRBUF_INIT;
+  sb_puts(&m, "hnn: error: ");
+  sb_vprintf(&m, fmt, ap);
+  put_escaped(&d->text, m.s, m.len);
+  sb_free(&m);
   sb_putc(&d->text, '\n');
   va_end(ap);
 }

@@ -27,7 +27,11 @@ void diag_verror(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt,
 /* A follow-up note ("note: first defined here") that does not count as an error. */
 void diag_note(diag_list *d, const hnn_src *src, hnn_loc loc, const char *fmt, ...)
   __attribute__((format(printf, 4, 5)));
-/* An error without a source place (e.g. "hnn: cannot open 'x.hnn': ..."). */
+/* An error without a source place: "hnn: error: cannot open 'x.hnn': ...". */
 void diag_plain(diag_list *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A copy of text with its control bytes (but tab and newline) written \xNN,
+** so that bad input cannot drive the terminal (caller frees). */
+char *diag_escape(const char *text);
 
 #endif

@@ -83,7 +83,7 @@ static ir_node *node_alloc(ir_ctx *c) {
   if (!c->chunks || c->chunks->used + sz > CHUNK_SIZE) {
     chunk *k = aligned_alloc(CHUNK_SIZE, CHUNK_SIZE);
     if (!k) {
-      fputs("hnn: out of memory (IR arena)\n", stderr);
+      fputs("hnn: error: out of memory (IR arena)\n", stderr);
       exit(3);
     }
     k->ctx = c;

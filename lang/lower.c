@@ -401,15 +401,35 @@ static ir_node *lo_kind(lower *L, ast *e) {
 }
 
 /* The checker caps values of known size; a size-generic body gets its sizes
-** only here, so cap them again (rows*cols is an int in ir_shape_size). */
+** only here, so cap them again (rows*cols is an int in ir_shape_size).  Kept
+** out of lo(), whose frame is on the path of every recursion. */
+static __attribute__((noinline)) ir_node *too_big(lower *L, ast *e, ir_node *r) {
+  char msg[80];
+  snprintf(msg, sizeof msg, "%.0f", (double)r->shape.rows * (double)r->shape.cols);
+  fail(L, e, "this value would hold %s numbers; the limit is 100000000", msg);
+  return NULL;
+}
+
+/* Calls are inlined, so lowering recurses as deep as the expressions nested
+** along a chain of calls (f calls g calls h ...), however long the chain.
+** The parser caps one expression (AST_MAX_DEPTH); this caps the sum, so a
+** long chain is an error, not a stack overflow.  The count is per thread,
+** as the stack is, and spans the nested lowerings of activations and metrics. */
+static _Thread_local int lower_depth;
+
+static __attribute__((noinline)) ir_node *too_deep(lower *L, ast *e) {
+  diag_error(&L->S->diags, e->src, e->loc,
+             "calls nested too deeply: more than %d levels of expressions, counting the bodies of the "
+             "functions called (each call is expanded in place)", LOWER_MAX_DEPTH);
+  return NULL;
+}
+
 static ir_node *lo(lower *L, ast *e) {
+  if (lower_depth >= LOWER_MAX_DEPTH) return too_deep(L, e);
+  lower_depth++;
   ir_node *r = lo_kind(L, e);
-  if (r && (double)r->shape.rows * (double)r->shape.cols > 1e8) {
-    char msg[80];
-    snprintf(msg, sizeof msg, "%.0f", (double)r->shape.rows * (double)r->shape.cols);
-    fail(L, e, "this value would hold %s numbers; the limit is 100000000", msg);
-    return NULL;
-  }
+  lower_depth--;
+  if (r && (double)r->shape.rows * (double)r->shape.cols > 1e8) return too_big(L, e, r);
   return r;
 }
 

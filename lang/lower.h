@@ -13,6 +13,10 @@
 
 #include "state.h"
 
+/* The most levels of expressions lowering nests, summed over the bodies of
+** the calls it expands in place (lower.c, lo). */
+#define LOWER_MAX_DEPTH 2000
+
 typedef enum {
   METRIC_G, METRIC_GINV, METRIC_DIVGINV,
   METRIC_DIAG, METRIC_INV_DIAG     /* diagonal metrics: the n entries of G, G^-1 */

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lower.h"
 #include "rng.h"
@@ -97,11 +98,14 @@ static int split(char *line, char **fields, int max) {
   return n;
 }
 
+/* 1 a number, 0 not a number, -1 a number too large for a double (an
+** underflow reads as the nearest double, 0 or subnormal). */
 static int numeric(const char *s, double *v) {
   char *end;
   errno = 0;
   *v = strtod(s, &end);
-  return *s && *end == '\0' && errno != ERANGE;
+  if (!*s || *end != '\0') return 0;
+  return errno == ERANGE && fabs(*v) > 1 ? -1 : 1;
 }
 
 int csv_load(const char *path, const char *base_dir, double **data, int *rows, int *cols, char ***header,
@@ -113,6 +117,12 @@ int csv_load(const char *path, const char *base_dir, double **data, int *rows, i
   *data = NULL;
   *rows = *cols = 0;
   *header = NULL;
+  struct stat st;
+  if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    fclose(f);
+    f = NULL;
+    errno = EISDIR;
+  }
   if (!f) {
     sb_printf(&e, "cannot open csv file '%s': %s", full, strerror(errno));
     free(full);
@@ -136,7 +146,7 @@ int csv_load(const char *path, const char *base_dir, double **data, int *rows, i
       break;
     }
     double v;
-    if (*rows == 0 && !*header && !numeric(fields[0], &v)) {
+    if (*rows == 0 && !*header && numeric(fields[0], &v) == 0) {
       *header = hnn_xcalloc((size_t)n, sizeof **header);
       for (int j = 0; j < n; j++) (*header)[j] = hnn_xstrdup(fields[j]);
       *cols = n;
@@ -149,8 +159,10 @@ int csv_load(const char *path, const char *base_dir, double **data, int *rows, i
       break;
     }
     for (int j = 0; j < n; j++) {
-      if (!numeric(fields[j], &v) || !isfinite(v)) {
-        sb_printf(&e, "%s:%d: field %d ('%s') is not a finite number", full, lineno, j + 1, fields[j]);
+      int num = numeric(fields[j], &v);
+      if (num <= 0 || !isfinite(v)) {
+        sb_printf(&e, "%s:%d:%d: field %d ('%s') ", full, lineno, (int)(fields[j] - line) + 1, j + 1, fields[j]);
+        sb_puts(&e, num < 0 ? "is out of the range of a double (about 1.8e308)" : "is not a finite number");
         status = 1;
         break;
       }
@@ -162,6 +174,10 @@ int csv_load(const char *path, const char *base_dir, double **data, int *rows, i
     }
     if (status) break;
     (*rows)++;
+  }
+  if (!status && ferror(f)) {
+    sb_printf(&e, "cannot read csv file '%s': %s", full, strerror(errno));
+    status = 1;
   }
   if (!status && *rows == 0) {
     sb_printf(&e, "%s: no data rows", full);

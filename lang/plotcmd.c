@@ -34,7 +34,7 @@ static int fail(hnn_state *S, int status, const char *fmt, ...) {
   strbuf b = STRBUF_INIT;
   va_list ap;
   va_start(ap, fmt);
-  sb_puts(&b, "hnn plot: ");
+  sb_puts(&b, "hnn: error: plot: ");   /* plotstmt.c strips this prefix */
   sb_vprintf(&b, fmt, ap);
   va_end(ap);
   sb_putc(&b, '\n');
@@ -258,6 +258,10 @@ int hnn_plot_csv(hnn_state *S, const char *csv_path, const char *out_path,
   const hnn_plot_options *o = opt ? opt : &none;
   int scatter = o->scatter || o->color;   /* --color implies --scatter */
   if (!csv_path || !out_path) return fail(S, HNN_ERR_USAGE, "needs a CSV file and an output name");
+  /* 0 is the default size; plot_new draws from 16 to 20000 pixels a side */
+  if ((o->width && (o->width < 16 || o->width > 20000)) || (o->height && (o->height < 16 || o->height > 20000)))
+    return fail(S, HNN_ERR_USAGE, "the image size must be from 16 to 20000 pixels a side, got %dx%d", o->width,
+                o->height);
   const char *ext = strrchr(out_path, '.');
   if (!ext || strchr(ext, '/') ||
       (strcasecmp(ext, ".png") && strcasecmp(ext, ".svg") && strcasecmp(ext, ".pdf")))

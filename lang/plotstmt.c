@@ -125,7 +125,7 @@ static char *out_path(hnn_state *S, const char *path) {
 static int relocate(hnn_state *S, ast *st, int status) {
   char *msg = hnn_xstrdup(S->errtext);
   msg[strcspn(msg, "\n")] = '\0';
-  diag_error(&S->diags, st->src, st->loc, "%s", strncmp(msg, "hnn plot: ", 10) == 0 ? msg + 10 : msg);
+  diag_error(&S->diags, st->src, st->loc, "%s", strncmp(msg, "hnn: error: plot: ", 18) == 0 ? msg + 18 : msg);
   free(msg);
   return status;
 }

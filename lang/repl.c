@@ -88,22 +88,32 @@ typedef struct {
   char *history;     /* history file, or NULL for none */
 } repl;
 
-/* Print the state's error text as is; it carries file:line:col and caret. */
+void repl_put_message(const char *s, FILE *f) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) fprintf(f, "\\x%02x", c);
+    else fputc(c, f);
+  }
+}
+
+/* Print the state's error text; it carries file:line:col and caret. */
 static void report(repl *R) {
   const char *msg = hnn_error(R->S);
-  if (!msg || !*msg) msg = "error (no message)";
-  fputs(msg, stderr);
+  if (!msg || !*msg) msg = "hnn: error: failed with no message";
+  repl_put_message(msg, stderr);
   if (msg[strlen(msg) - 1] != '\n') fputc('\n', stderr);
   R->failed = 1;
 }
 
 /* A REPL-level message (bad command, unknown name); counts as a failure. */
 static void complain(repl *R, const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  fputs("hnn: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fputs("hnn: error: ", stderr);
+  repl_put_message(msg, stderr);
   fputc('\n', stderr);
   R->failed = 1;
 }
@@ -429,7 +439,7 @@ int repl_run(hnn_state *S, int interactive) {
       rl_getc_function = getc_interruptible;
       history_start(&R);
     }
-    else fprintf(stderr, "hnn: %s; reading lines without editing or history\n", err);
+    else fprintf(stderr, "hnn: warning: %s; reading lines without editing or history\n", err);
     printf("hnn %s  (:help for help, Ctrl-D to quit)\n", hnn_version());
   }
   int quit = loop(&R);

@@ -32,9 +32,15 @@ static tdim formal_dim(chk *c, ast *f, int k, int *bad) {
       return known(1);
     }
     double v = p->shape.kind == IR_SCALAR ? p->data[0] : -1;
-    if (!(v >= 1 && v == floor(v) && v < 1e8)) {
-      diag_error(c->d, f->src, f->loc, "param '%s' is used as a size but is not a positive whole number",
-                 p->name);
+    if (!(v >= 1 && v == floor(v) && v <= VALUE_MAX_ELEMENTS)) {
+      char got[32];
+      snprintf(got, sizeof got, v < 1e15 ? "%.0f" : "%g", v);
+      if (v >= 1 && v == floor(v))
+        diag_error(c->d, f->src, f->loc, "param '%s' is used as a size but is %s; the limit is %.0f", p->name, got,
+                   VALUE_MAX_ELEMENTS);
+      else
+        diag_error(c->d, f->src, f->loc, "param '%s' is used as a size but is not a positive whole number",
+                   p->name);
       *bad = 1;
       return known(1);
     }
@@ -215,7 +221,8 @@ static int check_callable(hnn_state *S, sym *s) {
   }
   free(ft);
   sema_chk_free(&c);
-  return S->diags.nerrors - before;
+  /* a failure met earlier (a declaration used) is reported once, so count it */
+  return bad && S->diags.nerrors == before ? 1 : S->diags.nerrors - before;
 }
 
 /* A param: its declared shape, its initializer's type; then evaluate it. */
@@ -272,12 +279,14 @@ static int check_param(hnn_state *S, sym *p) {
   }
   sema_chk_free(&c);
   if (S->diags.nerrors != before) return S->diags.nerrors - before;
+  if (t.kind == TY_ERROR) return 1;   /* a param it uses failed, reported there */
   return params_evaluate(S, p);
 }
 
 int sema_check_sym(hnn_state *S, sym *s) {
   if (s->kind == SYM_PARAM) {
     if (s->evaluated) return 0;
+    if (s->epoch == S->epoch && s->failed) return 1;   /* reported once, not at every use */
     if (s->evaluating) {
       diag_error(&S->diags, s->decl->src, s->decl->name_loc, "param '%s' depends on itself", s->name);
       return 1;
@@ -285,6 +294,8 @@ int sema_check_sym(hnn_state *S, sym *s) {
     s->evaluating = 1;
     int r = check_param(S, s);
     s->evaluating = 0;
+    s->epoch = S->epoch;
+    s->failed = r != 0;
     return r;
   }
   if (s->epoch == S->epoch) return s->failed;
@@ -329,6 +340,7 @@ int sema_check_expr(hnn_state *S, ast *e, ty *t) {
 
 int sema_check_unit(hnn_state *S, ast **stmts, int nstmts) {
   int before = S->diags.nerrors;
+  sema_precheck(S, stmts, nstmts);
   for (int i = 0; i < nstmts; i++) {
     ast *st = stmts[i];
     if (!ast_declares(st)) continue;

@@ -186,8 +186,15 @@ int sema_const_int(chk *c, ast *e, int *out) {
   double v;
   int r = const_number(e, const_name, const_other, c, &v);
   if (r <= 0) return r;
-  if (!(v == floor(v)) || fabs(v) > 1e8) {
+  if (!(v == floor(v))) {
     diag_error(c->d, e->src, e->loc, "a size or index must be a whole number, got %g", v);
+    return -1;
+  }
+  if (fabs(v) > VALUE_MAX_ELEMENTS) {
+    char got[32];
+    snprintf(got, sizeof got, fabs(v) < 1e15 ? "%.0f" : "%g", v);
+    diag_error(c->d, e->src, e->loc, "a size or index is at most %.0f (the most numbers one value may hold), got %s",
+               VALUE_MAX_ELEMENTS, got);
     return -1;
   }
   *out = (int)v;

@@ -465,8 +465,21 @@ static ty check_kind(chk *c, ast *e) {
 
 /* Every value is allocated whole and sizes are ints: cap the element count
 ** of any value whose size is known (eye(65536) would overflow rows*cols). */
+/* Checking on demand nests the checks of the declarations used, so the depth
+** is summed along a chain of uses; sema_precheck keeps chains short, but a
+** chain that leads into a cycle is still checked on demand.  Per thread, as
+** the stack is. */
+static _Thread_local int check_depth;
+
 ty sema_check(chk *c, ast *e) {
+  if (check_depth >= SEMA_MAX_DEPTH) {
+    diag_error(c->d, e->src, e->loc, "declarations nested too deeply: more than %d levels of expressions, "
+               "counting the declarations used", SEMA_MAX_DEPTH);
+    return error_ty();
+  }
+  check_depth++;
   ty t = check_kind(c, e);
+  check_depth--;
   if (t.kind == TY_VECTOR || t.kind == TY_MATRIX) {
     double count = (double)sema_dim_value(c, t.r) * (double)sema_dim_value(c, t.c);
     if (count > VALUE_MAX_ELEMENTS) {

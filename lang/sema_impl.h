@@ -56,5 +56,11 @@ void sema_unknown_name(chk *c, const ast *e, const char *name);
 int sema_const_int(chk *c, ast *e, int *out);
 /* the type of an expression (sema_expr.c); errors reported, TY_ERROR then */
 ty sema_check(chk *c, ast *e);
+/* Check the long dependency chains of a unit bottom-up (sema_order.c). */
+void sema_precheck(hnn_state *S, ast **stmts, int nstmts);
+
+/* The most levels of expressions the checker nests, summed over the
+** declarations checked on demand on the way (sema_expr.c, sema_check). */
+#define SEMA_MAX_DEPTH 2000
 
 #endif

@@ -72,6 +72,7 @@ void hnn_close(hnn_state *S) {
   if (!S) return;
   for (int i = 0; i < S->nsyms; i++) sym_free(S->syms[i]);
   free(S->syms);
+  free(S->symindex);
   for (int i = 0; i < S->ngrave; i++) sym_free(S->graveyard[i]);
   free(S->graveyard);
   for (int i = 0; i < S->nrt_ctx; i++) free(S->rt_ctx[i]);
@@ -122,12 +123,15 @@ int state_fail(hnn_state *S, int status) {
 
 void state_warn(hnn_state *S, const char *fmt, ...) {
   if (!S->warn) return;
+  strbuf b = STRBUF_INIT;
   va_list ap;
   va_start(ap, fmt);
-  fputs("warning: ", S->warn);
-  vfprintf(S->warn, fmt, ap);
-  fputc('\n', S->warn);
+  sb_vprintf(&b, fmt, ap);
   va_end(ap);
+  char *msg = diag_escape(b.s ? b.s : "");
+  fprintf(S->warn, "hnn: warning: %s\n", msg);
+  free(msg);
+  sb_free(&b);
 }
 
 const char *hnn_error(const hnn_state *S) { return S->errtext; }
@@ -195,10 +199,40 @@ static int valid_name(const char *s) {
 
 /* -------------------------------------------------------- symbol table */
 
+/* Names are looked up by hash, so loading n declarations is O(n), not
+** O(n^2) (a script of 50,000 params took a minute).  Names in S->syms are
+** unique: a redefinition replaces its slot. */
+static unsigned name_hash(const char *s) {
+  unsigned h = 2166136261u;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+  return h;
+}
+
+/* The slot of `name` in the index: where it is, or the empty slot ending its probe. */
+static int index_slot(const hnn_state *S, const char *name) {
+  unsigned mask = (unsigned)S->symindex_cap - 1, k = name_hash(name) & mask;
+  while (S->symindex[k] && strcmp(S->syms[S->symindex[k] - 1]->name, name) != 0) k = (k + 1) & mask;
+  return (int)k;
+}
+
+static void index_rebuild(hnn_state *S) {
+  int cap = 64;
+  while (cap < 2 * S->capsyms) cap *= 2;
+  free(S->symindex);
+  S->symindex = hnn_xcalloc((size_t)cap, sizeof *S->symindex);
+  S->symindex_cap = cap;
+  for (int i = 0; i < S->nsyms; i++) S->symindex[index_slot(S, S->syms[i]->name)] = i + 1;
+}
+
+int state_lookup_index(hnn_state *S, const char *name) {
+  if (!S->symindex) return -1;
+  int k = index_slot(S, name);
+  return S->symindex[k] - 1;
+}
+
 sym *state_lookup(hnn_state *S, const char *name) {
-  for (int i = 0; i < S->nsyms; i++)
-    if (strcmp(S->syms[i]->name, name) == 0) return S->syms[i];
-  return NULL;
+  int i = state_lookup_index(S, name);
+  return i < 0 ? NULL : S->syms[i];
 }
 
 const char *sym_kind_name(sym_kind k) {
@@ -393,8 +427,8 @@ typedef struct undo {
 
 static void run_statement(hnn_state *S, ast *st, int *status);
 
-static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, int base) {
-  int errs = 0;
+static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu) {
+  int errs = 0, first_serial = S->serial;
   for (int i = 0; i < n; i++) {
     ast *st = stmts[i];
     if (!ast_declares(st)) continue;
@@ -403,12 +437,11 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
       errs++;
       continue;
     }
-    int dup = -1;
-    for (int j = 0; j < i; j++)
-      if (ast_declares(stmts[j]) && strcmp(stmts[j]->name, st->name) == 0) dup = j;
-    if (dup >= 0) {
+    int slot = state_lookup_index(S, st->name);
+    sym *dup = slot >= 0 && S->syms[slot]->serial > first_serial ? S->syms[slot] : NULL;
+    if (dup) {   /* registered earlier in this unit */
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is defined twice in this unit", st->name);
-      diag_note(&S->diags, stmts[dup]->src, stmts[dup]->name_loc, "first defined here");
+      diag_note(&S->diags, dup->decl->src, dup->decl->name_loc, "first defined here");
       errs++;
       continue;
     }
@@ -418,17 +451,13 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
     s->decl = ast_copy(st);
     s->serial = ++S->serial;
     char where[64];
-    snprintf(where, sizeof where, ":%d", st->loc.line);
+    snprintf(where, sizeof where, ":%d", st->loc.line + st->src->line_offset);   /* REPL inputs: the session's line */
     s->origin = hnn_xmalloc(strlen(st->src->name) + sizeof where);
     strcpy(s->origin, st->src->name);
     strcat(s->origin, where);
     if (s->kind == SYM_PARAM && params_apply_define(S, s)) errs++;
-    int slot = -1;
-    for (int j = base; j < S->nsyms; j++)
-      if (strcmp(S->syms[j]->name, s->name) == 0) slot = j;
-    for (int j = 0; j < base && slot < 0; j++)
-      if (strcmp(S->syms[j]->name, s->name) == 0) slot = j;
-    *u = hnn_xrealloc(*u, (size_t)(*nu + 1) * sizeof **u);
+    if ((*nu & (*nu - 1)) == 0)   /* at 0, 1, 2, 4, ...: double, so n decls cost O(n) */
+      *u = hnn_xrealloc(*u, (size_t)(*nu ? 2 * *nu : 1) * sizeof **u);
     if (slot >= 0) {
       (*u)[*nu].index = slot;
       (*u)[*nu].old = S->syms[slot];
@@ -437,10 +466,12 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu, i
       if (S->nsyms == S->capsyms) {
         S->capsyms = S->capsyms ? 2 * S->capsyms : 32;
         S->syms = hnn_xrealloc(S->syms, (size_t)S->capsyms * sizeof *S->syms);
+        index_rebuild(S);
       }
       (*u)[*nu].index = -1;
       (*u)[*nu].old = NULL;
       S->syms[S->nsyms++] = s;
+      S->symindex[index_slot(S, s->name)] = S->nsyms;
     }
     (*nu)++;
   }
@@ -455,6 +486,7 @@ static void rollback(hnn_state *S, undo *u, int nu, int nsyms_before) {
     }
   for (int j = nsyms_before; j < S->nsyms; j++) sym_free(S->syms[j]);
   S->nsyms = nsyms_before;
+  index_rebuild(S);
   S->epoch++;
 }
 
@@ -492,7 +524,7 @@ static int load_unit(hnn_state *S, hnn_src *src) {
   int nu = 0, before = S->nsyms;
   if (status == HNN_OK) {
     S->epoch++;
-    if (register_decls(S, stmts, n, &u, &nu, before) || sema_check_unit(S, stmts, n)) status = HNN_ERR_SCRIPT;
+    if (register_decls(S, stmts, n, &u, &nu) || sema_check_unit(S, stmts, n)) status = HNN_ERR_SCRIPT;
     for (int i = 0; i < n && status == HNN_OK; i++)
       if ((stmts[i]->kind == AST_PRINT || stmts[i]->kind == AST_EXPR))
         for (int k = 0; k < stmts[i]->nkids; k++)

@@ -101,6 +101,8 @@ struct hnn_state {
   const state_layers *layers;
   sym **syms;
   int nsyms, capsyms;
+  int *symindex;         /* open hash of syms by name: index + 1, 0 empty */
+  int symindex_cap;      /* a power of two, at least twice nsyms */
   int serial;
   int epoch;
   diag_list diags;
@@ -133,6 +135,7 @@ struct hnn_state {
 
 /* Symbol table */
 sym *state_lookup(hnn_state *S, const char *name);
+int state_lookup_index(hnn_state *S, const char *name);   /* index in S->syms, or -1 */
 const char *sym_kind_name(sym_kind k);
 
 /* Type helpers (sema.c) */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static void out_of_memory(size_t n) {
-  fprintf(stderr, "hnn: out of memory (asked for %zu bytes)\n", n);
+  fprintf(stderr, "hnn: error: out of memory (asked for %zu bytes)\n", n);
   exit(3);
 }
 

@@ -196,7 +196,7 @@ done <"$T/man.sh"
 printf 'objective f(x[2]) = 0.5*dot(x, x)\nmetric G = euclidean\nflow w = wasserstein(f, G, T = 1, eps = 1e-9)\nrun w from uniform([0, 1]^2) particles 20 h 0.01 steps 6 maxiter 50\n' >"$T/w.hnn"
 run "$HNN" "$T/w.hnn"
 case $err in
-  "warning: run w: the proximal fixed point did not converge at step 1 "*"${nl}warning: run w: the proximal fixed point did not converge in 6 of 6 steps "*)
+  "hnn: warning: run w: the proximal fixed point did not converge at step 1 "*"${nl}hnn: warning: run w: the proximal fixed point did not converge in 6 of 6 steps "*)
     if [ "$(printf '%s\n' "$err" | wc -l)" -eq 2 ] && [ "$rc" = 0 ]; then pass prox-warning-summary
     else fail prox-warning-summary "exit $rc, stderr: $err"
     fi ;;

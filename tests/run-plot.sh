@@ -94,7 +94,7 @@ ok "help" "$HNN" plot --help
 printf '# t,step,x1\n0,0,nan\n1,1,inf\n2,2,3\n3,3,0\n' >"$T/nonfinite.csv"
 ok "non-finite points" "$HNN" plot "$T/nonfinite.csv" --logy -o "$T/nf.png"
 # (grep -x: sanitizer builds append LeakSanitizer's suppression summary)
-if grep -qx "warning: plot $T/nonfinite.csv: 2 of 4 points are not finite and left out" "$T/err"; then
+if grep -qx "hnn: warning: plot $T/nonfinite.csv: 2 of 4 points are not finite and left out" "$T/err"; then
   pass "non-finite warning"
 else
   fail "non-finite warning" "stderr: $(cat "$T/err")"
