@@ -1,5 +1,5 @@
 #!/bin/sh
-# run-cli.sh — tests of the hnn command-line program (lang/cli.c, lang/repl.c).
+# run-cli.sh — tests of the hnn command-line program (lang/cli/cli.c, lang/cli/repl.c).
 #
 # Run by `make check` with HNN set to the built binary and srcdir to the
 # source directory.  Each case prints PASS or FAIL and its name; the exit

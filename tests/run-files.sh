@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-files.sh — output files and signals (runtime/afile.c, lang/runout.c,
-# lang/state.c's output check, lang/cli.c, lang/repl.c).
+# lang/state.c's output check, lang/cli/cli.c, lang/cli/repl.c).
 #
 # Run by `make check` with HNN set to the built binary.  What `-> "PATH"`
 # does with a symbolic link, a FIFO, a character device, a /proc link and a
