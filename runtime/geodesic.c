@@ -6,6 +6,16 @@
 ** GSL's rk8pd at tight tolerance.  Newton on v0 solves gamma(1; v0) = target;
 ** the target moves from x to y by continuation (a failed stage halves the
 ** increment), each Newton step is damped until the residual decreases.
+** Near the boundary of a Hopfield-like metric the shot's end point carries
+** noise (rounding in Gamma, which cancels terms ~1/z^2): Newton stalls at a
+** residual r, and the length is corrected by the first variation
+** <gamma'(1), y - gamma(1)>_G / |gamma'(1)|_G, leaving ~|r|^2 / 2L; a stalled
+** r with r^2 <= tol L is accepted.  When y too is near the boundary the
+** direct shot cannot arrive (1 - z ~ (pi - phi)^2 makes the end point
+** insensitive to v0, and an overshoot leaves the domain): two shots, from x
+** and from y, meet at t = 1 with matching position and opposite velocity
+** (multiple shooting with two segments, started from one-sided solutions
+** to the midpoint).  A budget of right-hand sides bounds every failure.
 ** Depends on: flow.h, GSL (odeiv2, linalg).
 */
 #include "geodesic.h"
@@ -28,6 +38,9 @@
 /* right-hand sides one shot may evaluate (a good shot 1e-8 from the boundary
 ** takes ~2e4) */
 #define GEO_MAX_RHS 400000
+/* right-hand sides one distance may evaluate, per unknown plus one (a Newton
+** iteration shoots n + 1 times): a bound on the time of a failure */
+#define GEO_BUDGET_RHS 2000000L
 
 typedef struct geo_ws {
   const flow_problem *p;
@@ -35,6 +48,7 @@ typedef struct geo_ws {
   double *ws, *g, *J, *dG, *w, *tmp;
   const geo_options *o;
   long nrhs;             /* right-hand sides of the current shot */
+  long total, budget;    /* right-hand sides of this distance, and their cap */
 } geo_ws;
 
 static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
@@ -42,6 +56,8 @@ static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
   W->p = p;
   W->n = p->n;
   W->o = o;
+  W->total = 0;
+  W->budget = GEO_BUDGET_RHS * (p->n + 1);
   W->ws = malloc((flow_problem_nwork(p) + 1) * sizeof(double));
   W->g = malloc((5 * n + 2 + 2 * n * n + n * n * n) * sizeof(double));
   if (!W->ws || !W->g) {
@@ -146,7 +162,7 @@ static int geo_rhs(double t, const double y[], double f[], void *params) {
   (void)t;
   /* a trial velocity aimed at the boundary crawls towards it in ever
   ** smaller steps: such a shot is a failure, not a long wait */
-  if (++W->nrhs > GEO_MAX_RHS) return GSL_EBADFUNC;
+  if (++W->nrhs > GEO_MAX_RHS || ++W->total > W->budget) return GSL_EBADFUNC;
   memcpy(f, y + n, (size_t)n * sizeof(double));
   if (accel(W, y, y + n, f + n, &s2)) return GSL_EBADFUNC;
   f[2 * n] = sqrt(s2);
@@ -154,10 +170,11 @@ static int geo_rhs(double t, const double y[], double f[], void *params) {
 }
 
 
-/* Integrate from (x, v0) to t = 1: end point into end, length into *len; if
-** path, npath samples of gamma.  Returns 0 or -1. */
+/* Integrate from (x, v0) to t = 1: end point into end (and the velocity
+** there into end + n when vend), length into *len; if path, npath samples
+** of gamma.  Returns 0 or -1. */
 static int shoot(geo_ws *W, const double *x, const double *v0, double *end, double *len, double *path,
-                 int npath) {
+                 int npath, int vend) {
   int n = W->n;
   size_t dim = 2 * (size_t)n + 1;
   double *y = W->tmp;   /* 2n + 1 */
@@ -189,7 +206,7 @@ static int shoot(geo_ws *W, const double *x, const double *v0, double *end, doub
   }
   gsl_odeiv2_driver_free(d);
   if (st != GSL_SUCCESS || !finite_all(y, dim)) return -1;
-  memcpy(end, y, (size_t)n * sizeof(double));
+  memcpy(end, y, (size_t)(vend ? 2 * n : n) * sizeof(double));
   *len = y[2 * n];
   return 0;
 }
@@ -204,36 +221,42 @@ static double norm_inf(const double *a, int n) {
 ** entries or n x n): the end point's error in the metric's own units, so a
 ** target 1e-8 from the boundary, where sqrt(g) ~ 1e4, is met to 1e-14 in x
 ** and the length to the same digits as in the middle. */
-static double norm_g(const geo_ws *W, const double *gt, const double *r) {
+static double dot_g(const geo_ws *W, const double *gt, const double *a, const double *b) {
   int n = W->n;
   double s = 0;
   for (int k = 0; k < n; k++) {
     if (W->p->metric_diagonal) {
-      s += gt[k] * r[k] * r[k];
+      s += gt[k] * a[k] * b[k];
       continue;
     }
-    for (int j = 0; j < n; j++) s += r[k] * gt[k * n + j] * r[j];
+    for (int j = 0; j < n; j++) s += a[k] * gt[k * n + j] * b[j];
   }
-  return sqrt(fabs(s));
+  return s;
 }
 
-/* Newton on v (in/out) so that gamma(1) = target within tol.  Returns 0 or -1. */
+static double norm_g(const geo_ws *W, const double *gt, const double *r) { return sqrt(fabs(dot_g(W, gt, r, r))); }
+
+/* Newton on v (in/out) so that gamma(1) = target within tol (in the
+** G-norm).  Returns 0 when it is met, 1 when Newton stalls above it (no
+** damped step decreases the residual, or max_iter): the shot's end point
+** is then as good as its noise allows, and v, *len, *rn and fin (gamma(1)
+** and gamma'(1), 2n values) are the best iterate's; -1 when no shot from
+** the initial v succeeds or the sensitivities are singular. */
 static int newton(geo_ws *W, const double *x, const double *target, const double *gt, double *v, double tol,
-                  double *len) {
+                  double *len, double *rn_out, double *fin) {
   int n = W->n, r = -1;
-  double *buf = malloc((size_t)(6 * n + n * n) * sizeof(double));
+  double *buf = malloc((size_t)(8 * n + n * n) * sizeof(double));
   if (!buf) return -1;
-  double *end = buf, *res = end + n, *vt = res + n, *e2 = vt + n, *dv = e2 + n, *rt = dv + n, *A = rt + n;
+  double *end = fin, *res = buf, *vt = res + n, *e2 = vt + n, *dv = e2 + 2 * n, *rt = dv + n, *ef = rt + n;
+  double *A = ef + 2 * n;
   gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
   if (!perm) goto out;
-  if (shoot(W, x, v, end, len, NULL, 0)) goto out;
+  if (shoot(W, x, v, end, len, NULL, 0, 1)) goto out;
   for (int i = 0; i < n; i++) res[i] = end[i] - target[i];
   double rn = norm_g(W, gt, res);
-  for (int it = 0; it < W->o->max_iter; it++) {
-    if (rn <= tol) {
-      r = 0;
-      break;
-    }
+  *rn_out = rn;
+  r = 1;
+  for (int it = 0; it < W->o->max_iter && rn > tol; it++) {
     /* forward-difference sensitivities d gamma(1) / d v0 */
     double vs = norm_inf(v, n);
     double l2;
@@ -241,36 +264,165 @@ static int newton(geo_ws *W, const double *x, const double *target, const double
       memcpy(vt, v, (size_t)n * sizeof(double));
       double h = 1e-7 * fmax(fabs(v[j]), fmax(1e-2 * vs, 1e-6));
       vt[j] += h;
-      if (shoot(W, x, vt, e2, &l2, NULL, 0)) {
+      if (shoot(W, x, vt, ef, &l2, NULL, 0, 0)) {
         vt[j] = v[j] - h;
         h = -h;
-        if (shoot(W, x, vt, e2, &l2, NULL, 0)) goto out;
+        if (shoot(W, x, vt, ef, &l2, NULL, 0, 0)) goto out;
       }
-      for (int i = 0; i < n; i++) A[i * n + j] = (e2[i] - end[i]) / h;
+      for (int i = 0; i < n; i++) A[i * n + j] = (ef[i] - end[i]) / h;
     }
     gsl_matrix_view Am = gsl_matrix_view_array(A, (size_t)n, (size_t)n);
     gsl_vector_view rv = gsl_vector_view_array(res, (size_t)n), dvv = gsl_vector_view_array(dv, (size_t)n);
     int sgn;
-    if (gsl_linalg_LU_decomp(&Am.matrix, perm, &sgn) || gsl_linalg_LU_solve(&Am.matrix, perm, &rv.vector, &dvv.vector))
+    if (gsl_linalg_LU_decomp(&Am.matrix, perm, &sgn) || gsl_linalg_LU_solve(&Am.matrix, perm, &rv.vector, &dvv.vector) ||
+        !finite_all(dv, (size_t)n)) {
+      r = -1;
       goto out;
-    if (!finite_all(dv, (size_t)n)) goto out;
+    }
     /* damped step: accept the first alpha that decreases the residual */
     double alpha = 1, rnew = INFINITY, lt = 0;
     for (int ls = 0; ls < 12; ls++, alpha *= 0.5) {
       for (int i = 0; i < n; i++) vt[i] = v[i] - alpha * dv[i];
-      if (shoot(W, x, vt, e2, &lt, NULL, 0)) continue;
+      if (shoot(W, x, vt, e2, &lt, NULL, 0, 1)) continue;
       for (int i = 0; i < n; i++) rt[i] = e2[i] - target[i];
       rnew = norm_g(W, gt, rt);
       if (rnew < rn * (1 - 1e-4 * alpha) || rnew <= tol) break;
     }
-    if (!(rnew < rn) && !(rnew <= tol)) goto out;
+    if (!(rnew < rn) && !(rnew <= tol)) break;   /* stalled: the shot's noise */
     memcpy(v, vt, (size_t)n * sizeof(double));
-    memcpy(end, e2, (size_t)n * sizeof(double));
+    memcpy(end, e2, 2 * (size_t)n * sizeof(double));
     memcpy(res, rt, (size_t)n * sizeof(double));
     *len = lt;
-    rn = rnew;
+    *rn_out = rn = rnew;
   }
   if (rn <= tol) r = 0;
+out:
+  gsl_permutation_free(perm);
+  free(buf);
+  return r;
+}
+
+/* two-sided residual: (p_a - p_b, (v_a + v_b) / 2), its G-norm at p_a */
+static void two_res(const geo_ws *W, const double *gm, const double *fa, const double *fb, double *rs, double *nr) {
+  int n = W->n;
+  for (int i = 0; i < n; i++) {
+    rs[i] = fa[i] - fb[i];
+    rs[n + i] = 0.5 * (fa[n + i] + fb[n + i]);
+  }
+  *nr = hypot(norm_g(W, gm, rs), norm_g(W, gm, rs + n));
+}
+
+/* One-sided shooting from x to y by continuation of the target,
+** target(lam) = x + lam (y - x) (v scales with lam to first order).  tol is
+** the residual wanted at y (units of length); a stalled Newton at y is
+** accepted when its residual r has r^2 <= tol len, since the caller corrects
+** the length to first order in r, leaving ~|r|^2 / 2 len (exact for a flat
+** metric).  Out: v (n), *len, end (gamma(1), gamma'(1): 2n), gt (G(y)), *rfin
+** (the smallest stalled residual at y, or INFINITY).  Returns lam reached. */
+static double one_sided(geo_ws *W, const double *x, const double *y, double tol, double *v, double *len,
+                        double *end, double *gt, double *rfin) {
+  const flow_problem *p = W->p;
+  int n = W->n;
+  double *buf = malloc(2 * (size_t)n * sizeof(double));
+  *rfin = INFINITY;
+  if (!buf) return 0;
+  double *vs = buf, *tg = vs + n, rn = INFINITY, lam = 0, dl = 1;
+  for (int i = 0; i < n; i++) v[i] = 0;
+  while (lam < 1 && !flow_interrupted() && W->total <= W->budget) {
+    double lt = fmin(1, lam + dl);
+    for (int i = 0; i < n; i++) {
+      tg[i] = lt == 1 ? y[i] : x[i] + lt * (y[i] - x[i]);
+      vs[i] = lam > 0 ? v[i] * lt / lam : lt * (y[i] - x[i]);
+    }
+    double stol = lt == 1 ? tol : fmax(tol, 1e-6);
+    int ok = !p->metric.fn(tg, NULL, gt, W->ws) && finite_all(gt, p->metric_diagonal ? (size_t)n : (size_t)n * n);
+    int rc = ok ? newton(W, x, tg, gt, vs, stol, len, &rn, end) : -1;
+    if (rc == 1 && lt == 1) *rfin = fmin(*rfin, rn);
+    /* a stalled stage is still a good start for the next */
+    if (rc == 0 || (rc == 1 && (lt < 1 ? rn <= 1e-3 * *len : rn * rn <= tol * *len))) {
+      memcpy(v, vs, (size_t)n * sizeof(double));
+      lam = lt;
+      dl *= 2;
+    } else {
+      dl *= 0.25;
+      if (dl < 1e-8) break;
+    }
+  }
+  free(buf);
+  return lam;
+}
+
+/* first variation of length: moving the end of a geodesic by r changes its
+** length by <gamma'(1), r>_G / |gamma'(1)|_G; fin = (gamma(1), gamma'(1)) */
+static double length_to(const geo_ws *W, const double *gt, const double *fin, const double *y, double *r) {
+  int n = W->n;
+  double sp = norm_g(W, gt, fin + n);
+  for (int i = 0; i < n; i++) r[i] = y[i] - fin[i];
+  return sp > 0 ? dot_g(W, gt, fin + n, r) / sp : 0;
+}
+
+/* Two-sided shooting: a from x and b from y meet at t = 1 (each is half the
+** geodesic on [0, 1]): gamma_a(1) = gamma_b(1), gamma_a'(1) = -gamma_b'(1).
+** Neither shot ends at the boundary, where the end point is insensitive to
+** the initial velocity (1 - z ~ (pi - phi)^2 for the logistic metric) and
+** a shot that overshoots leaves the domain.  The starting a, b are one-sided
+** solutions to the midpoint m = (x + y) / 2.  The residual is (dp, dv / 2)
+** in the metric at gamma_a(1); a stalled Newton is accepted as above, the
+** length corrected for dp.  Returns 0 with *len, or -1. */
+static int two_sided(geo_ws *W, const double *x, const double *y, double tol, double *len) {
+  int n = W->n, m2 = 2 * n, r = -1;
+  size_t nn = (size_t)n * n;
+  double *buf = malloc((size_t)(16 * n + 2 * nn + 4 * n * n) * sizeof(double));
+  gsl_permutation *perm = gsl_permutation_alloc((size_t)m2);
+  if (!buf || !perm) goto out;
+  double *u = buf, *ut = u + m2, *du = ut + m2, *res = du + m2, *rt = res + m2, *fa = rt + m2, *fb = fa + m2;
+  double *mid = fb + m2, *gm = mid + n, *J = gm + nn, *tmp = J + 4 * nn;
+  double la, lb, rf, rn = INFINITY, lt = 0;
+  for (int i = 0; i < n; i++) mid[i] = 0.5 * (x[i] + y[i]);
+  if (one_sided(W, x, mid, 1e-6, u, &la, fa, gm, &rf) < 1 || one_sided(W, y, mid, 1e-6, u + n, &lb, fb, gm, &rf) < 1)
+    goto out;
+  /* residual of u into rs (2n), the G-norm into *nr, lengths into *l */
+#define TWO_SHOT(U, RS, NR, L)                                                                       \
+  (shoot(W, x, (U), fa, &la, NULL, 0, 1) || shoot(W, y, (U) + n, fb, &lb, NULL, 0, 1) ||             \
+   W->p->metric.fn(fa, NULL, gm, W->ws) ||                                                           \
+   (two_res(W, gm, fa, fb, (RS), (NR)), *(L) = la + lb + length_to(W, gm, fa, fb, tmp), 0))
+  if (TWO_SHOT(u, res, &rn, len)) goto out;
+  for (int it = 0; it < W->o->max_iter && rn > tol; it++) {
+    double us = norm_inf(u, m2), nr, l2;
+    for (int j = 0; j < m2; j++) {
+      memcpy(ut, u, (size_t)m2 * sizeof(double));
+      double h = 1e-7 * fmax(fabs(u[j]), fmax(1e-2 * us, 1e-6));
+      ut[j] += h;
+      if (TWO_SHOT(ut, rt, &nr, &l2)) {
+        ut[j] = u[j] - h;
+        h = -h;
+        if (TWO_SHOT(ut, rt, &nr, &l2)) goto out;
+      }
+      for (int i = 0; i < m2; i++) J[i * m2 + j] = (rt[i] - res[i]) / h;
+    }
+    gsl_matrix_view Jm = gsl_matrix_view_array(J, (size_t)m2, (size_t)m2);
+    gsl_vector_view rv = gsl_vector_view_array(res, (size_t)m2), dv = gsl_vector_view_array(du, (size_t)m2);
+    int sgn;
+    if (gsl_linalg_LU_decomp(&Jm.matrix, perm, &sgn) || gsl_linalg_LU_solve(&Jm.matrix, perm, &rv.vector, &dv.vector) ||
+        !finite_all(du, (size_t)m2))
+      goto out;
+    double alpha = 1, rnew = INFINITY;
+    for (int ls = 0; ls < 12; ls++, alpha *= 0.5) {
+      for (int i = 0; i < m2; i++) ut[i] = u[i] - alpha * du[i];
+      if (TWO_SHOT(ut, rt, &rnew, &lt)) {
+        rnew = INFINITY;
+        continue;
+      }
+      if (rnew < rn * (1 - 1e-4 * alpha) || rnew <= tol) break;
+    }
+    if (!(rnew < rn)) break;   /* stalled */
+    memcpy(u, ut, (size_t)m2 * sizeof(double));
+    memcpy(res, rt, (size_t)m2 * sizeof(double));
+    rn = rnew;
+    *len = lt;
+  }
+#undef TWO_SHOT
+  if (rn <= tol || rn * rn <= tol * *len) r = 0;
 out:
   gsl_permutation_free(perm);
   free(buf);
@@ -355,36 +507,37 @@ int geo_distance(const flow_problem *p, const double *x, const double *y, const 
     geo_ws_free(&W);
     return 3;
   }
-  double *v = buf, *vs = v + n, *tg = vs + n, *end = tg + n, *gt = end + n;
+  double *v = buf, *r = v + n, *gt = r + n, *end = gt + n * n;   /* end: 2n */
   /* the residual is measured in the metric at the target: tol is in units
   ** of length, i.e. an absolute error of the distance */
-  double tol = o->tol, len = 0;
-  int st = 3;
-  /* continuation: target(lam) = x + lam (y - x); v scales with lam to first order */
-  double lam = 0, dl = 1;
-  for (int i = 0; i < n; i++) v[i] = 0;
-  while (lam < 1 && !flow_interrupted()) {
-    double lt = fmin(1, lam + dl);
-    for (int i = 0; i < n; i++) {
-      tg[i] = lt == 1 ? y[i] : x[i] + lt * (y[i] - x[i]);
-      vs[i] = lam > 0 ? v[i] * lt / lam : lt * (y[i] - x[i]);
-    }
-    double stol = lt == 1 ? tol : fmax(tol, 1e-6);
-    int ok = !p->metric.fn(tg, NULL, gt, W.ws) && finite_all(gt, p->metric_diagonal ? (size_t)n : (size_t)n * n);
-    if (ok && !newton(&W, x, tg, gt, vs, stol, &len)) {
-      memcpy(v, vs, (size_t)n * sizeof(double));
-      lam = lt;
-      dl *= 2;
-    } else {
-      dl *= 0.25;
-      if (dl < 1e-8) break;
-    }
+  double tol = o->tol, len = 0, rfin;
+  int st = 3, two = 0;
+  /* a third of the budget for the direct shot, the rest for two-sided */
+  long budget = W.budget;
+  W.budget = budget / 3;
+  double lam = one_sided(&W, x, y, tol, v, &len, end, gt, &rfin);
+  W.budget = budget;
+  if (lam >= 1) {
+    len += length_to(&W, gt, end, y, r);
+  } else if (!path && !flow_interrupted() && W.total <= W.budget && !two_sided(&W, x, y, tol, &len)) {
+    lam = 1;
+    two = 1;
   }
   if (lam < 1 && flow_interrupted()) {
     flow_msg(msg, msglen, "interrupted while shooting (%.3g of the way)", lam);
+  } else if (lam < 1 && W.total > W.budget) {
+    flow_msg(msg, msglen, "shooting did not converge within %ld evaluations of the geodesic equation (reached %.3g "
+             "of the way)", W.budget, lam);
+  } else if (lam < 1 && path && isfinite(rfin)) {
+    flow_msg(msg, msglen, "shooting stalled at a residual of %.3g at y (needs %.3g); a path between two points "
+             "both near the boundary is not computed (their distance is, by shooting from both ends)", rfin,
+             sqrt(tol * len));
+  } else if (lam < 1 && isfinite(rfin)) {
+    flow_msg(msg, msglen, "shooting stalled at a residual of %.3g at y (needs %.3g; the geodesic equation is too "
+             "noisy there)", rfin, sqrt(tol * len));
   } else if (lam < 1) {
     flow_msg(msg, msglen, "shooting did not converge (reached %.3g of the way)", lam);
-  } else if (path && shoot(&W, x, v, end, &len, path, npath)) {
+  } else if (path && !two && shoot(&W, x, v, end, &rfin, path, npath, 0)) {
     flow_msg(msg, msglen, "the path could not be integrated");
   } else {
     if (path) memcpy(path + (size_t)(npath - 1) * n, y, (size_t)n * sizeof(double));

@@ -4,7 +4,8 @@
 **   gamma_k'' + sum_ij Gamma^k_ij gamma_i' gamma_j' = 0,
 ** gamma(0) = x, gamma(1) = y, is solved by shooting on the initial velocity
 ** (Newton with finite-difference sensitivities, damping, and continuation of
-** the target point from x to y).  The length
+** the target point from x to y; from both ends to a meeting point when both
+** are near the boundary).  The length
 **   d_G(x, y) = integral_0^1 sqrt(gamma' G(gamma) gamma') dt       (13b)
 ** is integrated along with the geodesic.  No closed form is used unless the
 ** caller asks for the separable coordinate map (p->geo_coord).

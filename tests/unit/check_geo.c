@@ -242,27 +242,64 @@ END_TEST
 ** 1e-13 relative. */
 static double phi_l(double z) { return 2 * atan2(sqrt(z), sqrt(1 - z)); }
 
-START_TEST(test_full_metric_boundary) {
+static long double phi01(double k, double x);
+static double dist2(long double a, long double b);
+
+static flow_problem full_problem(void) {
   flow_problem p;
   memset(&p, 0, sizeof p);
   p.n = tp_n = 2;
   p.metric = FN(full_g);
   p.metric_dx = FN(full_dg);
+  return p;
+}
+
+/* d_G(A^-1 zx, A^-1 zy) against the closed form, 1e-8 relative */
+static void check_full_z(const flow_problem *p, const double *zx0, const double *zy0) {
   const double det = A[0] * A[3] - A[1] * A[2];
+  double x[2], y[2];
+  for (int e = 0; e < 2; e++) {
+    const double *z = e ? zy0 : zx0;
+    double *o = e ? y : x;
+    o[0] = (A[3] * z[0] - A[1] * z[1]) / det;
+    o[1] = (-A[2] * z[0] + A[0] * z[1]) / det;
+  }
+  /* the z of the rounded x, so the reference sees the same point */
+  double zx[2] = { A[0] * x[0] + A[1] * x[1], A[2] * x[0] + A[3] * x[1] };
+  double zy[2] = { A[0] * y[0] + A[1] * y[1], A[2] * y[0] + A[3] * y[1] };
+  double want = hypot(phi_l(zx[0]) - phi_l(zy[0]), phi_l(zx[1]) - phi_l(zy[1])), d;
+  char msg[256] = "";
+  int st = geo_distance(p, x, y, NULL, &d, NULL, 0, msg, sizeof msg);
+  ck_assert_msg(st == 0, "z (%g, %g) to (%g, %g): %s", zx0[0], zx0[1], zy0[0], zy0[1], msg);
+  ck_assert_msg(fabs(d - want) <= 1e-8 * want, "z (%g, %g) to (%g, %g): got %.15g want %.15g", zx0[0], zx0[1],
+                zy0[0], zy0[1], d, want);
+}
+
+START_TEST(test_full_metric_boundary) {
+  flow_problem p = full_problem();
   double zs[][4] = { { 0.3, 0.6, 1e-8, 0.5 }, { 0.4, 0.5, 1 - 1e-8, 1e-8 }, { 1e-8, 0.7, 0.6, 0.4 } };
+  for (int k = 0; k < 3; k++) check_full_z(&p, zs[k], zs[k] + 2);
+}
+END_TEST
+
+/* ---- both ends 1e-8 from the boundary (issue 11): across to the opposite
+** face (both ways round), corner to opposite corner (both diagonals).  The
+** shot from one end cannot arrive there (the end point is insensitive to
+** the velocity, 1 - z ~ (pi - phi)^2, and an overshoot leaves the domain):
+** shooting from both ends to a meeting point.  Same reference and tolerance
+** as above.  Along one face of the diagonal logistic metric (no
+** cancellation in G), against the closed form. */
+START_TEST(test_full_metric_both_ends) {
+  flow_problem p = full_problem();
+  const double e = 1e-8, u = 1 - 1e-8;
+  double zs[][4] = { { e, 0.5, u, 0.5 }, { e, e, u, u }, { e, u, u, e } };
+  for (int k = 0; k < (int)(sizeof zs / sizeof zs[0]); k++) check_full_z(&p, zs[k], zs[k] + 2);
+  flow_problem q = metric_problem(2, 'l');
+  double fs[][4] = { { e, 0.3, e, 0.7 }, { e, e, u, u }, { 0.2, u, 0.9, u } };
   for (int k = 0; k < 3; k++) {
-    double x[2], y[2];
-    for (int e = 0; e < 2; e++) {
-      const double *z = zs[k] + 2 * e;
-      double *o = e ? y : x;
-      o[0] = (A[3] * z[0] - A[1] * z[1]) / det;
-      o[1] = (-A[2] * z[0] + A[0] * z[1]) / det;
-    }
-    /* the z of the rounded x, so the reference sees the same point */
-    double zx[2] = { A[0] * x[0] + A[1] * x[1], A[2] * x[0] + A[3] * x[1] };
-    double zy[2] = { A[0] * y[0] + A[1] * y[1], A[2] * y[0] + A[3] * y[1] };
-    double want = hypot(phi_l(zx[0]) - phi_l(zy[0]), phi_l(zx[1]) - phi_l(zy[1]));
-    REL_OK(dist(&p, x, y), want);
+    double w = dist2(phi01(1, fs[k][0]) - phi01(1, fs[k][2]), phi01(1, fs[k][1]) - phi01(1, fs[k][3]));
+    double d = dist(&q, fs[k], fs[k] + 2);
+    ck_assert_msg(fabs(d - w) <= 1e-8 * w, "logistic %d: %.15g vs %.15g", k, d, w);
   }
 }
 END_TEST
@@ -552,6 +589,7 @@ static Suite *geo_suite(void) {
   tcase_add_test(tc, test_path_logistic);
   tcase_add_test(tc, test_full_metric);
   tcase_add_test(tc, test_full_metric_boundary);
+  tcase_add_test(tc, test_full_metric_both_ends);
   tcase_add_test(tc, test_lang_closed_forms);
   tcase_add_test(tc, test_lang_gradients);
   tcase_add_test(tc, test_lang_shooting);
