@@ -9,10 +9,10 @@
 ** online.  That is the one inner loop; a shared kernel-sum engine can take
 ** its place later without touching the iteration logic.
 **
-** The stopping rule costs nothing extra: after g = T(f) the column marginal
-** is exact and the row marginal is a_i exp((f_i - T(g)_i) / eps), so the
-** next f-update gives the L1 error of the current plan before it is
-** accepted.
+** The stopping rule costs nothing extra: the row sums of the plan of (f, g)
+** are a_i exp((f_i - T(g)_i) / eps) and its column sums b_j exp((g_j -
+** T(f)_j) / eps), so the next f-update and the last g-update give the L1
+** error of the current plan before it is accepted.
 */
 /* FP comparisons may not trap, so the max reductions if-convert and the
 ** loops vectorize; nothing here reads the FP exception flags. */
@@ -150,8 +150,39 @@ static double cost_row(int d, const double *xi, size_t m, const double *y, size_
   return s;
 }
 
-/* One pass over rows: out[i] = -eps lse_row(x_i) (mode 0), or
-** out[i] = cost_row(x_i, base_i) (mode 1).  x row-major (the caller's). */
+/* The barycentric map of one row: g[k] = 2 sum_j P_ij (xi_k - y_jk), with
+** P_ij = exp(base + h_j - ie |xi - y_j|^2) (log P_ij <= 0 near convergence),
+** d <= GRAD_DMAX. */
+#define GRAD_DMAX 16
+OT_CLONES
+static void grad_row(int d, const double *xi, size_t m, const double *y, size_t ldy,
+                     const double *h, double ie, double base, double *gout) {
+  _Alignas(64) double t[BLK];
+  double s0 = 0.0, sk[GRAD_DMAX] = { 0 };
+  for (size_t j0 = 0; j0 < m; j0 += BLK) {
+    size_t nb = m - j0 < BLK ? m - j0 : BLK;
+    block_cost(d, xi, nb, y + j0, ldy, t);
+    double sb = 0.0;
+#pragma omp simd reduction(+ : sb)
+    for (size_t j = 0; j < nb; j++) {
+      t[j] = ot_exp(base + h[j0 + j] - ie * t[j]);
+      sb += t[j];
+    }
+    s0 += sb;
+    for (int k = 0; k < d; k++) {
+      const double *yk = y + (size_t)k * ldy + j0;
+      double sy = 0.0;
+#pragma omp simd reduction(+ : sy)
+      for (size_t j = 0; j < nb; j++) sy += t[j] * yk[j];
+      sk[k] += sy;
+    }
+  }
+  for (int k = 0; k < d; k++) gout[k] = 2.0 * (s0 * xi[k] - sk[k]);
+}
+
+/* One pass over rows: out[i] = -eps lse_row(x_i) (mode 0),
+** out[i] = cost_row(x_i, base_i) (mode 1), or out[i d .. i d + d) =
+** grad_row(x_i, base_i) (mode 2).  x row-major (the caller's). */
 typedef struct {
   int d, mode;
   size_t n, m, ldy;
@@ -169,8 +200,10 @@ static void pass_body(void *vc, long lo, long hi, int thread) {
       const double *xi = c->x + i * (size_t)c->d;
       if (c->mode == 0)
         c->out[i] = -c->eps * lse_row(c->d, xi, c->m, c->y, c->ldy, c->h, c->ie);
-      else
+      else if (c->mode == 1)
         c->out[i] = cost_row(c->d, xi, c->m, c->y, c->ldy, c->h, c->ie, c->base[i]);
+      else
+        grad_row(c->d, xi, c->m, c->y, c->ldy, c->h, c->ie, c->base[i], c->out + i * (size_t)c->d);
     }
   }
 }
@@ -357,7 +390,8 @@ static int iterate(prob *p, double e, double tol, int max_it, int sor_on, double
 ** bound of OT_eps).  The potentials end in w->f (u) and w->g (v).
 */
 static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, const side *u,
-                 const side *v, double *value, double *cost, ot_sinkhorn_stats *st) {
+                 const side *v, double *value, double *cost, double *grad,
+                 ot_sinkhorn_stats *st) {
   prob p = { .w = w, .nt = nt, .d = d, .sym = u == v, .u = u, .v = v, .f = w->f,
              .g = u == v ? w->f : w->g, .fn = w->fn, .gn = w->gn };
   int sym = p.sym;
@@ -387,6 +421,17 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     double s = 0.0;
     for (size_t i = 0; i < u->n; i++) s += w->row[i];
     *cost = s;
+  }
+  if (grad) {
+    /* grad_i = 2 sum_j P_ij (x_i - y_j), the envelope theorem (f, g fixed) */
+    double ie = 1.0 / eps;
+    for (size_t j = 0; j < v->n; j++) w->h[j] = g[j] * ie + v->lw[j];
+    for (size_t i = 0; i < u->n; i++) fn[i] = f[i] * ie + u->lw[i];
+    pass_ctx pc = { .d = d, .mode = 2, .n = u->n, .m = v->n, .ldy = w->cap, .x = u->x,
+                    .y = v->xs, .h = w->h, .base = fn, .ie = ie, .eps = eps, .out = grad };
+    pool_run(nt, (long)((u->n + RB - 1) / RB), 1, pass_body, &pc);
+    for (size_t k = 0; k < u->n * (size_t)d; k++)
+      if (!isfinite(grad[k])) return OT_ENONFINITE;
   }
   if (!isfinite(err) || !isfinite(*value) || (cost && !sym && !isfinite(*cost)))
     return OT_ENONFINITE;
@@ -433,7 +478,7 @@ int ot_sinkhorn(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
     s = OT_EINVAL;
   else if (!(s = load_side(w, 0, d, n, x, a, &u)) && !(s = load_side(w, 1, d, m, y, b, &v))) {
     int nt = o->threads > 0 ? o->threads : pool_max_threads();
-    s = solve(w, o, nt, d, &u, &v, value, cost, st);
+    s = solve(w, o, nt, d, &u, &v, value, cost, NULL, st);
     if (s >= 0) {
       if (f) memcpy(f, w->f, n * sizeof *f);
       if (g) memcpy(g, w->g, m * sizeof *g);
@@ -452,21 +497,41 @@ static int worse(int s, int t) {
 int ot_sinkhorn_divergence(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
                            const double *x, const double *a, size_t m, const double *y,
                            const double *b, double *div, ot_sinkhorn_stats st[3]) {
+  return ot_sinkhorn_divergence_grad(w, o, d, n, x, a, m, y, b, div, NULL, st);
+}
+
+int ot_sinkhorn_divergence_grad(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
+                                const double *x, const double *a, size_t m, const double *y,
+                                const double *b, double *div, double *grad,
+                                ot_sinkhorn_stats st[3]) {
   int s;
   if ((s = check_opts(o)) || !div || n == 0 || m == 0 || d < 1) return s ? s : OT_EINVAL;
+  if (grad && d > GRAD_DMAX) return OT_EINVAL;
   ot_sinkhorn_ws *own = NULL;
   if (!w && !(w = own = ot_sinkhorn_ws_alloc(d, n, m))) return OT_ENOMEM;
+  double *gaa = NULL;
+  if (grad && !(gaa = malloc(n * (size_t)d * sizeof *gaa))) {
+    ot_sinkhorn_ws_free(own);
+    return OT_ENOMEM;
+  }
   side u, v;
   double vab = 0, vaa = 0, vbb = 0;
   if (w->d != d || n > w->cap || m > w->cap)
     s = OT_EINVAL;
   else if (!(s = load_side(w, 0, d, n, x, a, &u)) && !(s = load_side(w, 1, d, m, y, b, &v))) {
     int nt = o->threads > 0 ? o->threads : pool_max_threads();
-    s = solve(w, o, nt, d, &u, &v, &vab, NULL, st ? &st[0] : NULL);
-    if (s >= 0) s = worse(s, solve(w, o, nt, d, &u, &u, &vaa, NULL, st ? &st[1] : NULL));
-    if (s >= 0) s = worse(s, solve(w, o, nt, d, &v, &v, &vbb, NULL, st ? &st[2] : NULL));
-    if (s >= 0) *div = vab - 0.5 * (vaa + vbb);
+    s = solve(w, o, nt, d, &u, &v, &vab, NULL, grad, st ? &st[0] : NULL);
+    if (s >= 0) s = worse(s, solve(w, o, nt, d, &u, &u, &vaa, NULL, gaa, st ? &st[1] : NULL));
+    if (s >= 0) s = worse(s, solve(w, o, nt, d, &v, &v, &vbb, NULL, NULL, st ? &st[2] : NULL));
+    if (s >= 0) {
+      *div = vab - 0.5 * (vaa + vbb);
+      /* OT_eps(a, a) moves with x in both arguments: its gradient is twice
+      ** the one-sided one, and S takes half of it */
+      if (grad)
+        for (size_t k = 0; k < n * (size_t)d; k++) grad[k] -= gaa[k];
+    }
   }
+  free(gaa);
   ot_sinkhorn_ws_free(own);
   return s;
 }

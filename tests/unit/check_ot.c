@@ -359,20 +359,21 @@ START_TEST(test_threads_bitwise) {
   seed(8);
   size_t n = 700, m = 523;
   double *x = cloud(n, 3, 0, 1), *y = cloud(m, 3, 0.5, 1), *a = cloud(n, 1, 0, 1);
-  double v[3], c[3], s[3], *f[3], *g[3];
+  double v[3], c[3], s[3], *f[3], *g[3], *gr[3];
   for (int t = 0; t < 3; t++) {
     ot_sinkhorn_opts o = sk_opts(0.02, 1e-8);
     o.threads = t + 1;
-    f[t] = malloc(n * sizeof **f), g[t] = malloc(m * sizeof **g);
+    f[t] = malloc(n * sizeof **f), g[t] = malloc(m * sizeof **g), gr[t] = malloc(3 * n * sizeof **gr);
     ck_assert_int_eq(ot_sinkhorn(NULL, &o, 3, n, x, a, m, y, NULL, &v[t], &c[t], f[t], g[t], NULL), OT_OK);
-    ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &o, 3, n, x, a, m, y, NULL, &s[t], NULL), OT_OK);
+    ck_assert_int_eq(ot_sinkhorn_divergence_grad(NULL, &o, 3, n, x, a, m, y, NULL, &s[t], gr[t], NULL), OT_OK);
   }
   for (int t = 1; t < 3; t++) {
     ck_assert(memcmp(&v[0], &v[t], sizeof *v) == 0 && memcmp(&c[0], &c[t], sizeof *c) == 0);
     ck_assert(memcmp(&s[0], &s[t], sizeof *s) == 0);
     ck_assert(memcmp(f[0], f[t], n * sizeof **f) == 0 && memcmp(g[0], g[t], m * sizeof **g) == 0);
+    ck_assert(memcmp(gr[0], gr[t], 3 * n * sizeof **gr) == 0);
   }
-  for (int t = 0; t < 3; t++) free(f[t]), free(g[t]);
+  for (int t = 0; t < 3; t++) free(f[t]), free(g[t]), free(gr[t]);
   free(x), free(y), free(a);
 }
 END_TEST
@@ -432,6 +433,34 @@ START_TEST(test_sinkhorn_errors) {
 }
 END_TEST
 
+START_TEST(test_divergence_grad) {
+  /* central differences of S_eps in each coordinate of three points; the
+  ** values are solved to L1 error 1e-13, so a difference with h = 1e-4 is
+  ** good to ~(max C) 1e-13 / h + O(h^2) ~ 1e-8 */
+  seed(10);
+  size_t n = 25, m = 31;
+  int d = 2;
+  double *x = cloud(n, d, 0, 1), *y = cloud(m, d, 0.3, 1.2), *a = cloud(n, 1, 0.5, 1);
+  double *gr = malloc(n * d * sizeof *gr), s, sp, sm, h = 1e-4;
+  ot_sinkhorn_opts o = sk_opts(0.05, 1e-13);
+  ck_assert_int_eq(ot_sinkhorn_divergence_grad(NULL, &o, d, n, x, a, m, y, NULL, &s, gr, NULL), OT_OK);
+  double s2;
+  ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &o, d, n, x, a, m, y, NULL, &s2, NULL), OT_OK);
+  ck_assert(memcmp(&s, &s2, sizeof s) == 0);
+  for (size_t i = 0; i < n; i += 11)
+    for (int k = 0; k < d; k++) {
+      double x0 = x[i * d + k];
+      x[i * d + k] = x0 + h;
+      ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &o, d, n, x, a, m, y, NULL, &sp, NULL), OT_OK);
+      x[i * d + k] = x0 - h;
+      ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &o, d, n, x, a, m, y, NULL, &sm, NULL), OT_OK);
+      x[i * d + k] = x0;
+      near(gr[i * d + k], (sp - sm) / (2 * h), 1e-5, 1e-8, "dS/dx vs central difference");
+    }
+  free(x), free(y), free(a), free(gr);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("ot");
   TCase *t = tcase_create("ot");
@@ -448,6 +477,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_sinkhorn_pot);
   tcase_add_test(t, test_divergence_properties);
   tcase_add_test(t, test_eps_to_zero);
+  tcase_add_test(t, test_divergence_grad);
   tcase_add_test(t, test_threads_bitwise);
   tcase_add_test(t, test_sinkhorn_hard_cases);
   tcase_add_test(t, test_sinkhorn_errors);
