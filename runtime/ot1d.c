@@ -226,8 +226,9 @@ int ot1d_wpp(ot1d_ws *w, double p, size_t n, const double *x, const double *a,
   if (threads <= 0) threads = pool_max_threads();
   pool_run(threads < 2 ? threads : 2, 2, 1, prep_side, &c);
   const double *xs = w->s[0].v, *ys = w->s[1].v;
+  double v;
   if (!a && !b)
-    *out = merge_uniform(n, xs, m, ys, p);
+    v = merge_uniform(n, xs, m, ys, p);
   else {
     /* a uniform side gets its cumulative weights (i+1)/n */
     for (int t = 0; t < 2; t++)
@@ -235,8 +236,10 @@ int ot1d_wpp(ot1d_ws *w, double p, size_t n, const double *x, const double *a,
         size_t k = c.n[t];
         for (size_t i = 0; i < k; i++) w->s[t].cum[i] = (double)(i + 1) / (double)k;
       }
-    *out = merge_weighted(n, xs, w->s[0].cum, m, ys, w->s[1].cum, p);
+    v = merge_weighted(n, xs, w->s[0].cum, m, ys, w->s[1].cum, p);
   }
   ot1d_ws_free(own);
+  if (!isfinite(v)) return OT_ENONFINITE;   /* |x - y|^p overflowed */
+  *out = v;
   return OT_OK;
 }

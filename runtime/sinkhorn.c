@@ -406,10 +406,12 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     status = iterate(&p, eps, o->tol, o->max_iter, 1, &err, &mass);
   else /* the cap was hit above eps: the error and value at eps, no more iterations */
     status = iterate(&p, eps, o->tol, p.it, 1, &err, &mass);
+  double val;
   if (sym)
-    *value = 2.0 * dot_w(u->n, u->lw, f) - eps * (mass - 1.0);
+    val = 2.0 * dot_w(u->n, u->lw, f) - eps * (mass - 1.0);
   else
-    *value = dot_w(u->n, u->lw, f) + dot_w(v->n, v->lw, g) - eps * (mass - 1.0);
+    val = dot_w(u->n, u->lw, f) + dot_w(v->n, v->lw, g) - eps * (mass - 1.0);
+  if (!isfinite(err) || !isfinite(val)) return OT_ENONFINITE;   /* e.g. costs overflow */
   if (cost && !sym) {
     /* log P_ij = (la_i + f_i / eps) + (lb_j + g_j / eps) - C_ij / eps */
     double ie = 1.0 / eps;
@@ -420,6 +422,7 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     pool_run(nt, (long)((u->n + RB - 1) / RB), 1, pass_body, &pc);
     double s = 0.0;
     for (size_t i = 0; i < u->n; i++) s += w->row[i];
+    if (!isfinite(s)) return OT_ENONFINITE;
     *cost = s;
   }
   if (grad) {
@@ -433,8 +436,7 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     for (size_t k = 0; k < u->n * (size_t)d; k++)
       if (!isfinite(grad[k])) return OT_ENONFINITE;
   }
-  if (!isfinite(err) || !isfinite(*value) || (cost && !sym && !isfinite(*cost)))
-    return OT_ENONFINITE;
+  *value = val;
   if (st) {
     st->levels = levels;
     st->iterations = p.it;

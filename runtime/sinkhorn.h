@@ -67,7 +67,7 @@ int ot_sinkhorn(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
 
 /* *div = S_eps(a, b), the three problems solved to tol.  st (may be NULL)
 ** receives 3 entries: (a, b), (a, a), (b, b).  Status as ot_sinkhorn (the
-** worst of the three). */
+** worst of the three); on an error (< 0) *div is not written. */
 int ot_sinkhorn_divergence(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
                            const double *x, const double *a, size_t m, const double *y,
                            const double *b, double *div, ot_sinkhorn_stats st[3]);
@@ -77,7 +77,8 @@ int ot_sinkhorn_divergence(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, 
 ** 2 sum_j Q_ij (x_i - x_j) with P, Q the plans of (a, b) and (a, a) (the
 ** potentials are optimal, so they are not differentiated); accurate to
 ** the marginal tolerance.  d <= 16 when grad is asked for.  For the
-** Sinkhorn-divergence flow of the points x towards y. */
+** Sinkhorn-divergence flow of the points x towards y.  On an error (< 0)
+** the contents of grad are unspecified. */
 int ot_sinkhorn_divergence_grad(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
                                 const double *x, const double *a, size_t m, const double *y,
                                 const double *b, double *div, double *grad,

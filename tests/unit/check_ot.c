@@ -184,6 +184,8 @@ START_TEST(test_1d_errors) {
   ot1d_ws *w = ot1d_ws_alloc(1, 1);
   ck_assert_int_eq(ot1d_wpp(w, 2, 2, x, NULL, 2, x, NULL, 0, &v), OT_EINVAL);
   ot1d_ws_free(w);
+  double big[] = { 1e160 }, nbig[] = { -1e160 };   /* |x - y|^2 overflows */
+  ck_assert_int_eq(ot1d_wpp(NULL, 2, 1, big, NULL, 1, nbig, NULL, 0, &v), OT_ENONFINITE);
   ck_assert(v == 42);
   ck_assert_str_eq(ot_strerror(OT_ENONFINITE), "a point, weight or cost is not finite");
 }
@@ -426,6 +428,12 @@ START_TEST(test_sinkhorn_errors) {
   o = sk_opts(0.1, 1e-6);
   o.scaling = 1.0;
   ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &o, 2, 2, x, NULL, 2, x, NULL, &v, NULL), OT_EINVAL);
+  double big[] = { 1e160, 0 }, nbig[] = { -1e160, 0 };   /* costs overflow: an error, no NaN written */
+  o = sk_opts(0.1, 1e-6);
+  v = 42;
+  ck_assert_int_eq(ot_sinkhorn(NULL, &o, 2, 1, big, NULL, 1, nbig, NULL, &v, NULL, NULL, NULL, NULL), OT_ENONFINITE);
+  ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &o, 2, 1, big, NULL, 1, nbig, NULL, &v, NULL), OT_ENONFINITE);
+  ck_assert(v == 42);
   ot_sinkhorn_ws *w = ot_sinkhorn_ws_alloc(3, 2, 2);
   o = sk_opts(0.1, 1e-6);
   ck_assert_int_eq(ot_sinkhorn(w, &o, 2, 2, x, NULL, 2, x, NULL, &v, NULL, NULL, NULL, NULL), OT_EINVAL);
