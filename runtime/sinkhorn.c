@@ -282,11 +282,11 @@ static double diam2(int d, const side *u, const side *v, size_t cap) {
 ** Over-relaxation at the target eps.  Sinkhorn's alternating updates are a
 ** nonlinear block Gauss-Seidel on a 2-cyclic system, so SOR applies (Thibault,
 ** Chizat, Dossal, Papadakis 2017): f <- (1 - w) f + w T(g), the same for g,
-** with w = 2 / (1 + sqrt(1 - rho)) from the plain iteration's error ratio rho.
-** Near-degenerate problems needed ~10^4 plain iterations at tol 1e-9 (40 x
-** 30 points, eps 3e-3); the error is checked every iteration either way.
+** with w from the observed rate of the error (sor_update).  Near-degenerate
+** problems needed ~10^4 plain iterations at tol 1e-9 (40 x 30 points, eps
+** 3e-3); the error is checked every iteration either way.
 */
-#define LEVEL_TOL 1e-1   /* L1 marginal error at which an eps level ends */
+#define LEVEL_TOL 1e-1     /* L1 marginal error at which an eps level ends */
 #define SOR_PROBE 5        /* iterations per rate probe */
 #define SOR_MAX 1.999      /* the largest w */
 
