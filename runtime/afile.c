@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "flow.h"
 
 #define TMP_SUFFIX ".tmp.XXXXXX"   /* mkstemp's template, after the target's name */
 #define MAX_LINKS 40               /* Linux's limit on links followed in one lookup */
@@ -153,6 +156,35 @@ int afile_check(const char *path, char *err, size_t errlen) {
   return bad ? -1 : 0;
 }
 
+/* Open a FIFO or a device for writing.  A FIFO without a reader blocks a
+** plain open until one comes; a signal that arrived just before that open
+** would be missed (its handler only sets a flag), so a FIFO is opened
+** without blocking and retried every 20 ms until a reader comes or the
+** run is interrupted. */
+static int open_through(const char *file, int flags, mode_t mode) {
+  if (!S_ISFIFO(mode)) return open(file, O_WRONLY | O_CLOEXEC | flags);
+  for (;;) {
+    int fd = open(file, O_WRONLY | O_CLOEXEC | O_NONBLOCK | flags);
+    if (fd >= 0) {
+      int fl = fcntl(fd, F_GETFL);
+      if (fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+      }
+      return fd;
+    }
+    if (errno != ENXIO && errno != EINTR) return -1;
+    if (flow_interrupted()) {
+      errno = EINTR;
+      return -1;
+    }
+    struct timespec pause = { 0, 20000000 };
+    nanosleep(&pause, NULL);
+  }
+}
+
 FILE *afile_open(const char *path, const char *mode, char **tmp, int *opened) {
   *opened = 0;
   *tmp = NULL;
@@ -166,7 +198,7 @@ FILE *afile_open(const char *path, const char *mode, char **tmp, int *opened) {
   if (pl.how == AF_THROUGH) {
     /* no O_TRUNC: a FIFO or a device has nothing to truncate, and a file
     ** behind a /proc link is the shell's to truncate */
-    int fd = open(pl.file, O_WRONLY | O_CLOEXEC | pl.flags);
+    int fd = open_through(pl.file, pl.flags, pl.mode);
     FILE *f = fd < 0 ? NULL : fdopen(fd, mode);
     int e = errno;
     if (!f && fd >= 0) close(fd);

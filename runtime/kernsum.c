@@ -19,48 +19,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "fastexp.h"
 #include "kernsum_internal.h"
 #include "pool.h"
 
 #define KS_SB 1024  /* sources per block (d = 2: 24 KB with the weights) */
 #define KS_TB 32    /* targets per task */
 
-/*
-** exp(x) for x <= 709: x = k ln2 + r, |r| <= ln2/2 (Cody-Waite, ln2 in two
-** parts), exp(r) by its Taylor polynomial to r^12 (remainder < 2.4e-16
-** relative), 2^k built in the exponent bits.  Measured error < 4e-16
-** relative on [-708, 0] (tests/unit/check_kernsum.c).  Below -708 (terms
-** < 3.3e-308 of a kernel whose peak is 1) it returns 0; branch-free, so
-** loops over it vectorize.
-*/
-static inline double fexp(double x) {
-  const double magic = 6755399441055744.0; /* 1.5 * 2^52: rounds to an integer */
-  const int64_t mbits = INT64_C(0x4338000000000000);
-  double xc = x > -708.0 ? x : -708.0;
-  xc = xc < 709.0 ? xc : 709.0;
-  double t = xc * 1.4426950408889634 + magic;
-  double kd = t - magic;
-  double r = xc - kd * 0.6931471803691238 - kd * 1.9082149292705877e-10;
-  double p = 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  union { double d; int64_t i; } ut = { .d = t }, us;
-  int64_t keep = -(int64_t)(x >= -708.0); /* all ones, or 0 below -708 (and NaN) */
-  us.i = ((ut.i - mbits + 1023) << 52) & keep;
-  return p * us.d;
-}
-
-double ks_exp(double x) { return fexp(x); }
+double ks_exp(double x) { return hnn_fexp(x); }
 
 /*
 ** 1/sqrt(x) for x in [1e-300, 1e300] (callers clamp): a first guess from the
@@ -97,7 +63,7 @@ typedef struct {
 ** g = 1/r, 0 at r = 0 (grad_x k = (y - x)/r). */
 static inline __attribute__((always_inline)) double ker(int kind, double r2, double kc, double *g) {
   if (kind == KS_GAUSS) {
-    double k = fexp(r2 * kc);
+    double k = hnn_fexp(r2 * kc);
     *g = k;
     return k;
   }

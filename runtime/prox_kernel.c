@@ -16,6 +16,7 @@
 #endif
 #include <math.h>
 #include <string.h>
+#include "fastexp.h"
 #include "pool.h"
 #include "prox_internal.h"
 
@@ -28,39 +29,6 @@
 #else
 #define PROX_CLONES
 #endif
-
-/*
-** exp with relative error < 3e-16 on [-708, 709], 0 below -708 (those terms
-** are below 1e-300 of any accepted sum), saturating at 709.  Branch-free so
-** that loops over it vectorize: x = k ln2 + r, |r| <= ln2/2, Taylor to r^13.
-*/
-static inline double prox_fexp(double x) {
-  const double magic = 6755399441055744.0; /* 1.5 * 2^52 */
-  const int64_t mbits = INT64_C(0x4338000000000000);
-  double xc = x > -708.0 ? x : -708.0;
-  xc = xc < 709.0 ? xc : 709.0;
-  double t = xc * 1.4426950408889634 + magic;
-  double kd = t - magic;
-  double r = xc - kd * 0.6931471803691238 - kd * 1.9082149292705877e-10;
-  double p = 1.0 / 6227020800.0;
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  p = p * r + 1.0;
-  union { double d; int64_t i; } ut = { .d = t }, us;
-  int64_t keep = -(int64_t)(x >= -708.0); /* all ones, or 0 below -708 (and NaN) */
-  us.i = ((ut.i - mbits + 1023) << 52) & keep;
-  return p * us.d;
-}
 
 /* tmp[s - s0] = base + py[s] (+ lw[s]) - C(r, s) / (2 eps) for s in [s0, s1).
 ** tr = 0: r indexes old points, s new points; tr = 1: the reverse. */
@@ -102,7 +70,7 @@ PROX_CLONES
 static double sum_exp(const double *tmp, size_t m, double shift) {
   double acc = 0.0;
 #pragma omp simd reduction(+ : acc)
-  for (size_t s = 0; s < m; s++) acc += prox_fexp(tmp[s] - shift);
+  for (size_t s = 0; s < m; s++) acc += hnn_fexp13(tmp[s] - shift);
   return acc;
 }
 
@@ -134,7 +102,7 @@ static void build_row(const prox_ker *k, size_t r, double *row) {
     size_t s1 = s0 + BLK < k->N ? s0 + BLK : k->N;
     expo_block(k, 0, r, s0, s1, k->a[r], k->b, NULL, row + s0);
 #pragma omp simd
-    for (size_t s = 0; s < s1 - s0; s++) row[s0 + s] = prox_fexp(row[s0 + s]);
+    for (size_t s = 0; s < s1 - s0; s++) row[s0 + s] = hnn_fexp13(row[s0 + s]);
   }
 }
 
@@ -146,7 +114,7 @@ static void build_rows_f(prox_ker *k, long r) {
     size_t s1 = s0 + BLK < k->N ? s0 + BLK : k->N;
     expo_block(k, 0, (size_t)r, s0, s1, k->a[r], k->b, NULL, tmp);
 #pragma omp simd
-    for (size_t s = 0; s < s1 - s0; s++) row[s0 + s] = (float)prox_fexp(tmp[s]);
+    for (size_t s = 0; s < s1 - s0; s++) row[s0 + s] = (float)hnn_fexp13(tmp[s]);
   }
 }
 
