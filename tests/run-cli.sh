@@ -11,26 +11,9 @@ srcdir=${srcdir:-.}
 T=$(mktemp -d "${TMPDIR:-/tmp}/hnn-cli.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 trap 'exit 1' HUP INT TERM
-failures=0
 nl='
 '
-
-pass() { echo "PASS $1"; }
-fail() {
-  echo "FAIL $1: $2"
-  failures=$((failures + 1))
-}
-
-# run [CMD...]: run with stdin from $T/in (empty unless written), leaving
-# stdout in $out, stderr in $err and the exit status in $rc.
-run() {
-  [ -f "$T/in" ] || : >"$T/in"
-  "$@" <"$T/in" >"$T/out" 2>"$T/err"
-  rc=$?
-  out=$(cat "$T/out")
-  err=$(cat "$T/err")
-  rm -f "$T/in"
-}
+. "$srcdir/tests/harness.sh"
 
 # expect NAME RC STDOUT: the last run exited with RC and printed STDOUT.
 expect() {

@@ -6,27 +6,12 @@
 # else "hnn: error: ..." (or "hnn: warning: ...").  Run by `make check`.
 
 HNN=${HNN:-./hnn}
+srcdir=${srcdir:-.}
 T=$(mktemp -d "${TMPDIR:-/tmp}/hnn-msgs.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT
 trap 'exit 1' HUP INT TERM
-failures=0
 esc=$(printf '\033')
-
-pass() { echo "PASS $1"; }
-fail() {
-  echo "FAIL $1: $2"
-  failures=$((failures + 1))
-}
-
-# run CMD...: stdin from $T/in (empty unless written); sets rc, out, err.
-run() {
-  [ -f "$T/in" ] || : >"$T/in"
-  "$@" <"$T/in" >"$T/out" 2>"$T/err"
-  rc=$?
-  out=$(cat "$T/out")
-  err=$(cat "$T/err")
-  rm -f "$T/in"
-}
+. "$srcdir/tests/harness.sh"
 
 # expect NAME RC STDOUT STDERR: the last run, exactly.
 expect() {

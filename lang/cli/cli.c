@@ -87,17 +87,25 @@ static void usage(void) {
       progname, progname);
 }
 
+/* "hnn: error: MESSAGE" (control bytes of a quoted argv word escaped), and
+** then `hint` if any; HNN_ERR_USAGE. */
+static int vusage(const char *hint, const char *fmt, va_list ap) {
+  char msg[1024];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  fprintf(stderr, "%s: error: ", progname);
+  repl_put_message(msg, stderr);
+  fputc('\n', stderr);
+  if (hint) fprintf(stderr, hint, progname);
+  return HNN_ERR_USAGE;
+}
+
 /* A usage error: one line naming the problem, one line pointing at help. */
 static int usage_error(const char *fmt, ...) {
-  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int r = vusage("try '%s --help'\n", fmt, ap);
   va_end(ap);
-  fprintf(stderr, "%s: error: ", progname);
-  repl_put_message(msg, stderr);   /* it may quote a word of argv */
-  fprintf(stderr, "\ntry '%s --help'\n", progname);
-  return HNN_ERR_USAGE;
+  return r;
 }
 
 /* Parse an unsigned 64-bit number, decimal or 0x hex; 0 on success. */
@@ -207,15 +215,11 @@ static int parse_args(int argc, char **argv, options *o) {
 
 /* A bad environment switch: one line, exit 2 (the library would ignore it). */
 static int env_error(const char *fmt, ...) {
-  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  int r = vusage(NULL, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "%s: error: ", progname);
-  repl_put_message(msg, stderr);
-  fputc('\n', stderr);
-  return HNN_ERR_USAGE;
+  return r;
 }
 
 static int is_dir(const char *path) {
