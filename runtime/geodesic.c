@@ -16,6 +16,9 @@
 ** and from y, meet at t = 1 with matching position and opposite velocity
 ** (multiple shooting with two segments, started from one-sided solutions
 ** to the midpoint).  A budget of right-hand sides bounds every failure.
+** The step control allows for the rounding noise of Gamma[v, v] (dG with
+** entries ~1/z^2 that cancel), and Newton perturbs the velocity along a
+** basis orthonormal in G, so neither is swamped near the boundary.
 ** Depends on: flow.h, GSL (odeiv2, linalg).
 */
 #include "geodesic.h"
@@ -153,11 +156,16 @@ static int accel(geo_ws *W, const double *x, const double *v, double *a, double 
     gsl_matrix_view G = gsl_matrix_view_array(W->g, (size_t)n, (size_t)n);
     gsl_vector_view wv = gsl_vector_view_array(W->w, (size_t)n);
     gsl_vector_view av = gsl_vector_view_array(a, (size_t)n);
-    gsl_vector_view nv = gsl_vector_view_array(wn, (size_t)n);
     if (gsl_linalg_cholesky_decomp1(&G.matrix) || gsl_linalg_cholesky_solve(&G.matrix, &wv.vector, &av.vector) ||
-        gsl_linalg_cholesky_svx(&G.matrix, &nv.vector))
+        gsl_linalg_cholesky_invert(&G.matrix))
       return -1;
-    for (int k = 0; k < n; k++) a[k] = -a[k], wn[k] = fabs(wn[k]);
+    /* the noise of a: |G^-1| times that of w (into w, then an) */
+    memcpy(W->w, wn, (size_t)n * sizeof(double));
+    for (int k = 0; k < n; k++) {
+      a[k] = -a[k];
+      wn[k] = 0;
+      for (int i = 0; i < n; i++) wn[k] += fabs(W->g[k * n + i]) * W->w[i];
+    }
     *speed2 = s2;
     W->an[n] = DBL_EPSILON * sn;
   }
