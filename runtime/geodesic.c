@@ -16,11 +16,15 @@
 ** and from y, meet at t = 1 with matching position and opposite velocity
 ** (multiple shooting with two segments, started from one-sided solutions
 ** to the midpoint).  A budget of right-hand sides bounds every failure.
+** The step control allows for the rounding noise of Gamma[v, v] (dG with
+** entries ~1/z^2 that cancel), and Newton perturbs the velocity along a
+** basis orthonormal in G, so neither is swamped near the boundary.
 ** Depends on: flow.h, GSL (odeiv2, linalg).
 */
 #include "geodesic.h"
 #include "geocoord.h"
 
+#include <float.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_odeiv2.h>
@@ -41,11 +45,15 @@
 /* right-hand sides one distance may evaluate, per unknown plus one (a Newton
 ** iteration shoots n + 1 times): a bound on the time of a failure */
 #define GEO_BUDGET_RHS 2000000L
+/* the rounding noise of a right-hand side (its bound below) times this is
+** added to the local error allowed of a step (see geo_ctl) */
+#define GEO_NOISE 16
 
 typedef struct geo_ws {
   const flow_problem *p;
   int n;
   double *ws, *g, *J, *dG, *w, *tmp;
+  double *an, *amax;     /* rounding noise of (v', L') at the last right-hand side, its max over a step */
   const geo_options *o;
   long nrhs;             /* right-hand sides of the current shot */
   long total, budget;    /* right-hand sides of this distance, and their cap */
@@ -59,7 +67,7 @@ static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
   W->total = 0;
   W->budget = GEO_BUDGET_RHS * (p->n + 1);
   W->ws = malloc((flow_problem_nwork(p) + 1) * sizeof(double));
-  W->g = malloc((5 * n + 2 + 2 * n * n + n * n * n) * sizeof(double));
+  W->g = malloc((7 * n + 4 + 2 * n * n + n * n * n) * sizeof(double));
   if (!W->ws || !W->g) {
     free(W->ws);
     free(W->g);
@@ -69,6 +77,9 @@ static int geo_ws_init(geo_ws *W, const flow_problem *p, const geo_options *o) {
   W->dG = W->J + n * n;
   W->w = W->dG + n * n * n;
   W->tmp = W->w + n;
+  W->an = W->tmp + 4 * n + 2;
+  W->amax = W->an + n + 1;
+  for (size_t k = 0; k <= n; k++) W->amax[k] = 0;
   return 0;
 }
 
@@ -117,31 +128,46 @@ static int accel(geo_ws *W, const double *x, const double *v, double *a, double 
       for (int i = 0; i < n; i++) q += W->J[i * n + k] * v[i] * v[i];
       a[k] = -(2 * v[k] * Jv - q) / (2 * W->g[k]);
       s2 += W->g[k] * v[k] * v[k];
+      double nq = 0;
+      for (int j = 0; j < n; j++) nq += 2 * fabs(v[k] * W->J[k * n + j] * v[j]) + fabs(W->J[j * n + k] * v[j] * v[j]);
+      W->an[k] = DBL_EPSILON * nq / (2 * W->g[k]);
     }
     *speed2 = s2;
+    W->an[n] = DBL_EPSILON * s2;
   } else {
     if (!p->metric_dx.fn || p->metric_dx.fn(x, NULL, W->dG, W->ws)) return -1;
     size_t nn = (size_t)n * n;
-    double s2 = 0;
+    double s2 = 0, sn = 0, *wn = W->an;
     for (int k = 0; k < n; k++) {
-      double t1 = 0, t2 = 0;
+      double t1 = 0, t2 = 0, n1 = 0;
       for (int i = 0; i < n; i++) {
         const double *Di = W->dG + i * nn;
-        for (int j = 0; j < n; j++) t1 += Di[k * n + j] * v[i] * v[j];
+        for (int j = 0; j < n; j++) t1 += Di[k * n + j] * v[i] * v[j], n1 += fabs(Di[k * n + j] * v[i] * v[j]);
       }
       const double *Dk = W->dG + k * nn;
       for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) t2 += Dk[i * n + j] * v[i] * v[j];
+        for (int j = 0; j < n; j++) t2 += Dk[i * n + j] * v[i] * v[j], n1 += 0.5 * fabs(Dk[i * n + j] * v[i] * v[j]);
       W->w[k] = t1 - 0.5 * t2;
-      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j];
+      /* rounding of the sum of terms n1 (dG may carry entries ~1 / z^2
+      ** that cancel here); G^-1 below carries it to a */
+      wn[k] = DBL_EPSILON * n1;
+      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j], sn += fabs(v[k] * W->g[k * n + j] * v[j]);
     }
     gsl_matrix_view G = gsl_matrix_view_array(W->g, (size_t)n, (size_t)n);
     gsl_vector_view wv = gsl_vector_view_array(W->w, (size_t)n);
     gsl_vector_view av = gsl_vector_view_array(a, (size_t)n);
-    if (gsl_linalg_cholesky_decomp1(&G.matrix) || gsl_linalg_cholesky_solve(&G.matrix, &wv.vector, &av.vector))
+    if (gsl_linalg_cholesky_decomp1(&G.matrix) || gsl_linalg_cholesky_solve(&G.matrix, &wv.vector, &av.vector) ||
+        gsl_linalg_cholesky_invert(&G.matrix))
       return -1;
-    for (int k = 0; k < n; k++) a[k] = -a[k];
+    /* the noise of a: |G^-1| times that of w (into w, then an) */
+    memcpy(W->w, wn, (size_t)n * sizeof(double));
+    for (int k = 0; k < n; k++) {
+      a[k] = -a[k];
+      wn[k] = 0;
+      for (int i = 0; i < n; i++) wn[k] += fabs(W->g[k * n + i]) * W->w[i];
+    }
     *speed2 = s2;
+    W->an[n] = DBL_EPSILON * sn;
   }
   return finite_all(a, (size_t)n) && isfinite(*speed2) && *speed2 >= 0 ? 0 : -1;
 }
@@ -166,9 +192,64 @@ static int geo_rhs(double t, const double y[], double f[], void *params) {
   memcpy(f, y + n, (size_t)n * sizeof(double));
   if (accel(W, y, y + n, f + n, &s2)) return GSL_EBADFUNC;
   f[2 * n] = sqrt(s2);
+  for (int k = 0; k < n; k++) W->amax[k] = fmax(W->amax[k], W->an[k]);
+  W->amax[n] = fmax(W->amax[n], s2 > 0 ? W->an[n] / (2 * f[2 * n]) : 0);
   return GSL_SUCCESS;
 }
 
+
+/* Step control of rk8pd: GSL's scaled rule, error of component i at most
+** ode_tol (scale_i + |y_i| + h |y_i'|), plus the rounding noise of the
+** right-hand side over the step (h^2 K eta for gamma, h K eta for v and
+** L).  Near the boundary of a metric given in coordinates where it is not
+** diagonal, dG has entries ~1/z^2 that cancel in Gamma[v, v], leaving a
+** noise no step can resolve: without the floor the step collapses.  The
+** noise it lets through moves the path, not its end (Newton matches that),
+** and the length is stationary at a geodesic: its error is second order. */
+typedef struct geo_ctl {
+  geo_ws *W;
+  double h0;
+} geo_ctl;
+
+static void *ctl_alloc(void) { return calloc(1, sizeof(geo_ctl)); }
+static int ctl_init(void *st, double ea, double er, double ay, double ad) {
+  (void)st, (void)ea, (void)er, (void)ay, (void)ad;
+  return GSL_SUCCESS;
+}
+static double ctl_level(const geo_ws *W, double y, double dydt, double h, size_t i) {
+  int n = W->n;
+  double tol = W->o->ode_tol, ah = fabs(h);
+  double d = tol * ((i < (size_t)n ? GEO_ABS_SCALE : 1) + fabs(y) + ah * fabs(dydt));
+  if (i < (size_t)n) return d + ah * ah * GEO_NOISE * W->amax[i];
+  return d + ah * GEO_NOISE * W->amax[i - (size_t)n];
+}
+static int ctl_hadjust(void *st, size_t dim, unsigned int ord, const double y[], const double yerr[], const double yp[],
+                       double *h) {
+  geo_ws *W = ((geo_ctl *)st)->W;
+  double h0 = *h, rmax = DBL_MIN;
+  for (size_t i = 0; i < dim; i++) rmax = fmax(rmax, fabs(yerr[i]) / ctl_level(W, y[i], yp[i], h0, i));
+  for (int k = 0; k <= W->n; k++) W->amax[k] = 0;
+  if (rmax > 1.1) {
+    *h = h0 * fmax(0.9 / pow(rmax, 1.0 / ord), 0.2);
+    return GSL_ODEIV_HADJ_DEC;
+  }
+  if (rmax < 0.5) {
+    *h = h0 * fmin(fmax(0.9 / pow(rmax, 1.0 / (ord + 1)), 1), 5);
+    return GSL_ODEIV_HADJ_INC;
+  }
+  return GSL_ODEIV_HADJ_NIL;
+}
+static int ctl_errlevel(void *st, const double y, const double dydt, const double h, const size_t i, double *lev) {
+  *lev = ctl_level(((geo_ctl *)st)->W, y, dydt, h, i);
+  return GSL_SUCCESS;
+}
+static int ctl_set_driver(void *st, const gsl_odeiv2_driver *d) {
+  (void)st, (void)d;
+  return GSL_SUCCESS;
+}
+static void ctl_free(void *st) { free(st); }
+static const gsl_odeiv2_control_type geo_ctl_type = { "geo", ctl_alloc, ctl_init, ctl_hadjust, ctl_errlevel,
+                                                      ctl_set_driver, ctl_free };
 
 /* Integrate from (x, v0) to t = 1: end point into end (and the velocity
 ** there into end + n when vend), length into *len; if path, npath samples
@@ -190,7 +271,15 @@ static int shoot(geo_ws *W, const double *x, const double *v0, double *end, doub
   for (size_t i = 0; i < dim; i++) scale[i] = i < (size_t)n ? GEO_ABS_SCALE : 1;
   gsl_odeiv2_driver *d = gsl_odeiv2_driver_alloc_scaled_new(&sys, gsl_odeiv2_step_rk8pd, 1e-3, W->o->ode_tol,
                                                             W->o->ode_tol, 1, 1, scale);
-  if (!d) return -1;
+  gsl_odeiv2_control *c = d ? gsl_odeiv2_control_alloc(&geo_ctl_type) : NULL;
+  if (!c) {
+    if (d) gsl_odeiv2_driver_free(d);
+    return -1;
+  }
+  ((geo_ctl *)c->state)->W = W;
+  gsl_odeiv2_control_free(d->c);
+  d->c = c;
+  for (int k = 0; k <= n; k++) W->amax[k] = 0;
   gsl_odeiv2_driver_set_nmax(d, GEO_NMAX);
   gsl_odeiv2_driver_set_hmin(d, 1e-14);
   double t = 0;
@@ -215,6 +304,42 @@ static double norm_inf(const double *a, int n) {
   double m = 0;
   for (int i = 0; i < n; i++) m = fmax(m, fabs(a[i]));
   return m;
+}
+
+/* A basis orthonormal in G(x) (columns of B = L^-T, G = L L'), and |v|_G(x)
+** into *vn.  Newton perturbs the initial velocity along these: near the
+** boundary an x-coordinate step of 1e-7 |v| is a huge step in the metric
+** (phi' ~ dz / sqrt(z)) and sends the perturbed shot out of the domain,
+** while a step of 1e-7 |v|_G in each G-unit direction is small in every
+** direction.  Returns 0 or -1. */
+static int fd_basis(geo_ws *W, const double *x, const double *v, double *B, double *vn) {
+  const flow_problem *p = W->p;
+  int n = W->n;
+  double *g = W->g;
+  if (p->metric.fn(x, NULL, g, W->ws)) return -1;
+  double s = 0;
+  for (int k = 0; k < n * n; k++) B[k] = 0;
+  if (p->metric_diagonal) {
+    for (int k = 0; k < n; k++) {
+      if (!(g[k] > 0)) return -1;
+      s += g[k] * v[k] * v[k];
+      B[k * n + k] = 1 / sqrt(g[k]);
+    }
+  } else {
+    for (int k = 0; k < n; k++)
+      for (int j = 0; j < n; j++) s += v[k] * g[k * n + j] * v[j];
+    gsl_matrix_view G = gsl_matrix_view_array(g, (size_t)n, (size_t)n);
+    if (gsl_linalg_cholesky_decomp1(&G.matrix)) return -1;
+    /* L' b = e_j, L in the lower triangle of g */
+    for (int j = 0; j < n; j++)
+      for (int i = n - 1; i >= 0; i--) {
+        double t = i == j ? 1 : 0;
+        for (int k = i + 1; k < n; k++) t -= g[k * n + i] * B[k * n + j];
+        B[i * n + j] = t / g[i * n + i];
+      }
+  }
+  *vn = sqrt(fabs(s));
+  return finite_all(B, (size_t)n * n) && isfinite(*vn) ? 0 : -1;
 }
 
 /* |r|_G = sqrt(r' G r) with G the metric at the target (gt: n diagonal
@@ -245,10 +370,10 @@ static double norm_g(const geo_ws *W, const double *gt, const double *r) { retur
 static int newton(geo_ws *W, const double *x, const double *target, const double *gt, double *v, double tol,
                   double *len, double *rn_out, double *fin) {
   int n = W->n, r = -1;
-  double *buf = malloc((size_t)(8 * n + n * n) * sizeof(double));
+  double *buf = malloc((size_t)(9 * n + 2 * n * n) * sizeof(double));
   if (!buf) return -1;
   double *end = fin, *res = buf, *vt = res + n, *e2 = vt + n, *dv = e2 + 2 * n, *rt = dv + n, *ef = rt + n;
-  double *A = ef + 2 * n;
+  double *A = ef + 2 * n, *B = A + n * n, *dc = B + n * n;
   gsl_permutation *perm = gsl_permutation_alloc((size_t)n);
   if (!perm) goto out;
   if (shoot(W, x, v, end, len, NULL, 0, 1)) goto out;
@@ -257,27 +382,33 @@ static int newton(geo_ws *W, const double *x, const double *target, const double
   *rn_out = rn;
   r = 1;
   for (int it = 0; it < W->o->max_iter && rn > tol; it++) {
-    /* forward-difference sensitivities d gamma(1) / d v0 */
-    double vs = norm_inf(v, n);
-    double l2;
+    /* forward-difference sensitivities d gamma(1) / d c, v0 = v + B c */
+    double vn, l2;
+    if (fd_basis(W, x, v, B, &vn)) {
+      r = -1;
+      goto out;
+    }
     for (int j = 0; j < n; j++) {
-      memcpy(vt, v, (size_t)n * sizeof(double));
-      double h = 1e-7 * fmax(fabs(v[j]), fmax(1e-2 * vs, 1e-6));
-      vt[j] += h;
+      double h = 1e-7 * fmax(vn, 1e-6);
+      for (int i = 0; i < n; i++) vt[i] = v[i] + h * B[i * n + j];
       if (shoot(W, x, vt, ef, &l2, NULL, 0, 0)) {
-        vt[j] = v[j] - h;
         h = -h;
+        for (int i = 0; i < n; i++) vt[i] = v[i] + h * B[i * n + j];
         if (shoot(W, x, vt, ef, &l2, NULL, 0, 0)) goto out;
       }
       for (int i = 0; i < n; i++) A[i * n + j] = (ef[i] - end[i]) / h;
     }
     gsl_matrix_view Am = gsl_matrix_view_array(A, (size_t)n, (size_t)n);
-    gsl_vector_view rv = gsl_vector_view_array(res, (size_t)n), dvv = gsl_vector_view_array(dv, (size_t)n);
+    gsl_vector_view rv = gsl_vector_view_array(res, (size_t)n), dcv = gsl_vector_view_array(dc, (size_t)n);
     int sgn;
-    if (gsl_linalg_LU_decomp(&Am.matrix, perm, &sgn) || gsl_linalg_LU_solve(&Am.matrix, perm, &rv.vector, &dvv.vector) ||
-        !finite_all(dv, (size_t)n)) {
+    if (gsl_linalg_LU_decomp(&Am.matrix, perm, &sgn) || gsl_linalg_LU_solve(&Am.matrix, perm, &rv.vector, &dcv.vector) ||
+        !finite_all(dc, (size_t)n)) {
       r = -1;
       goto out;
+    }
+    for (int i = 0; i < n; i++) {
+      dv[i] = 0;
+      for (int j = 0; j < n; j++) dv[i] += B[i * n + j] * dc[j];
     }
     /* damped step: accept the first alpha that decreases the residual */
     double alpha = 1, rnew = INFINITY, lt = 0;
