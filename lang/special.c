@@ -311,6 +311,28 @@ static int metric_dx(hnn_state *S, sym *g, int n, flow_fn *out) {
   return 0;
 }
 
+/* w(x; v) = dG[v] v - 1/2 grad_x (v' G v) for the shooting solver, with v
+** the callback's direction: the contraction is built symbolically, so the
+** large entries of dG near a boundary never meet in floating point. */
+static int metric_w(hnn_state *S, sym *g, int n, flow_fn *out) {
+  ir_ctx *ir = ir_ctx_new();
+  ir_node *x = ir_var(ir, ir_vector_shape(n), "x"), *v = ir_var(ir, ir_vector_shape(n), "v");
+  ir_node *G = lower_metric(S, ir, g, x, METRIC_G);
+  hnn_fn *f = NULL;
+  if (G) {
+    ir_node *dGv = diff_jvp(ir, G, 1, &x, &v), *grad = NULL;
+    ir_node *q = ir_mul(ir, ir_const(ir, 0.5), ir_dot(ir, v, ir_matvec(ir, G, v)));
+    diff_grad(ir, q, 1, &x, &grad);
+    ir_node *w = grad ? ir_sub(ir, ir_matvec(ir, dGv, v), grad) : NULL;
+    f = w ? state_compile(S, ir, 1, &x, 1, &v, 1, &w, 0) : NULL;
+  }
+  ir_ctx_free(ir);
+  if (!f) return 1;
+  state_fn_later(S, f, &out->fn);
+  out->nwork = f->nwork;
+  return 0;
+}
+
 /* An IR_GEODESIC node on a shooting context owned by the state. */
 static ir_node *shooting_geodesic(hnn_state *S, ir_ctx *ir, sym *g, ir_node *x, ir_node *y) {
   int n = x->shape.rows;
@@ -319,7 +341,8 @@ static ir_node *shooting_geodesic(hnn_state *S, ir_ctx *ir, sym *g, ir_node *x, 
   S->rt_ctx[S->nrt_ctx++] = c;
   c->P.n = n;
   geo_options_default(&c->o);
-  if (flow_metric_problem(S, g, n, &c->P) || (!c->P.metric_diagonal && metric_dx(S, g, n, &c->P.metric_dx)))
+  if (flow_metric_problem(S, g, n, &c->P) ||
+      (!c->P.metric_diagonal && (metric_dx(S, g, n, &c->P.metric_dx) || metric_w(S, g, n, &c->P.metric_w))))
     return NULL;
   char name[40];
   snprintf(name, sizeof name, "hnn_geo%d", S->nrt_ctx - 1);

@@ -16,7 +16,8 @@ void flow_interrupt_clear(void) { interrupt_signo = 0; }
 
 size_t flow_problem_nwork(const flow_problem *p) {
   const flow_fn *all[] = { &p->f, &p->grad, &p->hess, &p->field, &p->metric, &p->metric_inv, &p->metric_jac,
-                           &p->div_metric_inv, &p->act, &p->act_d, &p->act_inv, &p->geo_coord, &p->metric_dx, &p->mirror_pot };
+                           &p->div_metric_inv, &p->act, &p->act_d, &p->act_inv, &p->geo_coord, &p->metric_dx, &p->metric_w,
+                           &p->mirror_pot };
   size_t m = 0;
   for (size_t i = 0; i < sizeof all / sizeof *all; i++)
     if (all[i]->fn && all[i]->nwork > m) m = all[i]->nwork;

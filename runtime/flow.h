@@ -75,6 +75,11 @@ typedef struct flow_problem {
   ** (out[(j*n + k)*n + l] = d G_kl / d x_j); needed by the geodesic solver and
   ** by implicit ODE methods on full-metric natural gradients */
   flow_fn metric_dx;
+  /* full metrics, optional: w(x; v) = dG[v] v - 1/2 grad_x (v' G(x) v), the
+  ** geodesic equation's G Gamma(v, v) contracted symbolically (v is the
+  ** callback's direction), -> n.  Near a boundary where G blows up, dG has
+  ** entries ~1e16 that cancel in w; contracted before rounding, they do not */
+  flow_fn metric_w;
   /* mirror potential in closed form: psi_i(x_i) = integral of s_i^-1,
   ** elementwise, -> n; when NULL, runtime/discrete.c integrates act_inv */
   flow_fn mirror_pot;

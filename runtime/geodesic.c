@@ -48,6 +48,12 @@
 /* the rounding noise of a right-hand side (its bound below) times this is
 ** added to the local error allowed of a step (see geo_ctl) */
 #define GEO_NOISE 16
+/* the noise of a symbolically contracted w (flow.h, metric_w), relative:
+** its terms are exact contractions, but the point itself is rounded, and
+** 1e-8 from a boundary where G ~ 1/z that alone is ~1e-8 of w (measured:
+** 64 eps stalled the step control along a face, sqrt(eps) converges to
+** 1e-11 there) */
+#define GEO_W_NOISE 1.4901161193847656e-08
 
 typedef struct geo_ws {
   const flow_problem *p;
@@ -134,6 +140,28 @@ static int accel(geo_ws *W, const double *x, const double *v, double *a, double 
     }
     *speed2 = s2;
     W->an[n] = DBL_EPSILON * s2;
+  } else if (p->metric_w.fn) {
+    /* w contracted symbolically (flow.h): its rounding is that of w itself */
+    if (p->metric_w.fn(x, v, W->w, W->ws)) return -1;
+    double s2 = 0, sn = 0, *wn = W->an;
+    for (int k = 0; k < n; k++) {
+      wn[k] = GEO_W_NOISE * fabs(W->w[k]);
+      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j], sn += fabs(v[k] * W->g[k * n + j] * v[j]);
+    }
+    gsl_matrix_view G = gsl_matrix_view_array(W->g, (size_t)n, (size_t)n);
+    gsl_vector_view wv = gsl_vector_view_array(W->w, (size_t)n);
+    gsl_vector_view av = gsl_vector_view_array(a, (size_t)n);
+    if (gsl_linalg_cholesky_decomp1(&G.matrix) || gsl_linalg_cholesky_solve(&G.matrix, &wv.vector, &av.vector) ||
+        gsl_linalg_cholesky_invert(&G.matrix))
+      return -1;
+    memcpy(W->w, wn, (size_t)n * sizeof(double));
+    for (int k = 0; k < n; k++) {
+      a[k] = -a[k];
+      wn[k] = 0;
+      for (int i = 0; i < n; i++) wn[k] += fabs(W->g[k * n + i]) * W->w[i];
+    }
+    *speed2 = s2;
+    W->an[n] = DBL_EPSILON * sn;
   } else {
     if (!p->metric_dx.fn || p->metric_dx.fn(x, NULL, W->dG, W->ws)) return -1;
     size_t nn = (size_t)n * n;

@@ -450,6 +450,40 @@ START_TEST(test_lang_shooting) {
 }
 END_TEST
 
+/* ---- a full metric declared in the language, both ends 1e-8 from the
+** boundary along a face (issue 11): the pull-back of the logistic metric
+** by z = A x, written as A' diag(1/(z (1 - z))) A.  dG has entries ~1e16
+** there that cancel in the geodesic equation; the language compiles the
+** contraction dG[v] v - 1/2 grad (v'Gv) symbolically (metric_w), which keeps
+** them apart.  Reference: the closed form in z (phi_l), 1e-8 relative as
+** for the hand-written metric above.  On the dG path these failed (exit 3). */
+START_TEST(test_lang_full_metric_faces) {
+  hnn_state *S = hnn_open();
+  hnn_set_warnings(S, NULL);
+  ck_assert_msg(hnn_load_string(S, "metric M(x[2]) = [[0.8, -0.1], [0.15, 0.9]] * diag(1/(([[0.8, 0.15], [-0.1, 0.9]]*x)"
+                                   "*(1 - [[0.8, 0.15], [-0.1, 0.9]]*x))) * [[0.8, 0.15], [-0.1, 0.9]]\n", "m.hnn") == HNN_OK,
+                "%s", hnn_error(S));
+  const double e = 1e-8, det = A[0] * A[3] - A[1] * A[2];
+  double zs[][4] = { { e, 0.3, e, 0.7 }, { 0.3, e, 0.6, e }, { e, 0.5, 1 - e, 0.5 } };
+  for (int k = 0; k < 3; k++) {
+    double x[2], y[2], zx[2], zy[2];
+    for (int p = 0; p < 2; p++) {
+      const double *z = zs[k] + 2 * p;
+      double *o = p ? y : x;
+      o[0] = (A[3] * z[0] - A[1] * z[1]) / det;
+      o[1] = (-A[2] * z[0] + A[0] * z[1]) / det;
+    }
+    zx[0] = A[0] * x[0] + A[1] * x[1], zx[1] = A[2] * x[0] + A[3] * x[1];
+    zy[0] = A[0] * y[0] + A[1] * y[1], zy[1] = A[2] * y[0] + A[3] * y[1];
+    double want = hypot(phi_l(zx[0]) - phi_l(zy[0]), phi_l(zx[1]) - phi_l(zy[1]));
+    double got = geo_eval(S, "M", x, y);
+    ck_assert_msg(fabs(got - want) <= 1e-8 * want, "z (%g, %g) to (%g, %g): got %.15g want %.15g", zs[k][0], zs[k][1],
+                  zs[k][2], zs[k][3], got, want);
+  }
+  hnn_close(S);
+}
+END_TEST
+
 /* ---- csvw: the layout numpy/gnuplot read, atomic replacement */
 START_TEST(test_csvw) {
   char dir[] = "/tmp/check_geo_XXXXXX", path[256], err[256], line[512];
@@ -597,6 +631,7 @@ static Suite *geo_suite(void) {
   tcase_add_test(tc, test_lang_closed_forms);
   tcase_add_test(tc, test_lang_gradients);
   tcase_add_test(tc, test_lang_shooting);
+  tcase_add_test(tc, test_lang_full_metric_faces);
   tcase_add_test(tc, test_metric_axioms);
   tcase_add_test(tc, test_natgrad_decreases_distance);
   tcase_add_test(tc, test_hopfield_coords);
