@@ -140,47 +140,34 @@ static int accel(geo_ws *W, const double *x, const double *v, double *a, double 
     }
     *speed2 = s2;
     W->an[n] = DBL_EPSILON * s2;
-  } else if (p->metric_w.fn) {
-    /* w contracted symbolically (flow.h): its rounding is that of w itself */
-    if (p->metric_w.fn(x, v, W->w, W->ws)) return -1;
-    double s2 = 0, sn = 0, *wn = W->an;
-    for (int k = 0; k < n; k++) {
-      wn[k] = GEO_W_NOISE * fabs(W->w[k]);
-      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j], sn += fabs(v[k] * W->g[k * n + j] * v[j]);
-    }
-    gsl_matrix_view G = gsl_matrix_view_array(W->g, (size_t)n, (size_t)n);
-    gsl_vector_view wv = gsl_vector_view_array(W->w, (size_t)n);
-    gsl_vector_view av = gsl_vector_view_array(a, (size_t)n);
-    if (gsl_linalg_cholesky_decomp1(&G.matrix) || gsl_linalg_cholesky_solve(&G.matrix, &wv.vector, &av.vector) ||
-        gsl_linalg_cholesky_invert(&G.matrix))
-      return -1;
-    memcpy(W->w, wn, (size_t)n * sizeof(double));
-    for (int k = 0; k < n; k++) {
-      a[k] = -a[k];
-      wn[k] = 0;
-      for (int i = 0; i < n; i++) wn[k] += fabs(W->g[k * n + i]) * W->w[i];
-    }
-    *speed2 = s2;
-    W->an[n] = DBL_EPSILON * sn;
   } else {
-    if (!p->metric_dx.fn || p->metric_dx.fn(x, NULL, W->dG, W->ws)) return -1;
-    size_t nn = (size_t)n * n;
-    double s2 = 0, sn = 0, *wn = W->an;
-    for (int k = 0; k < n; k++) {
-      double t1 = 0, t2 = 0, n1 = 0;
-      for (int i = 0; i < n; i++) {
-        const double *Di = W->dG + i * nn;
-        for (int j = 0; j < n; j++) t1 += Di[k * n + j] * v[i] * v[j], n1 += fabs(Di[k * n + j] * v[i] * v[j]);
+    /* full G: w (into W->w) with its rounding noise (into W->an), then a */
+    double *wn = W->an;
+    if (p->metric_w.fn) {
+      /* contracted symbolically (flow.h): the noise is the point's own */
+      if (p->metric_w.fn(x, v, W->w, W->ws)) return -1;
+      for (int k = 0; k < n; k++) wn[k] = GEO_W_NOISE * fabs(W->w[k]);
+    } else {
+      if (!p->metric_dx.fn || p->metric_dx.fn(x, NULL, W->dG, W->ws)) return -1;
+      size_t nn = (size_t)n * n;
+      for (int k = 0; k < n; k++) {
+        double t1 = 0, t2 = 0, n1 = 0;
+        for (int i = 0; i < n; i++) {
+          const double *Di = W->dG + i * nn;
+          for (int j = 0; j < n; j++) t1 += Di[k * n + j] * v[i] * v[j], n1 += fabs(Di[k * n + j] * v[i] * v[j]);
+        }
+        const double *Dk = W->dG + k * nn;
+        for (int i = 0; i < n; i++)
+          for (int j = 0; j < n; j++) t2 += Dk[i * n + j] * v[i] * v[j], n1 += 0.5 * fabs(Dk[i * n + j] * v[i] * v[j]);
+        W->w[k] = t1 - 0.5 * t2;
+        /* rounding of the sum of terms n1 (dG may carry entries ~1 / z^2
+        ** that cancel here); G^-1 below carries it to a */
+        wn[k] = DBL_EPSILON * n1;
       }
-      const double *Dk = W->dG + k * nn;
-      for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) t2 += Dk[i * n + j] * v[i] * v[j], n1 += 0.5 * fabs(Dk[i * n + j] * v[i] * v[j]);
-      W->w[k] = t1 - 0.5 * t2;
-      /* rounding of the sum of terms n1 (dG may carry entries ~1 / z^2
-      ** that cancel here); G^-1 below carries it to a */
-      wn[k] = DBL_EPSILON * n1;
-      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j], sn += fabs(v[k] * W->g[k * n + j] * v[j]);
     }
+    double s2 = 0, sn = 0;
+    for (int k = 0; k < n; k++)
+      for (int j = 0; j < n; j++) s2 += v[k] * W->g[k * n + j] * v[j], sn += fabs(v[k] * W->g[k * n + j] * v[j]);
     gsl_matrix_view G = gsl_matrix_view_array(W->g, (size_t)n, (size_t)n);
     gsl_vector_view wv = gsl_vector_view_array(W->w, (size_t)n);
     gsl_vector_view av = gsl_vector_view_array(a, (size_t)n);
