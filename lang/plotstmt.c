@@ -114,13 +114,6 @@ static int flag(ast *st, const char *name) {
   return e && e->kind == AST_NUM && e->num != 0;
 }
 
-static char *out_path(hnn_state *S, const char *path) {
-  strbuf b = STRBUF_INIT;
-  if (S->outdir && path[0] != '/') sb_printf(&b, "%s/", S->outdir);
-  sb_puts(&b, path);
-  return sb_take(&b);
-}
-
 /* A failure reported by the CSV reader or the plotter, with the statement's place. */
 static int relocate(hnn_state *S, ast *st, int status) {
   char *msg = hnn_xstrdup(S->errtext);
@@ -176,7 +169,7 @@ static int draw_field(hnn_state *S, plot *p, ast *e, double box[2], int under_da
 static int draw_csv(hnn_state *S, plot *p, ast *st, const char *path) {
   table t;
   memset(&t, 0, sizeof t);
-  char *full = out_path(S, path);
+  char *full = run_out_path(S, path);
   int status = plotcmd_read_table(S, full, &t);
   free(full);
   if (status != HNN_OK) return relocate(S, st, status);
@@ -235,7 +228,7 @@ int plotstmt_run(hnn_state *S, ast *st) {
   ast *items = st->kids[0];
   int fields = 0;
   for (int i = 0; i < items->nkids; i++) fields += items->kids[i]->kind != AST_STR;
-  char *out = out_path(S, st->kids[1]->name);
+  char *out = run_out_path(S, st->kids[1]->name);
   int status = HNN_OK;
   if (!fields) {
     /* CSV files alone: the `hnn plot` view, one file per statement */
@@ -249,7 +242,7 @@ int plotstmt_run(hnn_state *S, ast *st) {
     o.x = word(st, "x"), o.y = word(st, "y"), o.group = word(st, "group"), o.color = word(st, "color");
     o.title = word(st, "title"), o.logx = flag(st, "logx"), o.logy = flag(st, "logy");
     o.last = flag(st, "last"), o.scatter = flag(st, "scatter");
-    char *csv = out_path(S, items->kids[0]->name);
+    char *csv = run_out_path(S, items->kids[0]->name);
     status = hnn_plot_csv(S, csv, out, &o);
     free(csv);
     if (status != HNN_OK) relocate(S, st, status);

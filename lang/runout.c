@@ -59,6 +59,12 @@ static void full_path(hnn_state *S, strbuf *p, const char *path) {
   sb_puts(p, path);
 }
 
+char *run_out_path(hnn_state *S, const char *path) {
+  strbuf b = STRBUF_INIT;
+  full_path(S, &b, path);
+  return sb_take(&b);
+}
+
 run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *const *names, char **err) {
   run_out *o = hnn_xcalloc(1, sizeof *o);
   o->ncols = ncols;

@@ -22,6 +22,9 @@ run_out *run_out_open(hnn_state *S, const char *path, int ncols, const char *con
 int run_out_row(run_out *o, double t, long step, const double *v);   /* 0 or nonzero */
 int run_out_close(run_out *o, char **err);                           /* renames into place */
 void run_out_abort(run_out *o);                                      /* removes the partial file */
+/* Where `path` is written: relative paths under the output directory (-o,
+** hnn_set_output_dir).  malloc'd. */
+char *run_out_path(hnn_state *S, const char *path);
 /* "dir/eld.csv" + "_zstar" -> "dir/eld_zstar.csv" (malloc'd; NULL path: NULL) */
 char *run_out_sibling(const char *path, const char *suffix);
 

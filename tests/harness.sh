@@ -1,7 +1,9 @@
 # harness.sh — what the shell tests share; sourced after T (a temporary
 # directory) is set.  pass/fail print a case's result and count failures;
 # run runs a command with stdin from $T/in (empty unless written), leaving
-# stdout in $out, stderr in $err and the exit status in $rc.
+# stdout in $out, stderr in $err and the exit status in $rc; expect NAME RC
+# STDOUT [STDERR] checks the last run: its status, its stdout exactly, and
+# its stderr exactly when STDERR is given.
 
 failures=0
 
@@ -18,4 +20,16 @@ run() {
   out=$(cat "$T/out")
   err=$(cat "$T/err")
   rm -f "$T/in"
+}
+
+expect() {
+  if [ "$rc" != "$2" ]; then
+    fail "$1" "exit status $rc, expected $2; stderr: $err"
+  elif [ "$out" != "$3" ]; then
+    fail "$1" "stdout '$out', expected '$3'"
+  elif [ $# -ge 4 ] && [ "$err" != "$4" ]; then
+    fail "$1" "stderr '$err', expected '$4'"
+  else
+    pass "$1"
+  fi
 }

@@ -15,17 +15,6 @@ nl='
 '
 . "$srcdir/tests/harness.sh"
 
-# expect NAME RC STDOUT: the last run exited with RC and printed STDOUT.
-expect() {
-  if [ "$rc" != "$2" ]; then
-    fail "$1" "exit status $rc, expected $2; stderr: $err"
-  elif [ "$out" != "$3" ]; then
-    fail "$1" "stdout '$out', expected '$3'"
-  else
-    pass "$1"
-  fi
-}
-
 # expect_usage NAME: the last run was refused as a usage error.
 expect_usage() {
   case $err in

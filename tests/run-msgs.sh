@@ -13,19 +13,6 @@ trap 'exit 1' HUP INT TERM
 esc=$(printf '\033')
 . "$srcdir/tests/harness.sh"
 
-# expect NAME RC STDOUT STDERR: the last run, exactly.
-expect() {
-  if [ "$rc" != "$2" ]; then
-    fail "$1" "exit status $rc, expected $2; stderr: $err"
-  elif [ "$out" != "$3" ]; then
-    fail "$1" "stdout '$out', expected '$3'"
-  elif [ "$err" != "$4" ]; then
-    fail "$1" "stderr '$err', expected '$4'"
-  else
-    pass "$1"
-  fi
-}
-
 # ---- environment switches: a bad value is refused, not ignored -------------
 
 run env HNN_THREADS=abc "$HNN" -e 'print 1'

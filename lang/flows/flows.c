@@ -181,10 +181,7 @@ static void human_bytes(char *buf, size_t len, double b) {
 
 /* Free bytes where path will be written (its directory), or -1. */
 static double free_space(hnn_state *S, const char *path) {
-  strbuf b = STRBUF_INIT;
-  if (S->outdir && path[0] != '/') sb_printf(&b, "%s/", S->outdir);
-  sb_puts(&b, path);
-  char *full = sb_take(&b);
+  char *full = run_out_path(S, path);
   char *slash = strrchr(full, '/');
   if (slash == full) slash[1] = 0;
   else if (slash) *slash = 0;
