@@ -42,6 +42,7 @@ typedef enum {
   AST_USE,        /* name = module */
   AST_FLOW,       /* name; kid[0]: AST_CALL of the flow kind, args may be AST_KWARG */
   AST_MIRROR,     /* name; kid[0]: hopfield(s) */
+  AST_ENERGY,     /* name; kid[0]: a sum of energy terms (energy.h) */
   AST_RUN,        /* name of the flow; kid[0] start, kid[1] output AST_STR or NULL, kids[2..] options */
   AST_KWARG,      /* name = kid[0] (flow keyword arguments, run options) */
   AST_PLOT,       /* kid[0] AST_VECTOR of items, kid[1] output AST_STR, kids[2..] options */

@@ -114,6 +114,13 @@ stmt:
 | MIRROR NAME '=' expr {
     $$ = node(pc, AST_MIRROR, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2); ast_add($$, $4);
   }
+| NAME NAME '=' expr {
+    /* `energy` is a keyword only here, so functions may still be named energy */
+    $$ = node(pc, AST_ENERGY, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2); ast_add($$, $4);
+    if (strcmp($1, "energy") != 0)
+      hnn_yyerror(&@2, scanner, pc, "unexpected name after a name (is a keyword misspelled?)");
+    free($1);
+  }
 | RUN NAME FROM expr runopts ARROW STRING {
     $$ = node(pc, AST_RUN, &@$, &@$); $$->name = $2; $$->name_loc = L(@2, @2);
     ast_add($$, $4);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "builtins.h"
+#include "energy.h"
 #include "sema_impl.h"
 #include "state.h"
 #include "strbuf.h"
@@ -304,7 +305,9 @@ int sema_check_sym(hnn_state *S, sym *s) {
     return 1;
   }
   s->checking = 1;
-  int r = s->kind == SYM_FLOW || s->kind == SYM_MIRROR ? S->layers->check_flow_decl(S, s) : check_callable(S, s);
+  int r = s->kind == SYM_FLOW || s->kind == SYM_MIRROR ? S->layers->check_flow_decl(S, s)
+          : s->kind == SYM_ENERGY                    ? energy_check(S, s)
+                                                     : check_callable(S, s);
   s->checking = 0;
   s->epoch = S->epoch;
   s->failed = r != 0;
@@ -379,7 +382,7 @@ char *sig_to_string(const sym *s) {
     if (s->shape.kind == IR_MATRIX) sb_printf(&b, "[%d,%d]", s->shape.rows, s->shape.cols);
     return sb_take(&b);
   }
-  if (s->kind == SYM_FLOW || s->kind == SYM_MIRROR) {
+  if (s->kind == SYM_FLOW || s->kind == SYM_MIRROR || s->kind == SYM_ENERGY) {
     char *d = ast_to_string(s->decl->kids[0]);
     sb_printf(&b, " = %s", d);
     free(d);

@@ -382,6 +382,10 @@ static ty check_call(chk *c, ast *e) {
   case SYM_PARAM:
     diag_error(c->d, e->src, e->name_loc, "'%s' is a param, not a function (index it with [ ])", e->name);
     return error_ty();
+  case SYM_ENERGY:
+    diag_error(c->d, e->src, e->name_loc, "'%s' is an energy, a functional of a density: flows use it, as in particles(%s)",
+               e->name, e->name);
+    return error_ty();
   case SYM_ACTIVATION: {
     if (e->nkids != 1) {
       diag_error(c->d, e->src, e->loc, "activation '%s' takes 1 argument, %d given", e->name, e->nkids);

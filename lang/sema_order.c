@@ -39,7 +39,7 @@ static void ivec_push(ivec *a, int x) {
 
 /* How many of d's kids are formals (ast.h: params, flows and mirrors have none). */
 static int nformals_of(const ast *d) {
-  if (d->kind == AST_PARAM || d->kind == AST_FLOW || d->kind == AST_MIRROR) return 0;
+  if (d->kind == AST_PARAM || d->kind == AST_FLOW || d->kind == AST_MIRROR || d->kind == AST_ENERGY) return 0;
   return d->kind == AST_ACTIVATION ? 1 : d->nkids - 1;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "builtins.h"
+#include "energy.h"
 #include "flow.h"
 #include "lower.h"
 #include "parse.h"
@@ -60,6 +61,7 @@ static void sym_free(sym *s) {
   free(s->sig.gen_name);
   free(s->sig.gen_min);
   free(s->mact);
+  energy_decl_free(s->energy);
   free(s);
 }
 
@@ -236,7 +238,7 @@ sym *state_lookup(hnn_state *S, const char *name) {
 }
 
 const char *sym_kind_name(sym_kind k) {
-  static const char *n[] = { "param", "activation", "objective", "function", "kernel", "metric", "flow", "mirror" };
+  static const char *n[] = { "param", "activation", "objective", "function", "kernel", "metric", "flow", "mirror", "energy" };
   return n[k];
 }
 
@@ -249,6 +251,7 @@ static sym_kind kind_of(ast_kind k) {
   case AST_METRIC: return SYM_METRIC;
   case AST_FLOW: return SYM_FLOW;
   case AST_MIRROR: return SYM_MIRROR;
+  case AST_ENERGY: return SYM_ENERGY;
   default: return SYM_FUNCTION;
   }
 }

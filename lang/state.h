@@ -39,7 +39,7 @@ typedef struct sig {
 } sig;
 
 typedef enum {
-  SYM_PARAM, SYM_ACTIVATION, SYM_OBJECTIVE, SYM_FUNCTION, SYM_KERNEL, SYM_METRIC, SYM_FLOW, SYM_MIRROR
+  SYM_PARAM, SYM_ACTIVATION, SYM_OBJECTIVE, SYM_FUNCTION, SYM_KERNEL, SYM_METRIC, SYM_FLOW, SYM_MIRROR, SYM_ENERGY
 } sym_kind;
 typedef enum { MET_EUCLIDEAN, MET_HOPFIELD, MET_EXPLICIT } metric_form;
 
@@ -61,6 +61,7 @@ struct sym {
   metric_form mform;
   char *mact;            /* MET_HOPFIELD: the activation's name */
   const struct flow_kind *flow_kind;  /* SYM_FLOW: its kind, set when checked (lang/flows/) */
+  struct energy_decl *energy;         /* SYM_ENERGY: its terms, set when checked (energy.h) */
 };
 
 typedef struct hnn_module_list {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "flowkind.h"
+#include "law.h"
 #include "geocoord.h"
 #include "prox.h"
 #include "rng.h"
@@ -27,152 +28,6 @@
 
 static const char *const particle_run_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
                                                 "tol", "maxiter", "normalize", "precision", NULL };
-
-typedef enum { LAW_UNIFORM, LAW_NORMAL, LAW_POINTS } law_kind;
-
-typedef struct law {
-  law_kind kind;
-  int n, npoints;
-  double *a, *b;         /* uniform: corners; normal: mean, covariance (n x n) */
-  double *points;        /* LAW_POINTS: npoints x n */
-} law;
-
-static void law_free(law *L) {
-  free(L->a);
-  free(L->b);
-  free(L->points);
-}
-
-/* Read the law of the `from` clause (evaluating its pieces). */
-static int read_law(hnn_state *S, ast *e, law *L) {
-  memset(L, 0, sizeof *L);
-  const char *usage = "a particle run starts from uniform([a, b]^n), uniform(lo, hi), normal(mean, var) or csv(\"file\")";
-  if (!ast_is_plain_call(e)) {
-    diag_error(&S->diags, e->src, e->loc, "%s", usage);
-    return HNN_ERR_SCRIPT;
-  }
-  ir_shape sa, sb;
-  if (strcmp(e->name, "uniform") == 0 && e->nkids == 1) {
-    ast *box = e->kids[0];
-    if (box->kind != AST_BINOP || box->op != '^' || box->kids[0]->kind != AST_VECTOR || box->kids[0]->nkids != 2) {
-      diag_error(&S->diags, box->src, box->loc, "a box is written [a, b]^n");
-      return HNN_ERR_SCRIPT;
-    }
-    double *ab = NULL, *nv = NULL;
-    int r = flow_eval_value(S, box->kids[0], &ab, &sa);
-    if (r == HNN_OK) r = flow_eval_value(S, box->kids[1], &nv, &sb);
-    if (r == HNN_OK && (sb.kind != IR_SCALAR || !(nv[0] >= 1 && nv[0] == floor(nv[0]) && nv[0] <= 1e6))) {
-      diag_error(&S->diags, box->kids[1]->src, box->kids[1]->loc, "the dimension n of [a, b]^n must be a whole number >= 1");
-      r = HNN_ERR_SCRIPT;
-    }
-    if (r == HNN_OK) {
-      L->kind = LAW_UNIFORM;
-      L->n = (int)nv[0];
-      L->a = hnn_xmalloc((size_t)L->n * sizeof *L->a);
-      L->b = hnn_xmalloc((size_t)L->n * sizeof *L->b);
-      for (int i = 0; i < L->n; i++) L->a[i] = ab[0], L->b[i] = ab[1];
-    }
-    free(ab);
-    free(nv);
-    if (r == HNN_OK && !(ab && L->a[0] < L->b[0])) r = HNN_ERR_SCRIPT;
-    if (r != HNN_OK && S->diags.nerrors == 0) diag_error(&S->diags, box->src, box->loc, "a box [a, b] needs a < b");
-    return r;
-  }
-  if ((strcmp(e->name, "uniform") == 0 || strcmp(e->name, "normal") == 0) && e->nkids == 2) {
-    int normal = e->name[0] == 'n';
-    int r = flow_eval_value(S, e->kids[0], &L->a, &sa);
-    if (r == HNN_OK) r = flow_eval_value(S, e->kids[1], &L->b, &sb);
-    if (r != HNN_OK) return r;
-    if (sa.kind != IR_VECTOR) {
-      diag_error(&S->diags, e->kids[0]->src, e->kids[0]->loc, "%s", normal ? "the mean must be a vector" : "a corner of the box must be a vector");
-      return HNN_ERR_SCRIPT;
-    }
-    L->n = sa.rows;
-    L->kind = normal ? LAW_NORMAL : LAW_UNIFORM;
-    int ok = normal ? (sb.kind == IR_VECTOR && sb.rows == L->n) || (sb.kind == IR_MATRIX && sb.rows == L->n && sb.cols == L->n)
-                    : sb.kind == IR_VECTOR && sb.rows == L->n;
-    if (!ok) {
-      diag_error(&S->diags, e->kids[1]->src, e->kids[1]->loc, "%s",
-                 normal ? "the variances must be a vector of the mean's length, or a covariance matrix"
-                        : "the corners of the box must have the same length");
-      return HNN_ERR_SCRIPT;
-    }
-    if (normal && sb.kind == IR_VECTOR) {   /* variances -> diagonal covariance */
-      double *c = hnn_xcalloc((size_t)L->n * L->n, sizeof *c);
-      for (int i = 0; i < L->n; i++) c[i * L->n + i] = L->b[i];
-      free(L->b);
-      L->b = c;
-    }
-    for (int i = 0; i < L->n; i++)
-      if (normal ? !(L->b[i * L->n + i] > 0) : !(L->a[i] < L->b[i])) {
-        diag_error(&S->diags, e->kids[1]->src, e->kids[1]->loc, "%s",
-                   normal ? "variances must be positive" : "every lower corner must be below the upper corner");
-        return HNN_ERR_SCRIPT;
-      }
-    return HNN_OK;
-  }
-  if (strcmp(e->name, "csv") == 0 && e->nkids == 1 && e->kids[0]->kind == AST_STR) {
-    int rows, cols;
-    char **header = NULL, *err = NULL;
-    if (csv_load(e->kids[0]->name, e->src->name, &L->points, &rows, &cols, &header, &err)) {
-      diag_error(&S->diags, e->kids[0]->src, e->kids[0]->loc, "%s", err);
-      free(err);
-      return HNN_ERR_SCRIPT;
-    }
-    for (int j = 0; header && j < cols; j++) free(header[j]);
-    free(header);
-    L->kind = LAW_POINTS;
-    L->n = cols;
-    L->npoints = rows;
-    return HNN_OK;
-  }
-  diag_error(&S->diags, e->src, e->loc, "%s", usage);
-  return HNN_ERR_SCRIPT;
-}
-
-/* Draw N particles; rho (may be NULL) gets the law's density at them. */
-static int sample_law(const law *L, int N, gsl_rng *r, double *x, double *rho) {
-  int n = L->n;
-  if (L->kind == LAW_POINTS) {
-    memcpy(x, L->points, (size_t)N * n * sizeof *x);
-    for (int i = 0; rho && i < N; i++) rho[i] = 1;   /* unknown: normalized by the first step */
-    return 0;
-  }
-  if (L->kind == LAW_UNIFORM) {
-    double vol = 1;
-    for (int j = 0; j < n; j++) vol *= L->b[j] - L->a[j];
-    for (int i = 0; i < N; i++) {
-      for (int j = 0; j < n; j++) x[i * n + j] = gsl_ran_flat(r, L->a[j], L->b[j]);
-      if (rho) rho[i] = 1 / vol;
-    }
-    return 0;
-  }
-  gsl_matrix *C = gsl_matrix_alloc((size_t)n, (size_t)n);
-  memcpy(C->data, L->b, (size_t)n * n * sizeof *L->b);
-  if (gsl_linalg_cholesky_decomp1(C) != GSL_SUCCESS) {
-    gsl_matrix_free(C);
-    return 1;
-  }
-  double logdet = 0;
-  for (int j = 0; j < n; j++) logdet += 2 * log(gsl_matrix_get(C, (size_t)j, (size_t)j));
-  double *z = hnn_xmalloc((size_t)n * sizeof *z);
-  for (int i = 0; i < N; i++) {
-    double q = 0;
-    for (int j = 0; j < n; j++) {
-      z[j] = gsl_ran_gaussian_ziggurat(r, 1.0);
-      q += z[j] * z[j];
-    }
-    for (int j = 0; j < n; j++) {
-      double s = L->a[j];
-      for (int k = 0; k <= j; k++) s += gsl_matrix_get(C, (size_t)j, (size_t)k) * z[k];
-      x[i * n + j] = s;
-    }
-    if (rho) rho[i] = exp(-0.5 * q - 0.5 * logdet - 0.5 * n * log(2 * M_PI));
-  }
-  free(z);
-  gsl_matrix_free(C);
-  return 0;
-}
 
 /* ------------------------------------------------------------ checks */
 
@@ -233,7 +88,7 @@ typedef struct prun {
   run_ctx c;
   run_out *mon;
   int N, n, nsize, wasserstein, have_box;
-  law L;
+  flow_law L;
   sde_opts so;
   prox_opts po;
   double *lo, *hi;
@@ -435,8 +290,8 @@ static int particles_prepare(flow_job *J) {
   sym *flow = J->flow;
   prun *r = hnn_xcalloc(1, sizeof *r);
   J->priv = r;
-  law *L = &r->L;
-  int status = read_law(S, run->kids[0], L);
+  flow_law *L = &r->L;
+  int status = law_read(S, run->kids[0], "a particle run starts from", L);
   if (status != HNN_OK) return status;
   r->wasserstein = J->kind->variant == 1;
   long Nl = L->kind == LAW_POINTS ? L->npoints : 1000;
@@ -563,10 +418,8 @@ static int particles_run(flow_job *J) {
   gsl_rng *g = rng_stream(S->seed, RNG_RUN, rng_name_index(flow->name) ^ 0x1a1f);
   char msg[512] = "", *err = NULL;
   flow_progress_start(&r->c, S, flow->name);
-  if (sample_law(&r->L, N, g, r->x, r->rho)) {
-    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the covariance is not positive definite");
-    status = HNN_ERR_SCRIPT;
-  } else if (open_outputs(S, run, r, &err)) {
+  law_sample(&r->L, N, g, r->x, r->rho);
+  if (open_outputs(S, run, r, &err)) {
     diag_error(&S->diags, run->src, run->loc, "%s", err);
     free(err);
     err = NULL;
