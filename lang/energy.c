@@ -245,12 +245,14 @@ static void add_piece(builder *b, ast *e, ast *coef) {
   d->terms[d->nterms++] = t;
 }
 
-/* Split e (times coef, owned) into terms. */
+/* Split e (times coef, owned) into terms.  The parser keeps chains of +
+** and * as one node with many kids (parser.y, binop). */
 static void split(builder *b, ast *e, ast *coef) {
   if (e->kind == AST_BINOP && (e->op == '+' || e->op == '-')) {
-    ast *c2 = coef ? ast_copy(coef) : NULL;
-    split(b, e->kids[0], coef);
-    split(b, e->kids[1], e->op == '-' ? negated(c2, e->kids[1]) : c2);
+    for (int i = 0; i < e->nkids; i++) {
+      ast *c = i == e->nkids - 1 ? coef : coef ? ast_copy(coef) : NULL;
+      split(b, e->kids[i], e->op == '-' && i > 0 ? negated(c, e->kids[i]) : c);
+    }
     return;
   }
   if (e->kind == AST_NEG) {
@@ -263,13 +265,13 @@ static void split(builder *b, ast *e, ast *coef) {
     return;
   }
   if (e->kind == AST_BINOP && (e->op == '*' || e->op == '/')) {
-    const ast *l = find_piece(e->kids[0]), *r = find_piece(e->kids[1]);
-    if (l && !r) {
-      split(b, e->kids[0], combine(e->op, coef, ast_copy(e->kids[1]), e));
-      return;
-    }
-    if (r && !l && e->op == '*') {
-      split(b, e->kids[1], combine('*', coef, ast_copy(e->kids[0]), e));
+    int with = -1, count = 0;
+    for (int i = 0; i < e->nkids; i++)
+      if (find_piece(e->kids[i])) with = i, count++;
+    if (count == 1 && (e->op == '*' || with == 0)) {
+      for (int i = 0; i < e->nkids; i++)
+        if (i != with) coef = combine(e->op, coef, ast_copy(e->kids[i]), e);
+      split(b, e->kids[with], coef);
       return;
     }
   }

@@ -1,0 +1,64 @@
+/*
+** energymodel.h — an `energy` declaration (lang/energy.h) made ready for
+** an engine: coefficients, exponents and targets evaluated, callbacks
+** compiled.  Every flow of an energy (particles, Langevin, grids) starts
+** here, so a density flow and a particle flow of one energy are two runs
+** of one script with the same terms.
+**
+** The local part of the first variation, every potential and kl term
+** together, is one compiled callback:
+**     U(x) = sum_k c_k V_k(x) - sum_j c_j log beta_j(x)
+**     local(in = x[n], out = [grad U(x) (n values), U(x)])
+** (a kl(beta) term contributes c_j to the entropy coefficient as well:
+** kl(beta) = entropy - int log beta drho).  The other terms stay terms.
+*/
+#ifndef HNN_ENERGYMODEL_H
+#define HNN_ENERGYMODEL_H
+
+#include <stdint.h>
+
+#include "energy.h"
+#include "flow.h"
+#include "kernsum.h"
+#include "state.h"
+
+typedef struct em_kernel {
+  sym *k;
+  flow_fn pair;        /* in = [x (n), y (n)], out = [grad_x k(x, y) (n), k(x, y)] */
+  int recognized;      /* 1 when k is one of kernsum.h's kernels: ks, h below */
+  ks_kind ks;
+  double h;            /* KS_GAUSS, KS_IMQ: the bandwidth */
+  double scale;        /* k = scale * (the kernsum kernel) */
+} em_kernel;
+
+typedef struct em_term {
+  energy_piece piece;  /* ENERGY_INTERACTION, _POWER, _MMD, _DISTANCE, _SINKHORN, _W2 */
+  double coef;
+  double m;            /* ENERGY_POWER: the exponent, > 1 */
+  double eps;          /* ENERGY_SINKHORN: the blur, > 0 */
+  em_kernel kernel;    /* ENERGY_INTERACTION, ENERGY_MMD */
+  int ntarget;         /* targets: points (ntarget x n) and weights (sum 1) */
+  double *target, *target_w;
+  const energy_term *decl;
+} em_term;
+
+typedef struct energy_model {
+  int n;               /* dimension of a point */
+  int has_local;       /* a potential or kl term is present */
+  flow_fn local;       /* see above */
+  double entropy;      /* total coefficient of int rho log rho (entropy + kl terms) */
+  int nterms;          /* the nonlocal terms */
+  em_term *terms;
+} energy_model;
+
+/* Evaluate E's coefficients and targets and compile its callbacks at
+** dimension n (inside a flow's compile stage: the callbacks are filled when
+** the stage's JIT batch ends).  Targets are drawn from streams of the
+** state's seed and the term's index.  HNN_OK or an error in S->diags. */
+int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M);
+void energy_model_free(energy_model *M);
+
+/* The dimension E's declarations fix (0: any; then the run's start says). */
+int energy_model_dim(const sym *E);
+
+#endif
