@@ -173,7 +173,7 @@ int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M) {
         }
       }
       if (r == HNN_OK && t->fn) {
-        m->kernel.k = t->fn;
+        m->k = t->fn;
         r = compile_pair(S, t->fn, n, &m->kernel.pair);
       }
       if (r == HNN_OK && t->target) r = read_target(S, E, i, t, n, m);

@@ -19,24 +19,18 @@
 
 #include "energy.h"
 #include "flow.h"
-#include "kernsum.h"
 #include "state.h"
+#include "wfield.h"
 
-typedef struct em_kernel {
-  sym *k;
-  flow_fn pair;        /* in = [x (n), y (n)], out = [grad_x k(x, y) (n), k(x, y)] */
-  int recognized;      /* 1 when k is one of kernsum.h's kernels: ks, h below */
-  ks_kind ks;
-  double h;            /* KS_GAUSS, KS_IMQ: the bandwidth */
-  double scale;        /* k = scale * (the kernsum kernel) */
-} em_kernel;
 
 typedef struct em_term {
   energy_piece piece;  /* ENERGY_INTERACTION, _POWER, _MMD, _DISTANCE, _SINKHORN, _W2 */
   double coef;
   double m;            /* ENERGY_POWER: the exponent, > 1 */
   double eps;          /* ENERGY_SINKHORN: the blur, > 0 */
-  em_kernel kernel;    /* ENERGY_INTERACTION, ENERGY_MMD */
+  sym *k;              /* ENERGY_INTERACTION, ENERGY_MMD: the kernel declared */
+  wf_kernel kernel;    /* ... and compiled: pair is grad_x then value of k(x, y),
+                       ** in = [x (n), y (n)]; recognized when it is a kernsum.h kernel */
   int ntarget;         /* targets: points (ntarget x n) and weights (sum 1) */
   double *target, *target_w;
   const energy_term *decl;
