@@ -350,6 +350,29 @@ static ir_node *pack_map2(ir_ctx *c, ir_op op, ir_node *a, ir_node *b, ir_shape 
   return r;
 }
 
+/* Is x >= 0 wherever it is defined, by its form (squares and their sums)? */
+static int nonneg_form(const ir_node *x) {
+  double v;
+  switch (x->op) {
+  case IR_CONST: return x->value >= 0;
+  case IR_DOT: return x->a[0] == x->a[1];
+  case IR_MUL: return x->a[0] == x->a[1] || (nonneg_form(x->a[0]) && nonneg_form(x->a[1]));
+  case IR_POW: return ir_is_const(x->a[1], &v) && v == 2 * floor(v / 2);
+  case IR_ADD: return nonneg_form(x->a[0]) && nonneg_form(x->a[1]);
+  case IR_SUM: case IR_BCAST: return nonneg_form(x->a[0]);
+  case IR_FN1: return x->fn == IR_EXP || x->fn == IR_SQRT;
+  default: return 0;
+  }
+}
+
+/* sqrt(q)^2 = q for q >= 0 by form: |x - y|^2 written norm(x - y)^2 then has
+** the derivative 2 (x - y) everywhere, where the chain rule through sqrt
+** gives 0 * inf = NaN at x = y.  Only for such q, so a sqrt of a negative
+** number stays an error. */
+static ir_node *square_of_root(const ir_node *a) {
+  return a->op == IR_FN1 && a->fn == IR_SQRT && nonneg_form(a->a[0]) ? a->a[0] : NULL;
+}
+
 static ir_node *ew2(ir_ctx *c, ir_op op, ir_node *a, ir_node *b) {
   ir_shape s = is_scalar(a) ? b->shape : a->shape;
   assert(is_scalar(a) || is_scalar(b) || ir_shape_eq(a->shape, b->shape));
@@ -383,6 +406,7 @@ static ir_node *ew2(ir_ctx *c, ir_op op, ir_node *a, ir_node *b) {
     if (cb && vb == -1) return bcast_to(c, ir_neg(c, a), s);
     if (a->op == IR_NEG) return ir_neg(c, ew2(c, IR_MUL, a->a[0], b));
     if (b->op == IR_NEG) return ir_neg(c, ew2(c, IR_MUL, a, b->a[0]));
+    if (a == b && square_of_root(a)) return bcast_to(c, square_of_root(a), s);
     /* c1 * (c2 * x) -> (c1 c2) * x keeps derivative chains short */
     if (cb) {
       ir_node *t = a; a = b; b = t;
@@ -402,6 +426,7 @@ static ir_node *ew2(ir_ctx *c, ir_op op, ir_node *a, ir_node *b) {
     break;
   case IR_POW:
     if (cb && vb == 1) return bcast_to(c, a, s);
+    if (cb && vb == 2 && square_of_root(a)) return bcast_to(c, square_of_root(a), s);
     if ((cb && vb == 0) || (ca && va == 1)) return bcast_to(c, ir_const(c, 1), s);
     break;
   case IR_MIN:
