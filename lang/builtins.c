@@ -24,6 +24,7 @@ static const builtin table[] = {
   { "norm", BI_NORM, 1, 1, 0, 0 },        { "diag", BI_DIAG, 1, 1, 0, 0 },
   { "transpose", BI_TRANSPOSE, 1, 1, 0, 0 }, { "outer", BI_OUTER, 2, 2, 0, 0 },
   { "eye", BI_EYE, 1, 1, 0, 0 },          { "uniform", BI_UNIFORM, 2, 2, 0, 0 },
+  { "linspace", BI_LINSPACE, 3, 3, 0, 0 },
   { "normal", BI_NORMAL, 2, 2, 0, 0 },    { "csv", BI_CSV, 1, 2, 0, 0 },
   { "hopfield", BI_HOPFIELD, 1, 1, 0, 0 }, { "euclidean", BI_EUCLIDEAN, 0, 0, 0, 0 },
   { "geodesic", BI_GEODESIC, 3, 3, 0, 0 },  { "bregman", BI_BREGMAN, 3, 3, 0, 0 },

@@ -275,6 +275,17 @@ static ir_node *lower_builtin(lower *L, ast *e, const builtin *b) {
     ir_is_const(a[0], &n);
     return ir_diag(ir, ir_bcast(ir, one(L), ir_vector_shape((int)n)));
   }
+  case BI_LINSPACE: {
+    /* a + (b - a) k/(n - 1), with the last point b exactly */
+    double n = 0;
+    ir_is_const(a[2], &n);
+    ir_node **el = hnn_xmalloc((size_t)n * sizeof *el), *w = ir_sub(ir, a[1], a[0]);
+    for (int k = 0; k < (int)n; k++)
+      el[k] = k == (int)n - 1 ? a[1] : ir_add(ir, a[0], ir_mul(ir, w, ir_const(ir, k / (n - 1))));
+    ir_node *v = ir_pack(ir, ir_vector_shape((int)n), el);
+    free(el);
+    return v;
+  }
   case BI_UNIFORM: case BI_NORMAL: return draw(L, e, b, a[0], a[1]);
   case BI_CSV: return read_csv(L, e, a[1]);
   default:

@@ -299,6 +299,16 @@ static ty check_builtin(chk *c, ast *e, const builtin *b) {
     }
     return mk(TY_MATRIX, known(n), known(n));
   }
+  case BI_LINSPACE: {
+    int n;
+    int r = sema_const_int(c, e->kids[2], &n);
+    if (r < 0) return error_ty();
+    if (r == 0 || n < 2 || t[0].kind != TY_SCALAR || t[1].kind != TY_SCALAR) {
+      diag_error(c->d, e->src, e->loc, "linspace(a, b, n) takes numbers a, b and a known count n >= 2");
+      return error_ty();
+    }
+    return mk(TY_VECTOR, known(n), known(1));
+  }
   case BI_UNIFORM: case BI_NORMAL:
     if (t[0].kind != TY_SCALAR || t[1].kind != TY_SCALAR) {
       diag_error(c->d, e->src, e->loc, "%s(a, b) takes scalar arguments; the param's size gives the shape", b->name);

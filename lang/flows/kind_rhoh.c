@@ -1,0 +1,402 @@
+/*
+** kind_rhoh.c — the `rho_h` flow: a two-layer network in the (rho, H)
+** formulation of source 003 (runtime/rhoh.h), on a 1-D grid of theta or on
+** particles.
+**
+**   function h(theta, x) = exp(-(x - theta)^2/(2*0.3^2))    # the activation h(theta, x)
+**   function f(x) = sin(pi*x)                               # the target
+**   param X[20] = ...                                       # data (a vector, or rows of a matrix)
+**   flow net = rho_h(h, f, X, lambda = 0.01, form = chaos)  # separated | transported | chaos
+**   run net from normal(0, 0.25) grid [-3, 3] cells 200 H 0.5 h 0.01 steps 200 every 20 -> "net.csv"
+**   run net from normal(0, 0.25) particles 400 H 0.5 h 0.01 steps 200 every 20 -> "netp.csv"
+**
+** The data weigh 1/nx each.  Grid rows: t, step, theta, rho, H; particle
+** rows: t, step, particle, theta1..thetad, H; NAME_monitor.csv: t, step, G,
+** loss, mass, dissipation (the -dG/dt of Proposition 3.3), mean_H.
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "flowkind.h"
+#include "law.h"
+#include "lower.h"
+#include "rhoh.h"
+#include "rng.h"
+
+static const char *const rhoh_run_options[] = { "grid", "cells", "particles", "H", "h", "steps", "every", NULL };
+static const char *const form_names[] = { "separated", "transported", "chaos" };
+
+/* --------------------------------------------------------- declaration */
+
+static sym *role_fn(hnn_state *S, ast *a, int nformals, const char *what) {
+  sym *f = a->kind == AST_NAME ? state_lookup(S, a->name) : NULL;
+  if (!f || (f->kind != SYM_FUNCTION && f->kind != SYM_OBJECTIVE)) {
+    diag_error(&S->diags, a->src, a->loc, "rho_h expects %s here", what);
+    return NULL;
+  }
+  if (sema_check_sym(S, f)) return NULL;
+  if (f->sig.nformals != nformals || f->sig.result.kind != TY_SCALAR) {
+    diag_error(&S->diags, a->src, a->loc, "'%s' must be %s", f->name, what);
+    return NULL;
+  }
+  return f;
+}
+
+static int rhoh_check_decl(hnn_state *S, sym *s, const flow_kind *k) {
+  ast *call = s->decl->kids[0];
+  int npos = 0, errs = 0;
+  for (int i = 0; i < call->nkids; i++) {
+    ast *a = call->kids[i];
+    if (a->kind == AST_KWARG) {
+      if (strcmp(a->name, "lambda") == 0) {
+        errs += flow_check_number(S, a->kids[0], "lambda");
+      } else if (strcmp(a->name, "form") == 0) {
+        int ok = 0;
+        for (int f = 0; f < 3; f++) ok |= a->kids[0]->kind == AST_NAME && strcmp(a->kids[0]->name, form_names[f]) == 0;
+        if (!ok) {
+          diag_error(&S->diags, a->kids[0]->src, a->kids[0]->loc, "form is separated (003 eq. 3.19), transported (3.21) or chaos (3.23)");
+          errs++;
+        }
+      } else {
+        diag_error(&S->diags, a->src, a->name_loc, "rho_h takes no argument '%s' (usage: %s)", a->name, k->usage);
+        errs++;
+      }
+      continue;
+    }
+    npos++;
+    if (npos == 1) errs += !role_fn(S, a, 2, "an activation h(theta, x): a function of two arguments with a scalar value");
+    else if (npos == 2) errs += !role_fn(S, a, 1, "a target f(x): a function of one argument with a scalar value");
+    else if (npos == 3) {
+      sym *p = a->kind == AST_NAME ? state_lookup(S, a->name) : NULL;
+      if (!p || p->kind != SYM_PARAM) {
+        diag_error(&S->diags, a->src, a->loc, "the data are a param: a vector of points, or a matrix with one point per row");
+        errs++;
+      } else errs += sema_check_sym(S, p);
+    }
+  }
+  if (!errs && npos != 3) {
+    diag_error(&S->diags, call->src, call->loc, "usage: flow %s = %s", s->name, k->usage);
+    errs++;
+  }
+  return errs;
+}
+
+static ast *positional(sym *flow, int which) {
+  ast *call = flow->decl->kids[0];
+  for (int i = 0, n = 0; i < call->nkids; i++)
+    if (call->kids[i]->kind != AST_KWARG && n++ == which) return call->kids[i];
+  return NULL;
+}
+
+static int rhoh_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+  (void)flow;
+  static const char *const special[] = { "grid", NULL };
+  int errs = flow_check_options(S, run, k, special);
+  int grid = flow_option(run, "grid") != NULL, parts = flow_option(run, "particles") != NULL;
+  if (!errs && grid == parts) {
+    diag_error(&S->diags, run->src, run->loc, "a rho_h run is on a grid (grid [lo, hi] cells M) or on particles (particles N), one of the two");
+    errs++;
+  }
+  if (!errs && flow_option(run, "cells") && !grid) {
+    diag_error(&S->diags, flow_option(run, "cells")->src, flow_option(run, "cells")->loc, "cells is for grid runs");
+    errs++;
+  }
+  return errs;
+}
+
+/* ----------------------------------------------------------------- run */
+
+typedef struct rrun {
+  rhoh_form form;
+  double lambda, H0, h;
+  long steps, every, N, M;
+  int grid, dim, n, nx;
+  double lo, hi;
+  flow_law L;
+  double *X;               /* nx x n */
+  sym *act, *target;
+  flow_fn act_fn, f_fn;    /* [grad_theta h, h] of [theta, x]; f(x) */
+  run_ctx c;
+  run_out *mon;
+} rrun;
+
+static int rhoh_prepare(flow_job *J) {
+  hnn_state *S = J->S;
+  ast *run = J->run;
+  sym *flow = J->flow;
+  rrun *r = hnn_xcalloc(1, sizeof *r);
+  J->priv = r;
+  r->form = RHOH_CHAOS;
+  ast *fk = flow_keyword(flow, "form");
+  for (int f = 0; fk && f < 3; f++)
+    if (strcmp(fk->name, form_names[f]) == 0) r->form = (rhoh_form)f;
+  r->H0 = 1;
+  r->h = 0.01;
+  r->steps = 100;
+  if (flow_kw_number(S, flow, "lambda", 0, 1, &r->lambda) || flow_opt_positive(S, run, "h", &r->h) ||
+      flow_opt_count(S, run, "steps", 1, FLOW_COUNT_MAX, &r->steps))
+    return HNN_ERR_SCRIPT;
+  ast *He = flow_option(run, "H");
+  if (He && (flow_eval_number(S, He, &r->H0) || !isfinite(r->H0))) {
+    if (!S->diags.nerrors) diag_error(&S->diags, He->src, He->loc, "H must be a finite number");
+    return HNN_ERR_SCRIPT;
+  }
+  r->every = r->steps >= 10 ? r->steps / 10 : 1;
+  if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &r->every)) return HNN_ERR_SCRIPT;
+  /* the data and the sizes of h(theta, x) */
+  r->act = state_lookup(S, positional(flow, 0)->name);
+  r->target = state_lookup(S, positional(flow, 1)->name);
+  ast *Xa = positional(flow, 2);
+  sym *Xp = state_lookup(S, Xa->name);
+  if (Xp->shape.kind == IR_MATRIX) r->nx = Xp->shape.rows, r->n = Xp->shape.cols;
+  else r->nx = Xp->shape.rows, r->n = 1;
+  r->X = hnn_xmalloc((size_t)r->nx * r->n * sizeof *r->X);
+  memcpy(r->X, Xp->data, (size_t)r->nx * r->n * sizeof *r->X);
+  ty tt = r->act->sig.formal[0], tx = r->act->sig.formal[1], tf = r->target->sig.formal[0];
+  r->dim = tt.kind == TY_SCALAR ? 1 : tt.kind == TY_VECTOR && tt.r.val > 0 ? tt.r.val : 0;
+  int nx_ok = (tx.kind == TY_SCALAR && r->n == 1) || (tx.kind == TY_VECTOR && (tx.r.val == r->n || tx.r.val == 0));
+  int nf_ok = (tf.kind == TY_SCALAR && r->n == 1) || (tf.kind == TY_VECTOR && (tf.r.val == r->n || tf.r.val == 0));
+  if (!r->dim || !nx_ok || !nf_ok) {
+    diag_error(&S->diags, flow->decl->src, flow->decl->loc,
+               "rho_h: theta must be a number or a vector of fixed size, and x of h and f must match the data's points (%d values each)", r->n);
+    return HNN_ERR_SCRIPT;
+  }
+  int status = law_read(S, run->kids[0], "a rho_h run starts from", &r->L);
+  if (status != HNN_OK) return status;
+  if (r->L.n != r->dim) {
+    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the start is a law in dimension %d, theta has %d values", r->L.n, r->dim);
+    return HNN_ERR_SCRIPT;
+  }
+  ast *g = flow_option(run, "grid");
+  r->grid = g != NULL;
+  if (r->grid) {
+    double *v = NULL;
+    ir_shape sh;
+    int bad = flow_eval_value(S, g, &v, &sh) != HNN_OK;
+    if (!bad && !(sh.kind == IR_VECTOR && sh.rows == 2 && v[0] < v[1] && isfinite(v[0]) && isfinite(v[1]))) {
+      diag_error(&S->diags, g->src, g->loc, "grid is [lo, hi] with lo < hi");
+      bad = 1;
+    }
+    if (!bad) r->lo = v[0], r->hi = v[1];
+    free(v);
+    if (bad) return HNN_ERR_SCRIPT;
+    r->M = 200;
+    if (flow_opt_count(S, run, "cells", 3, 10000000, &r->M)) return HNN_ERR_SCRIPT;
+    if (r->dim != 1) {
+      diag_error(&S->diags, g->src, g->loc, "the grid is 1-D: theta must be a number (use particles for theta in R^%d)", r->dim);
+      return HNN_ERR_SCRIPT;
+    }
+    if (r->L.kind == LAW_POINTS) {
+      diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "a grid run starts from a law with a density (uniform, normal, mixture), not from points");
+      return HNN_ERR_SCRIPT;
+    }
+  } else {
+    if (r->form != RHOH_CHAOS) {
+      diag_error(&S->diags, run->src, run->loc,
+                 "form %s needs grad H of a density (003 Sec. 3.2): it runs on a grid; particles carry the chaos form (3.23)",
+                 form_names[r->form]);
+      return HNN_ERR_SCRIPT;
+    }
+    r->N = r->L.kind == LAW_POINTS ? r->L.npoints : 1000;
+    if (flow_opt_count(S, run, "particles", 1, 10000000, &r->N)) return HNN_ERR_SCRIPT;
+    if (r->L.kind == LAW_POINTS && r->N != r->L.npoints) {
+      diag_error(&S->diags, run->src, run->loc, "the start has %d points but the run asks for %ld particles", r->L.npoints, r->N);
+      return HNN_ERR_SCRIPT;
+    }
+  }
+  double snaps = floor((double)r->steps / (double)r->every) + 2, per = r->grid ? (double)r->M : (double)r->N;
+  J->plan.rows = snaps * (run->kids[1] ? per + 1 : 1);
+  J->plan.values = r->dim + 4 > 8 ? r->dim + 4 : 8;
+  J->plan.memory = r->grid ? (double)r->M * r->nx * 16 + (double)r->M * 80 : (double)r->N * r->nx * (r->dim + 1) * 8 + (double)r->N * (r->dim + 1) * 64;
+  return HNN_OK;
+}
+
+/* [grad_theta h, h](theta, x) as one callback. */
+static int compile_act(hnn_state *S, rrun *r) {
+  ir_ctx *ir = ir_ctx_new();
+  ir_node *v[2] = { ir_var(ir, ir_vector_shape(r->dim), "theta"), ir_var(ir, ir_vector_shape(r->n), "x") };
+  ir_node *args[2];
+  for (int i = 0; i < 2; i++) args[i] = r->act->sig.formal[i].kind == TY_SCALAR ? ir_index(ir, v[i], 0, 0) : v[i];
+  ir_node *hv = lower_inline(S, ir, r->act, 2, args);
+  hnn_fn *f = NULL;
+  if (hv) {
+    ir_node *g[2] = { NULL, NULL };
+    diff_grad(ir, hv, 2, v, g);
+    ir_node *parts[2] = { g[0], ir_bcast(ir, hv, ir_vector_shape(1)) };
+    ir_node *all = g[0] ? ir_concat(ir, 2, parts) : NULL;
+    f = all ? state_compile(S, ir, 2, v, 0, NULL, 1, &all, 0) : NULL;
+  }
+  ir_ctx_free(ir);
+  if (!f) return 1;
+  state_fn_later(S, f, &r->act_fn.fn);
+  r->act_fn.nwork = f->nwork;
+  return 0;
+}
+
+static int rhoh_compile(flow_job *J) {
+  rrun *r = J->priv;
+  return compile_act(J->S, r) || flow_fn_of(J->S, r->target, HNN_VALUE, r->n, &r->f_fn);
+}
+
+static int open_outputs(hnn_state *S, ast *run, rrun *r, char **err) {
+  const char *path = run->kids[1] ? run->kids[1]->name : NULL;
+  int nc = r->grid ? 3 : r->dim + 2;
+  char **names = hnn_xcalloc((size_t)nc + 1, sizeof *names);
+  if (r->grid) {
+    names[0] = hnn_xstrdup("theta");
+    names[1] = hnn_xstrdup("rho");
+    names[2] = hnn_xstrdup("H");
+  } else {
+    names[0] = hnn_xstrdup("particle");
+    run_out_names(names + 1, "theta", r->dim);
+    names[r->dim + 1] = hnn_xstrdup("H");
+  }
+  if (path) r->c.out = run_out_open(S, path, nc, (const char *const *)names, err);
+  for (int i = 0; i < nc; i++) free(names[i]);
+  free(names);
+  if (path && !r->c.out) return 1;
+  static const char *const mn[] = { "G", "loss", "mass", "dissipation", "mean_H" };
+  char *mpath = run_out_sibling(path, "_monitor");
+  r->mon = run_out_open(S, mpath, 5, mn, err);
+  free(mpath);
+  return r->mon == NULL;
+}
+
+static int emit_monitor(rrun *r, double t, long step, const rhoh_monitor *m) {
+  double row[5] = { m->G, m->loss, m->mass, m->dissipation, m->mean_H };
+  return run_out_row(r->mon, t, step, row);
+}
+
+static int emit_grid(rrun *r, rhoh_grid *g, double t, long step) {
+  rhoh_monitor m;
+  rhoh_grid_monitor(g, &m);
+  if (emit_monitor(r, t, step, &m)) return 1;
+  for (long a = 0; r->c.out && a < r->M; a++) {
+    double row[3] = { rhoh_grid_center(g, (int)a), rhoh_grid_rho(g)[a], rhoh_grid_H(g)[a] };
+    if (run_out_row(r->c.out, t, step, row)) return 1;
+  }
+  return 0;
+}
+
+static int emit_particles(rrun *r, rhoh_particles *p, double t, long step, double *row) {
+  rhoh_monitor m;
+  rhoh_particles_monitor(p, &m);
+  if (emit_monitor(r, t, step, &m)) return 1;
+  for (long i = 0; r->c.out && i < r->N; i++) {
+    row[0] = (double)(i + 1);
+    memcpy(row + 1, rhoh_particles_theta(p) + i * r->dim, (size_t)r->dim * sizeof *row);
+    row[r->dim + 1] = rhoh_particles_H(p)[i];
+    if (run_out_row(r->c.out, t, step, row)) return 1;
+  }
+  return 0;
+}
+
+static int call_act(rrun *r, double *ws, double *in, double *out) {
+  if (r->act_fn.fn(in, NULL, out, ws)) return 1;
+  for (int k = 0; k <= r->dim; k++)
+    if (!isfinite(out[k])) return 1;
+  return 0;
+}
+
+static int rhoh_run(flow_job *J) {
+  hnn_state *S = J->S;
+  ast *run = J->run;
+  sym *flow = J->flow;
+  rrun *r = J->priv;
+  int nx = r->nx, n = r->n, dim = r->dim, status = HNN_OK;
+  char msg[512] = "", *err = NULL;
+  size_t wsn = (r->act_fn.nwork > r->f_fn.nwork ? r->act_fn.nwork : r->f_fn.nwork) + 1;
+  double *ws = hnn_xcalloc(wsn, sizeof *ws), *in = hnn_xcalloc((size_t)(dim + n), sizeof *in);
+  double *out = hnn_xcalloc((size_t)dim + 1, sizeof *out);
+  double *q = hnn_xmalloc((size_t)nx * sizeof *q), *f = hnn_xmalloc((size_t)nx * sizeof *f);
+  for (int j = 0; j < nx && !msg[0]; j++) {
+    q[j] = 1.0 / nx;
+    if (r->f_fn.fn(r->X + (size_t)j * n, NULL, &f[j], ws) || !isfinite(f[j]))
+      snprintf(msg, sizeof msg, "the target '%s' is not finite at data point %d", r->target->name, j + 1);
+  }
+  rhoh_data d = { nx, q, f, r->lambda };
+  rhoh_grid *g = NULL;
+  rhoh_particles *p = NULL;
+  double *row = hnn_xcalloc((size_t)dim + 3, sizeof *row);
+  if (!msg[0] && r->grid) {
+    int M = (int)r->M;
+    double hc = (r->hi - r->lo) / M;
+    double *hv = hnn_xmalloc((size_t)M * nx * sizeof *hv), *hd = hnn_xmalloc((size_t)M * nx * sizeof *hd);
+    double *rho0 = hnn_xmalloc((size_t)M * sizeof *rho0), *H0 = hnn_xmalloc((size_t)M * sizeof *H0);
+    for (int a = 0; a < M && !msg[0]; a++) {
+      in[0] = r->lo + (a + 0.5) * hc;
+      rho0[a] = law_density(&r->L, in);
+      H0[a] = r->H0;
+      for (int j = 0; j < nx && !msg[0]; j++) {
+        memcpy(in + 1, r->X + (size_t)j * n, (size_t)n * sizeof *in);
+        if (call_act(r, ws, in, out)) snprintf(msg, sizeof msg, "the activation is not finite at theta = %g", in[0]);
+        hv[(size_t)a * nx + j] = out[1];
+        hd[(size_t)a * nx + j] = out[0];
+      }
+    }
+    if (!msg[0]) g = rhoh_grid_new(r->form, &d, M, r->lo, r->hi, hv, hd, rho0, H0, msg, sizeof msg);
+    free(hv), free(hd), free(rho0), free(H0);
+  } else if (!msg[0]) {
+    size_t N = (size_t)r->N;
+    double *th = hnn_xmalloc(N * dim * sizeof *th), *H0 = hnn_xmalloc(N * sizeof *H0);
+    gsl_rng *rng = rng_stream(S->seed, RNG_RUN, rng_name_index(flow->name) ^ 0x2b0f);
+    law_sample(&r->L, (int)N, rng, th, NULL);
+    gsl_rng_free(rng);
+    for (size_t i = 0; i < N; i++) H0[i] = r->H0;
+    p = rhoh_particles_new(&d, dim, n, r->X, r->act_fn, N, th, H0, msg, sizeof msg);
+    free(th), free(H0);
+  }
+  if ((g || p) && open_outputs(S, run, r, &err)) {
+    diag_error(&S->diags, run->src, run->loc, "%s", err);
+    status = HNN_ERR_RUNTIME;
+    if (r->c.out) run_out_abort(r->c.out);
+    r->c.out = NULL;
+  } else if (g || p) {
+    r->c.steps_end = r->steps;
+    flow_progress_start(&r->c, S, flow->name);
+    int bad = g ? emit_grid(r, g, 0, 0) : emit_particles(r, p, 0, 0, row);
+    for (long s = 1; s <= r->steps && !bad && !msg[0]; s++) {
+      if (flow_interrupted()) {
+        snprintf(msg, sizeof msg, "interrupted at t = %g", (double)(s - 1) * r->h);
+        break;
+      }
+      if (g ? rhoh_grid_step(g, r->h, msg, sizeof msg) : rhoh_particles_step(p, r->h, msg, sizeof msg)) break;
+      if (s % r->every == 0 || s == r->steps) bad = g ? emit_grid(r, g, (double)s * r->h, s) : emit_particles(r, p, (double)s * r->h, s, row);
+      flow_progress(&r->c, (double)s * r->h, s);
+    }
+    flow_progress_end(&r->c);
+    if (bad && !msg[0]) snprintf(msg, sizeof msg, "cannot write the output");
+    if (!msg[0] && r->c.out && run_out_close(r->c.out, &err)) snprintf(msg, sizeof msg, "%s", err);
+    else if (msg[0] && r->c.out) run_out_abort(r->c.out);
+    r->c.out = NULL;
+    if (!msg[0] && run_out_close(r->mon, &err)) snprintf(msg, sizeof msg, "%s", err);
+    else if (msg[0]) run_out_abort(r->mon);
+    r->mon = NULL;
+  }
+  if (msg[0] && status == HNN_OK) {
+    diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, msg);
+    status = HNN_ERR_RUNTIME;
+  }
+  free(err);
+  rhoh_grid_free(g);
+  rhoh_particles_free(p);
+  free(ws), free(in), free(out), free(q), free(f), free(row);
+  return status;
+}
+
+static void rhoh_release(flow_job *J) {
+  rrun *r = J->priv;
+  if (!r) return;
+  law_free(&r->L);
+  free(r->X);
+  free(r);
+  J->priv = NULL;
+}
+
+const flow_kind flow_kind_rho_h = {
+  .name = "rho_h", .usage = "rho_h(h, f, X, lambda = 0, form = separated | transported | chaos)",
+  .options = rhoh_run_options, .siblings = { "_monitor" }, .check_decl = rhoh_check_decl, .check_run = rhoh_check_run,
+  .prepare = rhoh_prepare, .compile = rhoh_compile, .run = rhoh_run, .release = rhoh_release
+};
