@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "diff.h"
 #include "lower.h"
 
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
@@ -13,6 +14,28 @@ int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out) {
   if (!f) return 1;
   state_fn_later(S, f, &out->fn);
   out->nwork = f->nwork;
+  return 0;
+}
+
+int flow_fn_grad1_value(hnn_state *S, sym *f, int nargs, const int *sizes, flow_fn *out) {
+  ir_ctx *ir = ir_ctx_new();
+  ir_node *v[4], *args[4], *g[4] = { NULL, NULL, NULL, NULL };
+  for (int i = 0; i < nargs && i < 4; i++) {
+    v[i] = ir_var(ir, ir_vector_shape(sizes[i]), "a");
+    args[i] = f->sig.formal[i].kind == TY_SCALAR ? ir_index(ir, v[i], 0, 0) : v[i];
+  }
+  ir_node *val = nargs <= 4 ? lower_inline(S, ir, f, nargs, args) : NULL;
+  hnn_fn *fn = NULL;
+  if (val) {
+    diff_grad(ir, val, nargs, v, g);
+    ir_node *parts[2] = { g[0], ir_bcast(ir, val, ir_vector_shape(1)) };
+    ir_node *all = g[0] ? ir_concat(ir, 2, parts) : NULL;
+    fn = all ? state_compile(S, ir, nargs, v, 0, NULL, 1, &all, 0) : NULL;
+  }
+  ir_ctx_free(ir);
+  if (!fn) return 1;
+  state_fn_later(S, fn, &out->fn);
+  out->nwork = fn->nwork;
   return 0;
 }
 

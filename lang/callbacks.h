@@ -14,6 +14,12 @@
 ** batch ends, if one is open: state_fn_later).  1 when it does not
 ** compile (message in S->diags). */
 int flow_fn_of(hnn_state *S, sym *s, int what, int n, flow_fn *out);
+/* One callback of f's arguments concatenated (argument i a vector of
+** sizes[i] values; a scalar formal takes its one value) giving the
+** gradient in the first argument, then the value: [grad_1 f (sizes[0]), f].
+** For kernels k(x, y) and activations h(theta, x).  1 when it does not
+** compile (message in S->diags). */
+int flow_fn_grad1_value(hnn_state *S, sym *f, int nargs, const int *sizes, flow_fn *out);
 /* The metric g at size n into P: metric_diagonal, then G, G^-1 and (diagonal
 ** metrics) dg/dx.  1 when a callback does not compile. */
 int flow_metric_problem(hnn_state *S, sym *g, int n, flow_problem *P);

@@ -34,6 +34,17 @@ static int check_data(const rhoh_data *d, char *msg, size_t len) {
   return 0;
 }
 
+/* dst = src with its own copies of the weights and targets. */
+static void copy_data(rhoh_data *dst, const rhoh_data *src, double **q, double **f) {
+  *dst = *src;
+  *q = xcalloc((size_t)src->nx, sizeof **q);
+  *f = xcalloc((size_t)src->nx, sizeof **f);
+  memcpy(*q, src->q, (size_t)src->nx * sizeof **q);
+  memcpy(*f, src->f, (size_t)src->nx * sizeof **f);
+  dst->q = *q;
+  dst->f = *f;
+}
+
 /* r_j = u(x_j) - f(x_j) with u(x_j) = sum_a c_a hv[a, j]; the loss. */
 static double residual(const rhoh_data *d, int M, const double *c, const double *hv, double *r) {
   double loss = 0;
@@ -100,13 +111,7 @@ rhoh_grid *rhoh_grid_new(rhoh_form form, const rhoh_data *d, int M, double lo, d
   }
   rhoh_grid *g = xcalloc(1, sizeof *g);
   g->form = form;
-  g->d = *d;
-  g->q = xcalloc((size_t)d->nx, sizeof *g->q);
-  g->f = xcalloc((size_t)d->nx, sizeof *g->f);
-  memcpy(g->q, d->q, (size_t)d->nx * sizeof *g->q);
-  memcpy(g->f, d->f, (size_t)d->nx * sizeof *g->f);
-  g->d.q = g->q;
-  g->d.f = g->f;
+  copy_data(&g->d, d, &g->q, &g->f);
   g->M = M;
   g->lo = lo;
   g->h = h;
@@ -261,13 +266,7 @@ rhoh_particles *rhoh_particles_new(const rhoh_data *d, int dim, int n, const dou
     return NULL;
   }
   rhoh_particles *p = xcalloc(1, sizeof *p);
-  p->d = *d;
-  p->q = xcalloc((size_t)d->nx, sizeof *p->q);
-  p->f = xcalloc((size_t)d->nx, sizeof *p->f);
-  memcpy(p->q, d->q, (size_t)d->nx * sizeof *p->q);
-  memcpy(p->f, d->f, (size_t)d->nx * sizeof *p->f);
-  p->d.q = p->q;
-  p->d.f = p->f;
+  copy_data(&p->d, d, &p->q, &p->f);
   p->dim = dim;
   p->n = n;
   p->x = xcalloc((size_t)d->nx * n, sizeof *p->x);

@@ -67,26 +67,6 @@ static int compile_local(hnn_state *S, const energy_decl *d, const double *coef,
   return HNN_OK;
 }
 
-/* grad_x then value of k(x, y), one callback of [x, y]. */
-static int compile_pair(hnn_state *S, sym *k, int n, flow_fn *out) {
-  ir_ctx *ir = ir_ctx_new();
-  ir_node *xy[2] = { ir_var(ir, ir_vector_shape(n), "x"), ir_var(ir, ir_vector_shape(n), "y") };
-  ir_node *v = at_point(S, ir, k, 2, xy);
-  hnn_fn *f = NULL;
-  if (v) {
-    ir_node *g[2] = { NULL, NULL };
-    diff_grad(ir, v, 2, xy, g);
-    ir_node *parts[2] = { g[0], ir_bcast(ir, v, ir_vector_shape(1)) };
-    ir_node *all = g[0] ? ir_concat(ir, 2, parts) : NULL;
-    f = all ? state_compile(S, ir, 2, xy, 0, NULL, 1, &all, 0) : NULL;
-  }
-  ir_ctx_free(ir);
-  if (!f) return HNN_ERR_SCRIPT;
-  state_fn_later(S, f, &out->fn);
-  out->nwork = f->nwork;
-  return HNN_OK;
-}
-
 /* The target's points: a point set as is (equal weights), another law drawn
 ** `samples` times (default 1000) from the term's own stream. */
 static int read_target(hnn_state *S, sym *E, int index, const energy_term *t, int n, em_term *m) {
@@ -174,7 +154,8 @@ int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M) {
       }
       if (r == HNN_OK && t->fn) {
         m->k = t->fn;
-        r = compile_pair(S, t->fn, n, &m->kernel.pair);
+        int sizes[2] = { n, n };
+        if (flow_fn_grad1_value(S, t->fn, 2, sizes, &m->kernel.pair)) r = HNN_ERR_SCRIPT;
       }
       if (r == HNN_OK && t->target) r = read_target(S, E, i, t, n, m);
       break;

@@ -18,10 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff.h"
 #include "flowkind.h"
 #include "law.h"
-#include "lower.h"
 #include "rhoh.h"
 #include "rng.h"
 
@@ -213,31 +211,10 @@ static int rhoh_prepare(flow_job *J) {
   return HNN_OK;
 }
 
-/* [grad_theta h, h](theta, x) as one callback. */
-static int compile_act(hnn_state *S, rrun *r) {
-  ir_ctx *ir = ir_ctx_new();
-  ir_node *v[2] = { ir_var(ir, ir_vector_shape(r->dim), "theta"), ir_var(ir, ir_vector_shape(r->n), "x") };
-  ir_node *args[2];
-  for (int i = 0; i < 2; i++) args[i] = r->act->sig.formal[i].kind == TY_SCALAR ? ir_index(ir, v[i], 0, 0) : v[i];
-  ir_node *hv = lower_inline(S, ir, r->act, 2, args);
-  hnn_fn *f = NULL;
-  if (hv) {
-    ir_node *g[2] = { NULL, NULL };
-    diff_grad(ir, hv, 2, v, g);
-    ir_node *parts[2] = { g[0], ir_bcast(ir, hv, ir_vector_shape(1)) };
-    ir_node *all = g[0] ? ir_concat(ir, 2, parts) : NULL;
-    f = all ? state_compile(S, ir, 2, v, 0, NULL, 1, &all, 0) : NULL;
-  }
-  ir_ctx_free(ir);
-  if (!f) return 1;
-  state_fn_later(S, f, &r->act_fn.fn);
-  r->act_fn.nwork = f->nwork;
-  return 0;
-}
-
 static int rhoh_compile(flow_job *J) {
   rrun *r = J->priv;
-  return compile_act(J->S, r) || flow_fn_of(J->S, r->target, HNN_VALUE, r->n, &r->f_fn);
+  int sizes[2] = { r->dim, r->n };
+  return flow_fn_grad1_value(J->S, r->act, 2, sizes, &r->act_fn) || flow_fn_of(J->S, r->target, HNN_VALUE, r->n, &r->f_fn);
 }
 
 static int open_outputs(hnn_state *S, ast *run, rrun *r, char **err) {
