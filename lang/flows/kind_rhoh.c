@@ -20,6 +20,7 @@
 
 #include "flowkind.h"
 #include "law.h"
+#include "netfit.h"
 #include "rhoh.h"
 #include "rng.h"
 
@@ -28,65 +29,16 @@ static const char *const form_names[] = { "separated", "transported", "chaos" };
 
 /* --------------------------------------------------------- declaration */
 
-static sym *role_fn(hnn_state *S, ast *a, int nformals, const char *what) {
-  sym *f = a->kind == AST_NAME ? state_lookup(S, a->name) : NULL;
-  if (!f || (f->kind != SYM_FUNCTION && f->kind != SYM_OBJECTIVE)) {
-    diag_error(&S->diags, a->src, a->loc, "rho_h expects %s here", what);
-    return NULL;
-  }
-  if (sema_check_sym(S, f)) return NULL;
-  if (f->sig.nformals != nformals || f->sig.result.kind != TY_SCALAR) {
-    diag_error(&S->diags, a->src, a->loc, "'%s' must be %s", f->name, what);
-    return NULL;
-  }
-  return f;
+static int rhoh_keyword(hnn_state *S, ast *a) {
+  if (strcmp(a->name, "lambda") == 0) return flow_check_number(S, a->kids[0], "lambda");
+  if (strcmp(a->name, "form") != 0) return -1;
+  for (int f = 0; f < 3; f++)
+    if (a->kids[0]->kind == AST_NAME && strcmp(a->kids[0]->name, form_names[f]) == 0) return 0;
+  diag_error(&S->diags, a->kids[0]->src, a->kids[0]->loc, "form is separated (003 eq. 3.19), transported (3.21) or chaos (3.23)");
+  return 1;
 }
 
-static int rhoh_check_decl(hnn_state *S, sym *s, const flow_kind *k) {
-  ast *call = s->decl->kids[0];
-  int npos = 0, errs = 0;
-  for (int i = 0; i < call->nkids; i++) {
-    ast *a = call->kids[i];
-    if (a->kind == AST_KWARG) {
-      if (strcmp(a->name, "lambda") == 0) {
-        errs += flow_check_number(S, a->kids[0], "lambda");
-      } else if (strcmp(a->name, "form") == 0) {
-        int ok = 0;
-        for (int f = 0; f < 3; f++) ok |= a->kids[0]->kind == AST_NAME && strcmp(a->kids[0]->name, form_names[f]) == 0;
-        if (!ok) {
-          diag_error(&S->diags, a->kids[0]->src, a->kids[0]->loc, "form is separated (003 eq. 3.19), transported (3.21) or chaos (3.23)");
-          errs++;
-        }
-      } else {
-        diag_error(&S->diags, a->src, a->name_loc, "rho_h takes no argument '%s' (usage: %s)", a->name, k->usage);
-        errs++;
-      }
-      continue;
-    }
-    npos++;
-    if (npos == 1) errs += !role_fn(S, a, 2, "an activation h(theta, x): a function of two arguments with a scalar value");
-    else if (npos == 2) errs += !role_fn(S, a, 1, "a target f(x): a function of one argument with a scalar value");
-    else if (npos == 3) {
-      sym *p = a->kind == AST_NAME ? state_lookup(S, a->name) : NULL;
-      if (!p || p->kind != SYM_PARAM) {
-        diag_error(&S->diags, a->src, a->loc, "the data are a param: a vector of points, or a matrix with one point per row");
-        errs++;
-      } else errs += sema_check_sym(S, p);
-    }
-  }
-  if (!errs && npos != 3) {
-    diag_error(&S->diags, call->src, call->loc, "usage: flow %s = %s", s->name, k->usage);
-    errs++;
-  }
-  return errs;
-}
-
-static ast *positional(sym *flow, int which) {
-  ast *call = flow->decl->kids[0];
-  for (int i = 0, n = 0; i < call->nkids; i++)
-    if (call->kids[i]->kind != AST_KWARG && n++ == which) return call->kids[i];
-  return NULL;
-}
+static int rhoh_check_decl(hnn_state *S, sym *s, const flow_kind *k) { return netfit_check_decl(S, s, k, rhoh_keyword); }
 
 static int rhoh_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
@@ -110,12 +62,10 @@ typedef struct rrun {
   rhoh_form form;
   double lambda, H0, h;
   long steps, every, N, M;
-  int grid, dim, n, nx;
+  int grid;
   double lo, hi;
   flow_law L;
-  double *X;               /* nx x n */
-  sym *act, *target;
-  flow_fn act_fn, f_fn;    /* [grad_theta h, h] of [theta, x]; f(x) */
+  netfit nf;
   run_ctx c;
   run_out *mon;
 } rrun;
@@ -143,28 +93,11 @@ static int rhoh_prepare(flow_job *J) {
   }
   r->every = r->steps >= 10 ? r->steps / 10 : 1;
   if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &r->every)) return HNN_ERR_SCRIPT;
-  /* the data and the sizes of h(theta, x) */
-  r->act = state_lookup(S, positional(flow, 0)->name);
-  r->target = state_lookup(S, positional(flow, 1)->name);
-  ast *Xa = positional(flow, 2);
-  sym *Xp = state_lookup(S, Xa->name);
-  if (Xp->shape.kind == IR_MATRIX) r->nx = Xp->shape.rows, r->n = Xp->shape.cols;
-  else r->nx = Xp->shape.rows, r->n = 1;
-  r->X = hnn_xmalloc((size_t)r->nx * r->n * sizeof *r->X);
-  memcpy(r->X, Xp->data, (size_t)r->nx * r->n * sizeof *r->X);
-  ty tt = r->act->sig.formal[0], tx = r->act->sig.formal[1], tf = r->target->sig.formal[0];
-  r->dim = tt.kind == TY_SCALAR ? 1 : tt.kind == TY_VECTOR && tt.r.val > 0 ? tt.r.val : 0;
-  int nx_ok = (tx.kind == TY_SCALAR && r->n == 1) || (tx.kind == TY_VECTOR && (tx.r.val == r->n || tx.r.val == 0));
-  int nf_ok = (tf.kind == TY_SCALAR && r->n == 1) || (tf.kind == TY_VECTOR && (tf.r.val == r->n || tf.r.val == 0));
-  if (!r->dim || !nx_ok || !nf_ok) {
-    diag_error(&S->diags, flow->decl->src, flow->decl->loc,
-               "rho_h: theta must be a number or a vector of fixed size, and x of h and f must match the data's points (%d values each)", r->n);
-    return HNN_ERR_SCRIPT;
-  }
+  if (netfit_prepare(S, flow, &r->nf)) return HNN_ERR_SCRIPT;
   int status = law_read(S, run->kids[0], "a rho_h run starts from", &r->L);
   if (status != HNN_OK) return status;
-  if (r->L.n != r->dim) {
-    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the start is a law in dimension %d, theta has %d values", r->L.n, r->dim);
+  if (r->L.n != r->nf.dim) {
+    diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the start is a law in dimension %d, theta has %d values", r->L.n, r->nf.dim);
     return HNN_ERR_SCRIPT;
   }
   ast *g = flow_option(run, "grid");
@@ -182,8 +115,8 @@ static int rhoh_prepare(flow_job *J) {
     if (bad) return HNN_ERR_SCRIPT;
     r->M = 200;
     if (flow_opt_count(S, run, "cells", 3, 10000000, &r->M)) return HNN_ERR_SCRIPT;
-    if (r->dim != 1) {
-      diag_error(&S->diags, g->src, g->loc, "the grid is 1-D: theta must be a number (use particles for theta in R^%d)", r->dim);
+    if (r->nf.dim != 1) {
+      diag_error(&S->diags, g->src, g->loc, "the grid is 1-D: theta must be a number (use particles for theta in R^%d)", r->nf.dim);
       return HNN_ERR_SCRIPT;
     }
     if (r->L.kind == LAW_POINTS) {
@@ -206,20 +139,19 @@ static int rhoh_prepare(flow_job *J) {
   }
   double snaps = floor((double)r->steps / (double)r->every) + 2, per = r->grid ? (double)r->M : (double)r->N;
   J->plan.rows = snaps * (run->kids[1] ? per + 1 : 1);
-  J->plan.values = r->dim + 4 > 8 ? r->dim + 4 : 8;
-  J->plan.memory = r->grid ? (double)r->M * r->nx * 16 + (double)r->M * 80 : (double)r->N * r->nx * (r->dim + 1) * 8 + (double)r->N * (r->dim + 1) * 64;
+  J->plan.values = r->nf.dim + 4 > 8 ? r->nf.dim + 4 : 8;
+  J->plan.memory = r->grid ? (double)r->M * r->nf.nx * 16 + (double)r->M * 80 : (double)r->N * r->nf.nx * (r->nf.dim + 1) * 8 + (double)r->N * (r->nf.dim + 1) * 64;
   return HNN_OK;
 }
 
 static int rhoh_compile(flow_job *J) {
   rrun *r = J->priv;
-  int sizes[2] = { r->dim, r->n };
-  return flow_fn_grad1_value(J->S, r->act, 2, sizes, &r->act_fn) || flow_fn_of(J->S, r->target, HNN_VALUE, r->n, &r->f_fn);
+  return netfit_compile(J->S, &r->nf);
 }
 
 static int open_outputs(hnn_state *S, ast *run, rrun *r, char **err) {
   const char *path = run->kids[1] ? run->kids[1]->name : NULL;
-  int nc = r->grid ? 3 : r->dim + 2;
+  int nc = r->grid ? 3 : r->nf.dim + 2;
   char **names = hnn_xcalloc((size_t)nc + 1, sizeof *names);
   if (r->grid) {
     names[0] = hnn_xstrdup("theta");
@@ -227,8 +159,8 @@ static int open_outputs(hnn_state *S, ast *run, rrun *r, char **err) {
     names[2] = hnn_xstrdup("H");
   } else {
     names[0] = hnn_xstrdup("particle");
-    run_out_names(names + 1, "theta", r->dim);
-    names[r->dim + 1] = hnn_xstrdup("H");
+    run_out_names(names + 1, "theta", r->nf.dim);
+    names[r->nf.dim + 1] = hnn_xstrdup("H");
   }
   if (path) r->c.out = run_out_open(S, path, nc, (const char *const *)names, err);
   for (int i = 0; i < nc; i++) free(names[i]);
@@ -263,17 +195,10 @@ static int emit_particles(rrun *r, rhoh_particles *p, double t, long step, doubl
   if (emit_monitor(r, t, step, &m)) return 1;
   for (long i = 0; r->c.out && i < r->N; i++) {
     row[0] = (double)(i + 1);
-    memcpy(row + 1, rhoh_particles_theta(p) + i * r->dim, (size_t)r->dim * sizeof *row);
-    row[r->dim + 1] = rhoh_particles_H(p)[i];
+    memcpy(row + 1, rhoh_particles_theta(p) + i * r->nf.dim, (size_t)r->nf.dim * sizeof *row);
+    row[r->nf.dim + 1] = rhoh_particles_H(p)[i];
     if (run_out_row(r->c.out, t, step, row)) return 1;
   }
-  return 0;
-}
-
-static int call_act(rrun *r, double *ws, double *in, double *out) {
-  if (r->act_fn.fn(in, NULL, out, ws)) return 1;
-  for (int k = 0; k <= r->dim; k++)
-    if (!isfinite(out[k])) return 1;
   return 0;
 }
 
@@ -282,17 +207,13 @@ static int rhoh_run(flow_job *J) {
   ast *run = J->run;
   sym *flow = J->flow;
   rrun *r = J->priv;
-  int nx = r->nx, n = r->n, dim = r->dim, status = HNN_OK;
+  const netfit *nf = &r->nf;
+  int nx = nf->nx, n = nf->n, dim = nf->dim, status = HNN_OK;
   char msg[512] = "", *err = NULL;
-  size_t wsn = (r->act_fn.nwork > r->f_fn.nwork ? r->act_fn.nwork : r->f_fn.nwork) + 1;
-  double *ws = hnn_xcalloc(wsn, sizeof *ws), *in = hnn_xcalloc((size_t)(dim + n), sizeof *in);
-  double *out = hnn_xcalloc((size_t)dim + 1, sizeof *out);
+  double *ws = hnn_xcalloc(nf->act_fn.nwork + 1, sizeof *ws), *in = hnn_xcalloc((size_t)(dim + n), sizeof *in);
+  double *out = hnn_xcalloc((size_t)dim + 1, sizeof *out), *th = hnn_xcalloc((size_t)dim, sizeof *th);
   double *q = hnn_xmalloc((size_t)nx * sizeof *q), *f = hnn_xmalloc((size_t)nx * sizeof *f);
-  for (int j = 0; j < nx && !msg[0]; j++) {
-    q[j] = 1.0 / nx;
-    if (r->f_fn.fn(r->X + (size_t)j * n, NULL, &f[j], ws) || !isfinite(f[j]))
-      snprintf(msg, sizeof msg, "the target '%s' is not finite at data point %d", r->target->name, j + 1);
-  }
+  netfit_targets(nf, q, f, msg, sizeof msg);
   rhoh_data d = { nx, q, f, r->lambda };
   rhoh_grid *g = NULL;
   rhoh_particles *p = NULL;
@@ -303,12 +224,12 @@ static int rhoh_run(flow_job *J) {
     double *hv = hnn_xmalloc((size_t)M * nx * sizeof *hv), *hd = hnn_xmalloc((size_t)M * nx * sizeof *hd);
     double *rho0 = hnn_xmalloc((size_t)M * sizeof *rho0), *H0 = hnn_xmalloc((size_t)M * sizeof *H0);
     for (int a = 0; a < M && !msg[0]; a++) {
-      in[0] = r->lo + (a + 0.5) * hc;
-      rho0[a] = law_density(&r->L, in);
+      th[0] = r->lo + (a + 0.5) * hc;
+      rho0[a] = law_density(&r->L, th);
       H0[a] = r->H0;
       for (int j = 0; j < nx && !msg[0]; j++) {
-        memcpy(in + 1, r->X + (size_t)j * n, (size_t)n * sizeof *in);
-        if (call_act(r, ws, in, out)) snprintf(msg, sizeof msg, "the activation is not finite at theta = %g", in[0]);
+        if (netfit_act(nf, th, nf->X + (size_t)j * n, in, out, ws))
+          snprintf(msg, sizeof msg, "the activation is not finite at theta = %g", th[0]);
         hv[(size_t)a * nx + j] = out[1];
         hd[(size_t)a * nx + j] = out[0];
       }
@@ -317,13 +238,13 @@ static int rhoh_run(flow_job *J) {
     free(hv), free(hd), free(rho0), free(H0);
   } else if (!msg[0]) {
     size_t N = (size_t)r->N;
-    double *th = hnn_xmalloc(N * dim * sizeof *th), *H0 = hnn_xmalloc(N * sizeof *H0);
+    double *th0 = hnn_xmalloc(N * dim * sizeof *th0), *H0 = hnn_xmalloc(N * sizeof *H0);
     gsl_rng *rng = rng_stream(S->seed, RNG_RUN, rng_name_index(flow->name) ^ 0x2b0f);
-    law_sample(&r->L, (int)N, rng, th, NULL);
+    law_sample(&r->L, (int)N, rng, th0, NULL);
     gsl_rng_free(rng);
     for (size_t i = 0; i < N; i++) H0[i] = r->H0;
-    p = rhoh_particles_new(&d, dim, n, r->X, r->act_fn, N, th, H0, msg, sizeof msg);
-    free(th), free(H0);
+    p = rhoh_particles_new(&d, dim, n, nf->X, nf->act_fn, N, th0, H0, msg, sizeof msg);
+    free(th0), free(H0);
   }
   if ((g || p) && open_outputs(S, run, r, &err)) {
     diag_error(&S->diags, run->src, run->loc, "%s", err);
@@ -359,7 +280,7 @@ static int rhoh_run(flow_job *J) {
   free(err);
   rhoh_grid_free(g);
   rhoh_particles_free(p);
-  free(ws), free(in), free(out), free(q), free(f), free(row);
+  free(ws), free(in), free(out), free(th), free(q), free(f), free(row);
   return status;
 }
 
@@ -367,7 +288,7 @@ static void rhoh_release(flow_job *J) {
   rrun *r = J->priv;
   if (!r) return;
   law_free(&r->L);
-  free(r->X);
+  netfit_free(&r->nf);
   free(r);
   J->priv = NULL;
 }
