@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CG_REFINE 5
+
 struct cg_state {
   cg_problem p;
   double *x, *q, *f;       /* own copies */
@@ -142,17 +144,24 @@ int cg_step(cg_state *s, int ncand, const double *cand, cg_info *info, char *msg
   const cg_problem *p = &s->p;
   int d = p->dim, nx = p->nx;
   for (int j = 0; j < nx; j++) s->r[j] = s->u[j] - s->f[j];
-  /* the oracle: the best of the candidates and of the neurons in place */
+  /* the oracle: ascents from every candidate and from the CG_REFINE
+  ** neurons in place where |g| is largest (where the next atom often is,
+  ** late in a run; ascending from all of them would cost O(K) per step) */
   double *th = xcalloc((size_t)d, sizeof *th), *best_th = xcalloc((size_t)d, sizeof *best_th), best = 0;
-  int found = 0;
-  for (int k = 0; k < ncand + s->K; k++) {
-    memcpy(th, k < ncand ? cand + (size_t)k * d : s->theta + (size_t)(k - ncand) * d, (size_t)d * sizeof *th);
+  int top[CG_REFINE], ntop = 0, found = 0;
+  double topg[CG_REFINE];
+  for (int i = 0; i < s->K; i++) {
     double g;
-    if (ascend(s, th, &g)) {
-      snprintf(msg, len, "the activation is not finite during the oracle's search");
-      free(th), free(best_th);
-      return -1;
-    }
+    if (eval_g(s, s->theta + (size_t)i * d, NULL, &g, NULL)) goto bad;
+    if (ntop == CG_REFINE && fabs(g) <= topg[CG_REFINE - 1]) continue;
+    int at = ntop < CG_REFINE ? ntop++ : CG_REFINE - 1;   /* the last place, or the slot of the smallest */
+    for (; at > 0 && topg[at - 1] < fabs(g); at--) top[at] = top[at - 1], topg[at] = topg[at - 1];
+    top[at] = i, topg[at] = fabs(g);
+  }
+  for (int k = 0; k < ncand + ntop; k++) {
+    memcpy(th, k < ncand ? cand + (size_t)k * d : s->theta + (size_t)top[k - ncand] * d, (size_t)d * sizeof *th);
+    double g;
+    if (ascend(s, th, &g)) goto bad;
     if (!found || fabs(g) > fabs(best)) memcpy(best_th, th, (size_t)d * sizeof *th), best = g, found = 1;
   }
   double g;
@@ -195,4 +204,8 @@ int cg_step(cg_state *s, int ncand, const double *cand, cg_info *info, char *msg
   info->c_new = at >= 0 ? s->c[at] : 0;
   free(th), free(best_th);
   return 0;
+bad:
+  snprintf(msg, len, "the activation is not finite during the oracle's search");
+  free(th), free(best_th);
+  return -1;
 }

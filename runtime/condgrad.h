@@ -14,8 +14,8 @@
 ** search of the quadratic loss.
 **
 ** The oracle: theta* maximizes |g| by projected gradient ascent inside the
-** box [lo, hi]^d from the `starts` candidates the caller draws plus every
-** neuron already in the network; with an exact oracle the classical step
+** box [lo, hi]^d from the `starts` candidates the caller draws and from
+** the 5 neurons of the network where |g| is largest; with an exact oracle the classical step
 ** gives F_k - F* <= 2 C / (k + 2), C = (2 R max_theta |h(theta, .)|_q)^2.
 ** The Frank-Wolfe gap sum_i c_i g(theta_i) + R |g(theta*)| >= F - F* is
 ** reported at every step (an estimate from below when the oracle misses

@@ -33,6 +33,7 @@ static const flow_kind *const kinds[] = {
   &flow_kind_wasserstein,
   &flow_kind_geodesic,
   &flow_kind_rho_h,
+  &flow_kind_frank_wolfe,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
