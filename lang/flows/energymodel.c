@@ -10,6 +10,7 @@
 
 #include "callbacks.h"
 #include "diff.h"
+#include "kernelform.h"
 #include "law.h"
 #include "lower.h"
 #include "rng.h"
@@ -175,6 +176,9 @@ int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M) {
       if (r == HNN_OK && t->fn) {
         m->k = t->fn;
         r = compile_pair(S, t->fn, n, &m->kernel.pair);
+        /* the callback stays compiled: the reference, and what runs when
+        ** the form is not recognized (kernelform.h lists the forms) */
+        kernel_recognize(S, t->fn, &m->kernel);
       }
       if (r == HNN_OK && t->target) r = read_target(S, E, i, t, n, m);
       break;
