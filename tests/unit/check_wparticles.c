@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_run.h"
 #include "energymodel.h"
@@ -514,6 +515,85 @@ START_TEST(test_kde_terms) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ the kinds */
+
+/* Numbers of a CSV file without its '#' lines: *rows x *cols. */
+static double *read_csv(const char *path, int *rows, int *cols) {
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  char line[4096];
+  double *d = NULL;
+  int n = 0, cap = 0;
+  *rows = 0, *cols = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#') continue;
+    int c = 0;
+    for (char *p = line, *end; *p && *p != '\n'; p = *end == ',' ? end + 1 : end, c++) {
+      double v = strtod(p, &end);
+      if (end == p) break;
+      if (n == cap) d = realloc(d, (cap = cap ? 2 * cap : 256) * sizeof *d);
+      d[n++] = v;
+    }
+    *cols = c;
+    (*rows)++;
+  }
+  fclose(f);
+  return d;
+}
+
+/* A run through the language: the monitor's columns (potential = half the
+** second moment for V = |x|^2/2, the total the sum of the parts), the
+** energy decreasing, its change matching the integrated dissipation (the
+** trapezoid over h = 0.02: O(h^2) ~ 1e-3 of the change), the mean moved
+** by the potential alone, and one row per particle and written step. */
+START_TEST(test_run_monitor) {
+  char dir[] = "/tmp/hnn-wp-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  hnn_state *S = hnn_open();
+  hnn_set_output_dir(S, dir);
+  int r = hnn_load_string(S,
+                          "objective V(x[2]) = norm2(x)/2\n"
+                          "kernel k(x[2], y[2]) = -0.5*exp(-norm2(x - y)/2)\n"
+                          "energy E = potential(V) + interaction(k)\n"
+                          "flow p = particles(E)\n"
+                          "run p from normal([0.5, 0], [1, 1]) particles 40 h 0.02 steps 50 every 1 -> \"p.csv\"\n",
+                          "run.hnn");
+  ck_assert_msg(r == HNN_OK, "%s", hnn_error(S));
+  hnn_close(S);
+  char path[256];
+  int rows, cols;
+  snprintf(path, sizeof path, "%s/p_monitor.csv", dir);
+  double *m = read_csv(path, &rows, &cols);
+  /* t, step, potential, interaction, energy, dissipation, mean1, mean2, second_moment */
+  ck_assert_int_eq(rows, 51);
+  ck_assert_int_eq(cols, 9);
+  double change = m[4] - m[50 * 9 + 4], integral = 0;
+  for (int k = 0; k < rows; k++) {
+    const double *row = m + k * 9;
+    ck_assert_double_eq_tol(row[2], row[8] / 2, 1e-12);
+    ck_assert_double_eq_tol(row[4], row[2] + row[3], 1e-12);
+    /* the pair forces cancel: the mean follows Heun on dm/dt = -m exactly */
+    ck_assert_double_eq_tol(row[6], m[6] * pow(1 - 0.02 + 0.0002, k), 1e-12);
+    if (k) {
+      ck_assert(row[4] < row[4 - 9]);
+      integral += 0.01 * (row[5] + row[5 - 9]);
+    }
+  }
+  ck_assert_double_eq_tol(change, integral, 1e-3 * change);
+  free(m);
+  snprintf(path, sizeof path, "%s/p.csv", dir);
+  double *x = read_csv(path, &rows, &cols);
+  ck_assert_int_eq(rows, 51 * 40);
+  ck_assert_int_eq(cols, 5);
+  free(x);
+  snprintf(path, sizeof path, "%s/p.csv", dir);
+  remove(path);
+  snprintf(path, sizeof path, "%s/p_monitor.csv", dir);
+  remove(path);
+  rmdir(dir);
+}
+END_TEST
+
 Suite *wparticles_suite(void) {
   Suite *s = suite_create("wparticles");
   TCase *tc = tcase_create("core");
@@ -528,6 +608,7 @@ Suite *wparticles_suite(void) {
   tcase_add_test(tc, test_attraction_repulsion_2d);
   tcase_add_test(tc, test_repulsive_attractive);
   tcase_add_test(tc, test_propagation_of_chaos);
+  tcase_add_test(tc, test_run_monitor);
   suite_add_tcase(s, tc);
   return s;
 }
