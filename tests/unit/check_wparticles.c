@@ -644,6 +644,32 @@ START_TEST(test_porous_medium_barenblatt) {
 }
 END_TEST
 
+/* The same bits for 1 and 3 threads: every term (a recognized kernel, a
+** callback kernel, the KDE entropy and power terms) sums in an order fixed
+** by N. */
+START_TEST(test_threads_bits) {
+  hnn_state *S = load("objective V(x[2]) = norm2(x)/2\n"
+                      "kernel g(x[2], y[2]) = exp(-norm2(x - y)/2)\n"
+                      "kernel a(x[2], y[2]) = 0.3*log(1 + norm2(x - y))\n"
+                      "energy E = potential(V) + interaction(g) + interaction(a) + 0.5*entropy + power_entropy(3)\n");
+  energy_model M;
+  build(S, "E", 2, &M);
+  size_t N = 700;
+  double *xs[2];
+  for (int q = 0; q < 2; q++) {
+    wp_model W;
+    init_model(&W, &M, 2, N, 0, q ? 3 : 1);
+    xs[q] = cloud(2, N, 0, 1, 77);
+    flow_to(&W, xs[q], 0.01, 3);
+    wp_model_free(&W);
+  }
+  ck_assert_int_eq(memcmp(xs[0], xs[1], N * 2 * sizeof(double)), 0);
+  free(xs[0]), free(xs[1]);
+  energy_model_free(&M);
+  hnn_close(S);
+}
+END_TEST
+
 Suite *wparticles_suite(void) {
   Suite *s = suite_create("wparticles");
   TCase *tc = tcase_create("core");
@@ -659,6 +685,7 @@ Suite *wparticles_suite(void) {
   tcase_add_test(tc, test_repulsive_attractive);
   tcase_add_test(tc, test_propagation_of_chaos);
   tcase_add_test(tc, test_run_monitor);
+  tcase_add_test(tc, test_threads_bits);
   tcase_add_test(tc, test_porous_medium_barenblatt);
   suite_add_tcase(s, tc);
   return s;
