@@ -17,6 +17,12 @@
 **     power    v_i -= coef m rho_h^(m-2) grad rho_h,   E = coef sum_i w_i rho_h(x_i)^(m-1)/(m-1)
 ** (Monte Carlo estimates of int rho log rho and int rho^m/(m-1) at the
 ** particles).  The smoothing biases both by O(h^2): docs/particles.md.
+** These velocities are not the gradients of those estimates; the blob
+** versions (Carrillo, Craig and Patacchini 2019) are: for
+** E = coef sum_i w_i F(rho_h(x_i)), F = log or s^(m-1)/(m-1),
+**     v_k = -(1/w_k) dE/dx_k
+**         = -coef (F'(rho_k) grad rho_h(x_k) + sum_i w_i F'(rho_i) grad G_h(x_k - x_i)),
+** one more ks_sum with the weights w_i F'(rho_i).
 */
 #include "wfield.h"
 
@@ -168,39 +174,66 @@ static int kde(int n, size_t N, const double *x, const double *w, double *rho, d
   return WF_OK;
 }
 
-static int kde_term(int power, double coef, double m, int n, size_t N, const double *x, const double *w, double *v,
-                    double *energy, const wf_opts *o) {
+/* F'(rho) of the per-particle energy density: entropy 1/rho, power rho^(m-2). */
+static double dF(int power, double m, double rho) { return power ? pow(rho, m - 2) : 1 / rho; }
+
+static int kde_term(int power, int blob, double coef, double m, int n, size_t N, const double *x, const double *w,
+                    double *v, double *energy, const wf_opts *o) {
   if (n < 1 || !x || !w || !v) return WF_EINVAL;
   if (N == 0) {
     if (energy) *energy = 0;
     return WF_OK;
   }
   double *rho = malloc(N * sizeof *rho), *grad = malloc(N * (size_t)n * sizeof *grad);
-  int status = rho && grad ? kde(n, N, x, w, rho, grad, o) : WF_ENOMEM;
+  double *u = blob ? malloc(N * sizeof *u) : NULL, *g2 = blob ? malloc(N * (size_t)n * sizeof *g2) : NULL;
+  int status = rho && grad && (!blob || (u && g2)) ? kde(n, N, x, w, rho, grad, o) : WF_ENOMEM;
+  if (status == WF_OK && blob) {
+    /* the second sum of the blob velocity: sum_i w_i F'(rho_i) grad G(x_k - x_i) */
+    ks_opts ko;
+    ks_options(o, &ko);
+    for (size_t i = 0; i < N; i++) u[i] = w[i] * dF(power, m, rho[i]);
+    status = ks_sum(KS_GAUSS, o->bandwidth, n, N, x, N, x, u, NULL, g2, &ko, NULL);
+    double c = pow(2 * M_PI * o->bandwidth * o->bandwidth, -0.5 * n);
+    for (size_t i = 0; status == WF_OK && i < N * (size_t)n; i++) g2[i] *= c;
+  }
   if (status == WF_OK) {
     double e = 0;
     for (size_t i = 0; i < N; i++) {
-      /* entropy: grad log rho_h = grad rho_h / rho_h; power: m rho_h^(m-2) grad rho_h */
-      double f = power ? m * pow(rho[i], m - 2) : 1 / rho[i];
+      /* KDE score: entropy grad log rho_h = grad rho_h / rho_h, power m rho_h^(m-2) grad rho_h;
+      ** blob: F'(rho_i) grad rho_i plus the second sum */
+      double f = blob ? dF(power, m, rho[i]) : power ? m * pow(rho[i], m - 2) : 1 / rho[i];
       e += w[i] * (power ? pow(rho[i], m - 1) / (m - 1) : log(rho[i]));
-      for (int a = 0; a < n; a++) v[i * n + a] -= coef * f * grad[i * n + a];
+      for (int a = 0; a < n; a++) v[i * n + a] -= coef * (f * grad[i * n + a] + (blob ? g2[i * n + a] : 0));
     }
     if (energy) *energy = coef * e;
   }
   free(rho);
   free(grad);
+  free(u);
+  free(g2);
   return status;
 }
 
 int wf_entropy_kde(double coef, int n, size_t N, const double *x, const double *w, double *v, double *energy,
                    const wf_opts *o) {
-  return kde_term(0, coef, 1, n, N, x, w, v, energy, o);
+  return kde_term(0, 0, coef, 1, n, N, x, w, v, energy, o);
 }
 
 int wf_power_kde(double coef, double m, int n, size_t N, const double *x, const double *w, double *v, double *energy,
                  const wf_opts *o) {
   if (!(m > 1) || !isfinite(m)) return WF_EINVAL;
-  return kde_term(1, coef, m, n, N, x, w, v, energy, o);
+  return kde_term(1, 0, coef, m, n, N, x, w, v, energy, o);
+}
+
+int wf_entropy_blob(double coef, int n, size_t N, const double *x, const double *w, double *v, double *energy,
+                    const wf_opts *o) {
+  return kde_term(0, 1, coef, 1, n, N, x, w, v, energy, o);
+}
+
+int wf_power_blob(double coef, double m, int n, size_t N, const double *x, const double *w, double *v, double *energy,
+                  const wf_opts *o) {
+  if (!(m > 1) || !isfinite(m)) return WF_EINVAL;
+  return kde_term(1, 1, coef, m, n, N, x, w, v, energy, o);
 }
 
 double wf_silverman(int n, size_t N, const double *x, const double *w) {

@@ -66,6 +66,13 @@ int wf_sinkhorn(double coef, int n, size_t N, const double *x, const double *w, 
 int wf_w2(double coef, int n, size_t N, const double *x, const double *w, size_t M, const double *y,
           const double *wy, double *v, double *energy, const wf_opts *o);
 
+/* The blob versions of the KDE terms: the velocity is the exact gradient
+** of the energy estimate they return (wfield.c), so a flow decreases it. */
+int wf_entropy_blob(double coef, int n, size_t N, const double *x, const double *w, double *v, double *energy,
+                    const wf_opts *o);
+int wf_power_blob(double coef, double m, int n, size_t N, const double *x, const double *w, double *v, double *energy,
+                  const wf_opts *o);
+
 /* Silverman's rule of thumb for the KDE terms' bandwidth on a cloud:
 **     h = sigma (4 / ((n + 2) N))^(1/(n+4)),
 ** sigma^2 the mean over coordinates of the weighted variances (NaN for N < 2). */

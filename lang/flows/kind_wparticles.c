@@ -7,8 +7,9 @@
 **   run p from normal([0, 0], [1, 1]) particles 1000 h 1e-3 steps 2000 every 100 -> "p.csv"
 **
 ** Run options: particles, h, steps, every (as the other particle kinds),
-** bandwidth (the KDE terms; default Silverman's rule on the current cloud)
-** and tol (kernel sums: 0 exact, else kernsum.h's bound).  The file has t,
+** bandwidth (the KDE terms; default Silverman's rule on the current cloud),
+** score (kde: the KDE's score, default; blob: the gradient of the KDE
+** energy estimate) and tol (kernel sums: 0 exact, else kernsum.h's bound).  The file has t,
 ** step, particle, x1..xn; NAME_monitor.csv has per written step the energy
 ** of every part and their total, the dissipation (1/N) sum |v_i|^2, the
 ** mean, the second moment (1/N) sum |x_i|^2 and the bandwidth (when a KDE
@@ -24,7 +25,7 @@
 #include "rng.h"
 #include "wpstep.h"
 
-static const char *const wp_run_options[] = { "particles", "h", "steps", "every", "bandwidth", "tol", NULL };
+static const char *const wp_run_options[] = { "particles", "h", "steps", "every", "bandwidth", "tol", "score", NULL };
 
 /* ------------------------------------------------------------ checks */
 
@@ -44,7 +45,17 @@ static int wp_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
 
 static int wp_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
-  return flow_check_options(S, run, k, NULL);
+  static const char *const special[] = { "score", NULL };
+  int errs = flow_check_options(S, run, k, special);
+  ast *v = flow_option(run, "score");
+  if (v) {
+    if (v->kind != AST_NAME || (strcmp(v->name, "kde") && strcmp(v->name, "blob"))) {
+      diag_error(&S->diags, v->src, v->loc, "score is kde (the score of the kernel density estimate) or blob (the "
+                 "gradient of the estimated energy)");
+      errs++;
+    }
+  }
+  return errs;
 }
 
 /* ------------------------------------------------------------ runs */
@@ -52,7 +63,7 @@ static int wp_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
 typedef struct wprun {
   run_ctx c;
   run_out *mon;
-  int N, n, langevin, kde;
+  int N, n, langevin, kde, blob;
   long steps, every;
   double h, bandwidth, tol;
   flow_law L;
@@ -82,13 +93,15 @@ static int wp_prepare(flow_job *J) {
   if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &r->every) ||
       flow_opt_positive(S, run, "bandwidth", &r->bandwidth))
     return HNN_ERR_SCRIPT;
+  ast *sc = flow_option(run, "score");
+  r->blob = sc && strcmp(sc->name, "blob") == 0;
   ast *tol = flow_option(run, "tol");
   if (tol) {
     double *v = NULL;
     ir_shape sh;
-    int bad = state_eval_ast(S, tol->kids[0], &v, &sh) != HNN_OK;
+    int bad = state_eval_ast(S, tol, &v, &sh) != HNN_OK;
     if (!bad && !(v[0] >= 0 && isfinite(v[0]))) {
-      diag_error(&S->diags, tol->kids[0]->src, tol->kids[0]->loc, "tol is 0 (exact kernel sums) or a bound > 0");
+      diag_error(&S->diags, tol->src, tol->loc, "tol is 0 (exact kernel sums) or a bound > 0");
       bad = 1;
     }
     if (!bad) r->tol = v[0];
@@ -245,6 +258,7 @@ static int wp_run(flow_job *J) {
     diag_error(&S->diags, J->run->src, J->run->loc, "run %s: %s", flow->name, msg[0] ? msg : "out of memory");
     return HNN_ERR_RUNTIME;
   }
+  r->W.blob = r->blob;
   r->x = hnn_xmalloc((size_t)N * n * sizeof *r->x);
   r->v = hnn_xmalloc((size_t)N * n * sizeof *r->v);
   r->xt = hnn_xmalloc((size_t)N * n * sizeof *r->xt);

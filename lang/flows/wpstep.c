@@ -93,7 +93,9 @@ static int term_velocity(wp_model *W, const em_term *t, const double *x, double 
   o.bandwidth = W->last_bandwidth;
   switch (t->piece) {
   case ENERGY_INTERACTION: return wf_interaction(&t->kernel, t->coef, n, N, x, W->w, v, e, &o);
-  case ENERGY_POWER: return wf_power_kde(t->coef, t->m, n, N, x, W->w, v, e, &o);
+  case ENERGY_POWER:
+    return W->blob ? wf_power_blob(t->coef, t->m, n, N, x, W->w, v, e, &o)
+                   : wf_power_kde(t->coef, t->m, n, N, x, W->w, v, e, &o);
   case ENERGY_MMD:
     return wf_mmd(&t->kernel, t->coef, n, N, x, W->w, (size_t)t->ntarget, t->target, t->target_w, v, e, &o);
   case ENERGY_DISTANCE: {
@@ -144,7 +146,8 @@ int wp_velocity(wp_model *W, const double *x, int with_entropy, double *v, doubl
     /* without the velocity (Langevin), the estimate of the energy only */
     double *vv = with_entropy ? v : W->tmp;
     if (parts || with_entropy) {
-      int s = wf_entropy_kde(M->entropy, n, N, x, W->w, vv, &e, &o);
+      int s = W->blob && with_entropy ? wf_entropy_blob(M->entropy, n, N, x, W->w, vv, &e, &o)
+                                      : wf_entropy_kde(M->entropy, n, N, x, W->w, vv, &e, &o);
       if (s) return fail(err, errlen, "entropy", s);
     }
     if (parts) parts[k] = e;

@@ -37,6 +37,8 @@ typedef struct wp_model {
   wf_opts o;             /* threads, tol; bandwidth: see `bandwidth` */
   double bandwidth;      /* KDE terms: > 0 fixed, 0 Silverman's rule on the current cloud */
   double last_bandwidth; /* the one the last call used (0 when no KDE term ran) */
+  int blob;              /* KDE terms: 0 the KDE score (default), 1 the blob velocity
+                         ** (wfield.h: the exact gradient of the estimate) */
   int nparts;            /* energy parts, in the order of part_name */
   char **part_name;      /* "potential", "entropy", then one per nonlocal term */
   double *ws, *out;      /* the local callback's workspace and result */
@@ -48,6 +50,7 @@ typedef struct wp_model {
 /* 0, or -1 with a message in err.  threads 0: the pool's default. */
 int wp_model_init(wp_model *W, const energy_model *M, int n, size_t N, double bandwidth, double tol, int threads,
                   char *err, size_t errlen);
+/* (then set W->blob = 1 for the blob velocities) */
 void wp_model_free(wp_model *W);
 
 /* 1 when the build has the velocity of every term of d (the
