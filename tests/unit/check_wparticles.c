@@ -8,6 +8,7 @@
 ** McKean-Vlasov system.  Every tolerance says where it comes from.
 */
 #include <check.h>
+#include <gsl/gsl_cdf.h>
 #include <gsl/gsl_randist.h>
 #include <math.h>
 #include <stdio.h>
@@ -451,7 +452,8 @@ END_TEST
 ** and variance s_{k+1} = (1 - (a + b) h)^2 s_k + 2 T h (b acts on the
 ** deviation from the mean only), so the only error left is N's.  Over
 ** R = 24 independent systems per N, the RMS errors of the empirical mean
-** and variance decay like N^-1/2: the fitted slopes over N = 12 .. 768
+** and variance and the W2 distance to the limit law decay like N^-1/2
+** (W2: up to a log factor): the fitted slopes over N = 12 .. 768
 ** must lie in [-0.75, -0.3] (24 repeats: ~15% error per RMS, ~0.06 on a
 ** slope over 1.8 decades). */
 START_TEST(test_propagation_of_chaos) {
@@ -464,11 +466,11 @@ START_TEST(test_propagation_of_chaos) {
   double mk = m0 * pow(1 - a * h, steps), sk = s0;
   for (long k = 0; k < steps; k++) sk = (1 - (a + b) * h) * (1 - (a + b) * h) * sk + 2 * T * h;
   size_t Ns[4] = { 12, 48, 192, 768 };
-  double lmean[4], lvar[4], lN[4];
+  double lmean[4], lvar[4], lN[4], lw2[4];
   int R = 24;
   for (int q = 0; q < 4; q++) {
     size_t N = Ns[q];
-    double em = 0, ev = 0;
+    double em = 0, ev = 0, ew = 0;
     for (int rep = 0; rep < R; rep++) {
       wp_model W;
       init_model(&W, &M, 1, N, 0, 0);
@@ -480,21 +482,35 @@ START_TEST(test_propagation_of_chaos) {
         wp_langevin_step(&W, x, v, h, T);
       }
       moments(1, N, x, &mean, &var);
+      /* W2 to the limit law: sorted particles against its quantiles at
+      ** (i + 1/2)/N (the quantile coupling, exact for 1-D laws up to the
+      ** O(1/N) of the midpoint rule) */
+      qsort(x, N, sizeof *x, cmp_double);
+      double w2 = 0;
+      for (size_t i = 0; i < N; i++) {
+        double q = mk + sqrt(sk) * gsl_cdf_ugaussian_Pinv((i + 0.5) / N);
+        w2 += (x[i] - q) * (x[i] - q) / N;
+      }
+      ew += w2 / R;
       em += (mean - mk) * (mean - mk) / R;
       ev += (var - sk) * (var - sk) / R;
       free(x), free(v);
       wp_model_free(&W);
     }
-    lN[q] = log((double)N), lmean[q] = 0.5 * log(em), lvar[q] = 0.5 * log(ev);
-    fprintf(stderr, "chaos N=%zu: rms mean error %.4g, rms variance error %.4g\n", N, sqrt(em), sqrt(ev));
+    lN[q] = log((double)N), lmean[q] = 0.5 * log(em), lvar[q] = 0.5 * log(ev), lw2[q] = 0.5 * log(ew);
+    fprintf(stderr, "chaos N=%zu: rms mean error %.4g, rms variance error %.4g, rms W2 %.4g\n", N, sqrt(em), sqrt(ev),
+            sqrt(ew));
   }
   /* least-squares slopes */
-  double sx = 0, sy1 = 0, sy2 = 0, sxx = 0, sxy1 = 0, sxy2 = 0;
+  double sx = 0, sy1 = 0, sy2 = 0, sy3 = 0, sxx = 0, sxy1 = 0, sxy2 = 0, sxy3 = 0;
   for (int q = 0; q < 4; q++) {
-    sx += lN[q], sy1 += lmean[q], sy2 += lvar[q], sxx += lN[q] * lN[q], sxy1 += lN[q] * lmean[q], sxy2 += lN[q] * lvar[q];
+    sx += lN[q], sy1 += lmean[q], sy2 += lvar[q], sy3 += lw2[q], sxx += lN[q] * lN[q];
+    sxy1 += lN[q] * lmean[q], sxy2 += lN[q] * lvar[q], sxy3 += lN[q] * lw2[q];
   }
   double den = 4 * sxx - sx * sx, p1 = (4 * sxy1 - sx * sy1) / den, p2 = (4 * sxy2 - sx * sy2) / den;
-  fprintf(stderr, "chaos slopes: mean %.3f, variance %.3f\n", p1, p2);
+  double p3 = (4 * sxy3 - sx * sy3) / den;
+  fprintf(stderr, "chaos slopes: mean %.3f, variance %.3f, W2 %.3f\n", p1, p2, p3);
+  ck_assert_msg(p3 > -0.75 && p3 < -0.3, "W2 slope %g", p3);
   ck_assert_msg(p1 > -0.75 && p1 < -0.3, "mean slope %g", p1);
   ck_assert_msg(p2 > -0.75 && p2 < -0.3, "variance slope %g", p2);
   energy_model_free(&M);
