@@ -210,39 +210,40 @@ static int emit(wprun *r, long k, const double *x, const double *v) {
   return bad || run_out_row(r->mon, t, k, m);
 }
 
-static int wp_loop(wprun *r, char *msg, size_t len) {
+/* Step k: the field (and the rows, at a written step), then the move to
+** step k + 1.  -1 with a message, -2 with a complete message (output). */
+static int wp_step(wprun *r, long k, char *msg, size_t len) {
   wp_model *W = &r->W;
+  int out = k % r->every == 0 || k == r->steps;
+  /* the deterministic flow needs the full field every step; Langevin its
+  ** drift, and at written steps the full field for the monitor */
+  if (!r->langevin || out) {
+    if (wp_velocity(W, r->x, 1, r->v, out ? r->parts : NULL, msg, len)) return -1;
+    if (out && emit(r, k, r->x, r->v)) {
+      snprintf(msg, len, "output failed at step %ld: %s", k, strerror(errno));
+      return -2;
+    }
+  }
+  if (k == r->steps) return 0;
+  if (!r->langevin) return wp_heun_step(W, r->x, r->v, r->h, r->xt, msg, len);
   double T = r->M.entropy;
+  if ((!out || T > 0) && wp_velocity(W, r->x, 0, r->v, NULL, msg, len)) return -1;
+  wp_langevin_step(W, r->x, r->v, r->h, T);
+  return 0;
+}
+
+static int wp_loop(wprun *r, char *msg, size_t len) {
   for (long k = 0; k <= r->steps; k++) {
     if (flow_interrupted()) {
       snprintf(msg, len, "interrupted at step %ld", k);
       return -1;
     }
-    int out = k % r->every == 0 || k == r->steps;
-    /* the deterministic flow needs the full field every step; Langevin its
-    ** drift, and at written steps the full field for the monitor */
-    if (!r->langevin || out) {
-      if (wp_velocity(W, r->x, 1, r->v, out ? r->parts : NULL, msg, len)) goto fail;
-      if (out && emit(r, k, r->x, r->v)) {
-        snprintf(msg, len, "output failed at step %ld: %s", k, strerror(errno));
-        return -1;
-      }
+    int s = wp_step(r, k, msg, len);
+    if (s == -1) {
+      size_t used = strlen(msg);
+      snprintf(msg + used, len - used, " at step %ld", k);
     }
-    if (k == r->steps) break;
-    if (r->langevin) {
-      if (!out || T > 0)
-        if (wp_velocity(W, r->x, 0, r->v, NULL, msg, len)) goto fail;
-      wp_langevin_step(W, r->x, r->v, r->h, T);
-    } else if (wp_heun_step(W, r->x, r->v, r->h, r->xt, msg, len)) {
-      goto fail;
-    }
-    continue;
-  fail : {
-    char m2[512];
-    snprintf(m2, sizeof m2, "%s at step %ld", msg, k);
-    snprintf(msg, len, "%s", m2);
-    return -1;
-  }
+    if (s) return -1;
   }
   return 0;
 }
