@@ -373,34 +373,42 @@ END_TEST
 **     (1/N) sum_i |x_i - m|^2 = (N - 1) / (2N)
 ** (the continuum's 1/2 = R^2/2 for R = 1); tolerance 1e-6 after t = 15
 ** (contraction e^-15).  Half the particles lie within radius 1/sqrt 2
-** (boundary layer O(N^-1/2): +-0.06) and none beyond 1 + 0.05. */
+** (boundary layer O(N^-1/2): +-0.06) and none beyond 1 + 0.05.  With the
+** Newtonian normalization, W = |z|^2/2 - log|z|/(2 pi), the same steps give
+** density 2 on the disk of radius 1/sqrt(2 pi), virial (N - 1)/(4 pi N). */
 START_TEST(test_attraction_repulsion_2d) {
-  hnn_state *S = load("kernel w(x[2], y[2]) = norm2(x - y)/2 - log(norm(x - y))\nenergy E = interaction(w)\n");
-  energy_model M;
-  build(S, "E", 2, &M);
-  size_t N = 200;
-  wp_model W;
-  init_model(&W, &M, 2, N, 0, 0);
-  double *x = cloud(2, N, 0.1, 0.5, 8), mean[2], var[2];
-  moments(2, N, x, mean, var);
-  double m0[2] = { mean[0], mean[1] };
-  flow_to(&W, x, 0.05, 300);
-  moments(2, N, x, mean, var);
-  ck_assert_double_eq_tol(mean[0], m0[0], 1e-12);
-  ck_assert_double_eq_tol(mean[1], m0[1], 1e-12);
-  ck_assert_double_eq_tol(var[0] + var[1], (N - 1.0) / (2.0 * N), 1e-6);
-  int inside = 0;
-  double rmax = 0;
-  for (size_t i = 0; i < N; i++) {
-    double r = hypot(x[2 * i] - mean[0], x[2 * i + 1] - mean[1]);
-    inside += r < 1 / sqrt(2.0);
-    rmax = fmax(rmax, r);
+  /* c = 1: the unit disk; c = 1/(2 pi) (the Newtonian normalization): the
+  ** density 2 on the disk of radius R = 1/sqrt(2 pi), virial (N - 1) c/(2N) */
+  hnn_state *S = load("param c = 1\nkernel w(x[2], y[2]) = norm2(x - y)/2 - c*log(norm(x - y))\nenergy E = interaction(w)\n"
+                      "kernel wn(x[2], y[2]) = norm2(x - y)/2 - log(norm(x - y))/(2*pi)\nenergy En = interaction(wn)\n");
+  for (int q = 0; q < 2; q++) {
+    double c = q ? 1 / (2 * M_PI) : 1, R = sqrt(c);   /* density 1/(pi c) on pi R^2 = pi c */
+    energy_model M;
+    build(S, q ? "En" : "E", 2, &M);
+    size_t N = 200;
+    wp_model W;
+    init_model(&W, &M, 2, N, 0, 0);
+    double *x = cloud(2, N, 0.1, 0.5 * R, 8), mean[2], var[2];
+    moments(2, N, x, mean, var);
+    double m0[2] = { mean[0], mean[1] };
+    flow_to(&W, x, 0.05, 300);
+    moments(2, N, x, mean, var);
+    ck_assert_double_eq_tol(mean[0], m0[0], 1e-12);
+    ck_assert_double_eq_tol(mean[1], m0[1], 1e-12);
+    ck_assert_double_eq_tol(var[0] + var[1], c * (N - 1.0) / (2.0 * N), 1e-6 * c);
+    int inside = 0;
+    double rmax = 0;
+    for (size_t i = 0; i < N; i++) {
+      double r = hypot(x[2 * i] - mean[0], x[2 * i + 1] - mean[1]);
+      inside += r < R / sqrt(2.0);
+      rmax = fmax(rmax, r);
+    }
+    ck_assert_double_eq_tol((double)inside / N, 0.5, 0.06);
+    ck_assert(rmax < 1.05 * R);
+    free(x);
+    wp_model_free(&W);
+    energy_model_free(&M);
   }
-  ck_assert_double_eq_tol((double)inside / N, 0.5, 0.06);
-  ck_assert(rmax < 1.05);
-  free(x);
-  wp_model_free(&W);
-  energy_model_free(&M);
   hnn_close(S);
 }
 END_TEST
