@@ -67,7 +67,10 @@ static int constant(const kf_ctx *c, const ast *e, double *v) {
       case '+': a += b; break;
       case '-': a -= b; break;
       case '*': a *= b; break;
-      case '/': a /= b; break;
+      case '/':
+        if (b == 0) return 0;
+        a /= b;
+        break;
       case '^': a = pow(a, b); break;
       default: return 0;
       }
