@@ -16,7 +16,8 @@
 **
 ** Noise: one mt19937 stream per block of WP_BLOCK particles, rng_stream(seed,
 ** RNG_BLOCK, block), drawn in particle order; blocks run in parallel on the
-** pool, so any thread count gives the same bits.
+** pool, so any thread count gives the same bits (blocks, as in sde.c, not
+** one stream per particle: an mt19937 state is 5 kB).
 */
 #ifndef HNN_WPSTEP_H
 #define HNN_WPSTEP_H
