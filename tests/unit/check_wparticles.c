@@ -636,6 +636,32 @@ START_TEST(test_run_monitor) {
   remove(path);
   snprintf(path, sizeof path, "%s/p_monitor.csv", dir);
   remove(path);
+  /* langevin through the language: OU with T = 0.5 from N(1, 0.1 I); at
+  ** t = 3 the second moment is 2 (T + (0.1 - T) e^-6) + 2 e^-6 (EM: O(h)
+  ** = 0.01) within 5 standard errors (E|x|^2 has variance ~ 2 (2T)^2 / N) */
+  S = hnn_open();
+  hnn_set_output_dir(S, dir);
+  r = hnn_load_string(S,
+                      "objective V(x[2]) = norm2(x)/2\n"
+                      "energy E = potential(V) + 0.5*entropy\n"
+                      "flow q = langevin(E)\n"
+                      "run q from normal([1, 1], [0.1, 0.1]) particles 4000 h 0.01 steps 300 every 100 -> \"q.csv\"\n",
+                      "run.hnn");
+  ck_assert_msg(r == HNN_OK, "%s", hnn_error(S));
+  hnn_close(S);
+  snprintf(path, sizeof path, "%s/q_monitor.csv", dir);
+  m = read_csv(path, &rows, &cols);
+  /* t, step, potential, entropy, energy, dissipation, mean1, mean2, second_moment, bandwidth */
+  ck_assert_int_eq(rows, 4);
+  ck_assert_int_eq(cols, 10);
+  double e6 = exp(-6), want = 2 * (0.5 + (0.1 - 0.5) * e6) + 2 * e6;
+  ck_assert_double_eq_tol(m[3 * 10 + 8], want, 0.01 + 5 * sqrt(2.0 / 4000));
+  ck_assert_double_eq_tol(m[3 * 10 + 2], m[3 * 10 + 8] / 2, 1e-12);
+  ck_assert(m[3 * 10 + 9] > 0);
+  free(m);
+  remove(path);
+  snprintf(path, sizeof path, "%s/q.csv", dir);
+  remove(path);
   rmdir(dir);
 }
 END_TEST
