@@ -138,7 +138,7 @@ int wf_interaction(const wf_kernel *k, double coef, int n, size_t N, const doubl
   } else if (status == WF_OK) {
     status = pair_sums(k, n, N, x, w, pot, grad, o);
   }
-  if (status == WF_OK && !(all_finite(pot, N) && all_finite(grad, N * (size_t)n))) status = WF_ENONFINITE;
+  if (status == WF_OK && !(all_finite(pot, N) && all_finite(grad, N * (size_t)n))) status = WF_EKERNEL;
   if (status == WF_OK) {
     double e = 0, c = coef * scale;
     for (size_t i = 0; i < N; i++) {
@@ -255,6 +255,7 @@ const char *wf_strerror(int status) {
   case WF_EBANDWIDTH: return "the kernel density estimate needs a bandwidth > 0";
   case WF_EDENSITY: return "the kernel density estimate is 0 or not finite at a particle (bandwidth too small?)";
   case WF_ENOTARGET: return "the term has no target points";
+  case WF_EKERNEL: return "the kernel sum is not finite (a singular kernel at coincident particles?)";
   default: return ks_strerror(status);
   }
 }

@@ -36,7 +36,8 @@ enum {
   WF_ECALLBACK = -10,  /* a compiled kernel callback failed */
   WF_EBANDWIDTH = -11, /* a KDE term without a bandwidth > 0 */
   WF_EDENSITY = -12,   /* the KDE underflowed to 0 at a particle */
-  WF_ENOTARGET = -13   /* a discrepancy term without target points */
+  WF_ENOTARGET = -13,  /* a discrepancy term without target points */
+  WF_EKERNEL = -14     /* a kernel sum is not finite (a singular kernel at coincident points) */
 };
 
 typedef struct wf_kernel {
