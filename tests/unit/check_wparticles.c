@@ -742,6 +742,33 @@ START_TEST(test_threads_bits) {
 }
 END_TEST
 
+/* tol > 0: the kernel sums take kernsum.h's grid path for the Gaussian;
+** for the interaction (coef 1, scale 1, h = 0.5, sum w = 1) each velocity
+** component is within tol / h of the exact one (kernsum.h's bound). */
+START_TEST(test_tolerance_path) {
+  hnn_state *S = load("kernel g(x[2], y[2]) = exp(-norm2(x - y)/(2*0.5^2))\nenergy E = interaction(g)\n");
+  energy_model M;
+  build(S, "E", 2, &M);
+  size_t N = 3000;
+  double *x = cloud(2, N, 0, 1, 12), *v0 = malloc(2 * N * sizeof *v0), *v1 = malloc(2 * N * sizeof *v1);
+  char err[256];
+  wp_model W0, W1;
+  init_model(&W0, &M, 2, N, 0, 0);
+  ck_assert_int_eq(wp_model_init(&W1, &M, 2, N, 0, 1e-8, 0, err, sizeof err), 0);
+  ck_assert_int_eq(wp_velocity(&W0, x, 1, v0, NULL, err, sizeof err), 0);
+  ck_assert_int_eq(wp_velocity(&W1, x, 1, v1, NULL, err, sizeof err), 0);
+  double worst = 0, vmax = 0;
+  for (size_t i = 0; i < 2 * N; i++) worst = fmax(worst, fabs(v0[i] - v1[i])), vmax = fmax(vmax, fabs(v0[i]));
+  ck_assert_msg(worst <= 1e-8 / 0.5, "worst %g", worst);
+  ck_assert(worst > 0 || vmax == 0);   /* the grid path ran, not the exact one */
+  free(x), free(v0), free(v1);
+  wp_model_free(&W0);
+  wp_model_free(&W1);
+  energy_model_free(&M);
+  hnn_close(S);
+}
+END_TEST
+
 Suite *wparticles_suite(void) {
   Suite *s = suite_create("wparticles");
   TCase *tc = tcase_create("core");
@@ -759,6 +786,7 @@ Suite *wparticles_suite(void) {
   tcase_add_test(tc, test_propagation_of_chaos);
   tcase_add_test(tc, test_run_monitor);
   tcase_add_test(tc, test_threads_bits);
+  tcase_add_test(tc, test_tolerance_path);
   tcase_add_test(tc, test_porous_medium_barenblatt);
   suite_add_tcase(s, tc);
   return s;
