@@ -27,6 +27,19 @@
 #include "flow.h"
 #include "kernsum.h"
 
+/* Statuses: 0, kernsum.h's KS_* (-1 .. -3), or these. */
+enum {
+  WF_OK = 0,
+  WF_EINVAL = KS_EINVAL,
+  WF_ENOMEM = KS_ENOMEM,
+  WF_ENONFINITE = KS_ENONFINITE,
+  WF_ECALLBACK = -10,  /* a compiled kernel callback failed */
+  WF_EBANDWIDTH = -11, /* a KDE term without a bandwidth > 0 */
+  WF_EDENSITY = -12,   /* the KDE underflowed to 0 at a particle */
+  WF_ENOTARGET = -13,  /* a discrepancy term without target points */
+  WF_EKERNEL = -14     /* a kernel sum is not finite (a singular kernel at coincident points) */
+};
+
 typedef struct wf_kernel {
   int recognized;      /* 1: k = scale * ks kernel (bandwidth h) */
   ks_kind ks;
@@ -53,6 +66,18 @@ int wf_sinkhorn(double coef, int n, size_t N, const double *x, const double *w, 
                 const double *wy, double *v, double *energy, const wf_opts *o);
 int wf_w2(double coef, int n, size_t N, const double *x, const double *w, size_t M, const double *y,
           const double *wy, double *v, double *energy, const wf_opts *o);
+
+/* The blob versions of the KDE terms: the velocity is the exact gradient
+** of the energy estimate they return (wfield.c), so a flow decreases it. */
+int wf_entropy_blob(double coef, int n, size_t N, const double *x, const double *w, double *v, double *energy,
+                    const wf_opts *o);
+int wf_power_blob(double coef, double m, int n, size_t N, const double *x, const double *w, double *v, double *energy,
+                  const wf_opts *o);
+
+/* Silverman's rule of thumb for the KDE terms' bandwidth on a cloud:
+**     h = sigma (4 / ((n + 2) N))^(1/(n+4)),
+** sigma^2 the mean over coordinates of the weighted variances (NaN for N < 2). */
+double wf_silverman(int n, size_t N, const double *x, const double *w);
 
 const char *wf_strerror(int status);
 

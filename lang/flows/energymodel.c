@@ -10,6 +10,7 @@
 
 #include "callbacks.h"
 #include "diff.h"
+#include "kernelform.h"
 #include "law.h"
 #include "lower.h"
 #include "rng.h"
@@ -156,6 +157,9 @@ int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M) {
         m->k = t->fn;
         int sizes[2] = { n, n };
         if (flow_fn_grad1_value(S, t->fn, 2, sizes, &m->kernel.pair)) r = HNN_ERR_SCRIPT;
+        /* the callback stays compiled: the reference, and what runs when
+        ** the form is not recognized (kernelform.h lists the forms) */
+        if (r == HNN_OK) kernel_recognize(S, t->fn, &m->kernel);
       }
       if (r == HNN_OK && t->target) r = read_target(S, E, i, t, n, m);
       break;
