@@ -63,7 +63,11 @@ int wf_w2(double coef, int n, size_t N, const double *x, const double *w, size_t
 ** return OT_ESOLVER (-4, the exact solver failed) and WF_EMAXITER (> 0: a
 ** Sinkhorn problem hit its iteration cap; v and energy are written but not
 ** to the tolerance). */
-#define WF_SINKHORN_TOL 1e-7
+/* MMD_k^2 alone (no gradient: kernels that are not differentiable where
+** x = y, such as -|x - y| given as a callback, are fine). */
+int wf_mmd_value(const wf_kernel *k, int n, size_t N, const double *x, const double *w, size_t M, const double *y,
+                 const double *wy, double *value, const wf_opts *o);
+#define WF_SINKHORN_TOL 1e-6
 #define WF_W2_EXACT_MAX 4e6
 enum { WF_EMAXITER = 1, WF_ESOLVER = -4, WF_ETOOBIG = -5 };
 

@@ -108,7 +108,7 @@ static void pair_rows(void *ctx, long lo, long hi, int thread) {
       for (int d = 0; d < n; d++) gi[d] += c * out[d];
       p += c * out[n];
     }
-    for (int d = 0; d < n; d++)
+    for (int d = 0; d < n && J->grad; d++)   /* a value-only sum ignores the gradient (0/0 at x = y for -|x - y|) */
       if (!isfinite(gi[d])) J->bad[thread] = 1;
     if (J->pot) J->pot[i] = p;
     if (J->grad) memcpy(J->grad + (size_t)i * n, gi, (size_t)n * sizeof *gi);
@@ -150,17 +150,18 @@ static int kernel_sum(const wf_kernel *k, int n, size_t T, const double *t, size
   return r;
 }
 
-int wf_mmd(const wf_kernel *k, double coef, int n, size_t N, const double *x, const double *w, size_t M,
-           const double *y, const double *wy, double *v, double *energy, const wf_opts *o) {
-  if (!k || n < 1 || N == 0 || M == 0 || !x || !y || !v || !isfinite(coef)) return KS_EINVAL;
+/* v -= 2 coef grad u (v NULL: value only), *energy = coef MMD^2 (may be NULL). */
+static int mmd(const wf_kernel *k, double coef, int n, size_t N, const double *x, const double *w, size_t M,
+               const double *y, const double *wy, double *v, double *energy, const wf_opts *o) {
+  if (!k || n < 1 || N == 0 || M == 0 || !x || !y || !isfinite(coef)) return KS_EINVAL;
   if (k->recognized && !isfinite(k->scale)) return KS_EINVAL;
   if (!finite_points(N, n, x) || !finite_points(M, n, y)) return KS_ENONFINITE;
   int status = KS_OK;
   double *a = norm_weights(N, w, &status), *b = a ? norm_weights(M, wy, &status) : NULL;
   /* sources: the particles with their weights, the target with minus its */
   double *src = malloc((N + M) * (size_t)n * sizeof *src), *c = malloc((N + M) * sizeof *c);
-  double *pot = malloc((N + M) * sizeof *pot), *grad = malloc(N * (size_t)n * sizeof *grad);
-  if (!a || !b || !src || !c || !pot || !grad) {
+  double *pot = malloc((N + M) * sizeof *pot), *grad = v ? malloc(N * (size_t)n * sizeof *grad) : NULL;
+  if (!a || !b || !src || !c || !pot || (v && !grad)) {
     if (a && b) status = KS_ENOMEM;
     goto out;
   }
@@ -171,7 +172,8 @@ int wf_mmd(const wf_kernel *k, double coef, int n, size_t N, const double *x, co
   status = kernel_sum(k, n, N, x, N + M, src, c, pot, grad, o);
   if (status == KS_OK && energy) status = kernel_sum(k, n, M, y, N + M, src, c, pot + N, NULL, o);
   if (status == KS_OK) {
-    for (size_t i = 0; i < N * (size_t)n; i++) v[i] -= 2 * coef * grad[i];
+    if (v)
+      for (size_t i = 0; i < N * (size_t)n; i++) v[i] -= 2 * coef * grad[i];
     if (energy) {
       /* <rho, u> - <t, u>, each summed in index order */
       double e = 0;
@@ -188,6 +190,18 @@ out:
   free(pot);
   free(grad);
   return status;
+}
+
+int wf_mmd(const wf_kernel *k, double coef, int n, size_t N, const double *x, const double *w, size_t M,
+           const double *y, const double *wy, double *v, double *energy, const wf_opts *o) {
+  if (!v) return KS_EINVAL;
+  return mmd(k, coef, n, N, x, w, M, y, wy, v, energy, o);
+}
+
+int wf_mmd_value(const wf_kernel *k, int n, size_t N, const double *x, const double *w, size_t M, const double *y,
+                 const double *wy, double *value, const wf_opts *o) {
+  if (!value) return KS_EINVAL;
+  return mmd(k, 1, n, N, x, w, M, y, wy, NULL, value, o);
 }
 
 /* ------------------------------------------------------------- sinkhorn */

@@ -87,6 +87,8 @@ static int compile_pair(hnn_state *S, sym *k, int n, flow_fn *out) {
   return HNN_OK;
 }
 
+int energy_model_kernel(hnn_state *S, sym *k, int n, flow_fn *out) { return compile_pair(S, k, n, out); }
+
 /* The target's points: a point set as is (equal weights), another law drawn
 ** `samples` times (default 1000) from the term's own stream. */
 static int read_target(hnn_state *S, sym *E, int index, const energy_term *t, int n, em_term *m) {

@@ -23,16 +23,24 @@
 */
 #include <check.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "hnn.h"
 #include "kernsum.h"
 #include "ot1d.h"
 #include "otexact.h"
 #include "sinkhorn.h"
 #include "wfield.h"
 #include "../ref/ot_ref.h"
+
+#ifndef SRCDIR
+#define SRCDIR "."
+#endif
 
 static uint64_t rs;
 static void seed(uint64_t s) { rs = s * 0x9E3779B97F4A7C15u + 1; }
@@ -346,6 +354,182 @@ START_TEST(test_w2_permutation) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ language */
+
+typedef struct {
+  hnn_state *S;
+  char dir[64];
+  FILE *out;
+} env;
+
+static void env_open(env *e) {
+  strcpy(e->dir, "/tmp/hnn-wdisc-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(e->dir));
+  e->out = tmpfile();
+  e->S = hnn_open();
+  hnn_set_output(e->S, e->out);
+  ck_assert_int_eq(hnn_set_output_dir(e->S, e->dir), HNN_OK);
+  ck_assert_int_eq(hnn_add_path(e->S, SRCDIR "/stdlib"), HNN_OK);
+}
+
+static void env_close(env *e) {
+  hnn_close(e->S);
+  fclose(e->out);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
+}
+
+static void write_points(env *e, const char *name, int N, int n, const double *x) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", e->dir, name);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  for (int d = 0; d < n; d++) fprintf(f, "%sx%d", d ? "," : "", d + 1);
+  fputc('\n', f);
+  for (int i = 0; i < N; i++)
+    for (int d = 0; d < n; d++) fprintf(f, "%.17g%c", x[i * n + d], d + 1 < n ? ',' : '\n');
+  fclose(f);
+}
+
+/* Rows of a CSV file of the run directory ('#' lines and the header skipped). */
+static double *read_rows(env *e, const char *name, int *rows, int *cols) {
+  char path[256], line[8192];
+  snprintf(path, sizeof path, "%s/%s", e->dir, name);
+  FILE *f = fopen(path, "r");
+  ck_assert_msg(f != NULL, "no file %s", path);
+  double *d = NULL;
+  size_t len = 0, cap = 0;
+  *rows = *cols = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#' || line[0] == '\n' || (line[0] >= 'a' && line[0] <= 'z')) continue;
+    int c = 0;
+    for (char *p = line, *end;; p = end + 1) {
+      double v = strtod(p, &end);
+      ck_assert(end != p);
+      if (len == cap) d = realloc(d, (cap = cap ? 2 * cap : 256) * sizeof *d);
+      d[len++] = v;
+      c++;
+      if (*end != ',') break;
+    }
+    *cols = c;
+    (*rows)++;
+  }
+  fclose(f);
+  return d;
+}
+
+static double printed(env *e, int k) {
+  fflush(e->out);
+  rewind(e->out);
+  double v = NAN;
+  for (int i = 0; i <= k; i++) ck_assert_int_eq(fscanf(e->out, "%lf", &v), 1);
+  fseek(e->out, 0, SEEK_END);
+  return v;
+}
+
+static void load(env *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void load(env *e, const char *fmt, ...) {
+  char text[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  int st = hnn_load_string(e->S, text, "t.hnn");
+  ck_assert_msg(st == HNN_OK, "script failed (%d): %s", st, hnn_error(e->S));
+}
+
+START_TEST(test_expressions) {
+  enum { N = 40, M = 55, n = 2 };
+  double x[N * n], y[M * n], x1[N], y1[M];
+  seed(8);
+  fill(x, N * n, -1, 1), fill(y, M * n, 0, 2), fill(x1, N, 0, 1), fill(y1, M, 0, 3);
+  env e;
+  env_open(&e);
+  write_points(&e, "a.csv", N, n, x), write_points(&e, "b.csv", M, n, y);
+  write_points(&e, "a1.csv", N, 1, x1), write_points(&e, "b1.csv", M, 1, y1);
+  load(&e, "use \"kernels\"\n"
+           "kernel g(x[2], y[2]) = exp(-norm2(x - y)/(2*0.5^2))\n"
+           "print w2(csv(\"%1$s/a.csv\"), csv(\"%1$s/b.csv\")), w2(csv(\"%1$s/a1.csv\"), csv(\"%1$s/b1.csv\"))\n"
+           "print sinkhorn(csv(\"%1$s/a.csv\"), csv(\"%1$s/b.csv\"), eps = 0.1)\n"
+           "print mmd(g, csv(\"%1$s/a.csv\"), csv(\"%1$s/b.csv\")), mmd(energy_distance, csv(\"%1$s/a.csv\"), csv(\"%1$s/b.csv\"))\n",
+       e.dir);
+  double v, ref;
+  ck_assert_int_eq(ot_exact(N, M, n, x, NULL, y, NULL, 2, &ref, NULL), OT_OK);
+  ck_assert_double_eq(printed(&e, 0), sqrt(ref));
+  ck_assert_int_eq(ot1d_wpp(NULL, 2, N, x1, NULL, M, y1, NULL, 1, &ref), OT_OK);
+  ck_assert_double_eq(printed(&e, 1), sqrt(ref));
+  ot_sinkhorn_opts so;
+  ot_sinkhorn_opts_default(&so);
+  so.eps = 0.1, so.tol = WF_SINKHORN_TOL;
+  ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &so, n, N, x, NULL, M, y, NULL, &ref, NULL), OT_OK);
+  ck_assert_double_eq(printed(&e, 2), ref);
+  double wx[N], wy[M];
+  for (int i = 0; i < N; i++) wx[i] = 1.0 / N;
+  for (int j = 0; j < M; j++) wy[j] = 1.0 / M;
+  v = printed(&e, 3), ref = mmd_direct(gauss, n, N, x, wx, M, y, wy);
+  ck_assert_msg(fabs(v - ref) < 1e-13 * ref, "%.17g vs %.17g", v, ref);
+  v = printed(&e, 4), ref = mmd_direct(negdist, n, N, x, wx, M, y, wy);
+  ck_assert_msg(fabs(v - ref) < 1e-13 * ref, "%.17g vs %.17g", v, ref);
+  /* drawn laws: the same seed, the same draws; W2 of N(0,1) to itself small */
+  load(&e, "print w2(normal([0], [1]), normal([0], [1]), samples = 4000)\n");
+  load(&e, "print w2(normal([0], [1]), normal([0], [1]), samples = 4000)\n");
+  double a = printed(&e, 5), b = printed(&e, 6);
+  ck_assert_double_eq(a, b);
+  ck_assert_msg(a > 0 && a < 0.1, "%g", a);
+  /* a declaration named w2 hides the builtin */
+  load(&e, "param w2 = 3\nprint w2 + 1\n");
+  ck_assert_double_eq(printed(&e, 7), 4);
+  env_close(&e);
+}
+END_TEST
+
+/* A diffusion run towards N(0, I) from a shifted Gaussian: the monitor's
+** w2 and sinkhorn columns are the distances of the particles written at
+** the same step to the target file, and W2 falls as the cloud relaxes. */
+START_TEST(test_monitor) {
+  enum { N = 60, M = 70, n = 2 };
+  double y[M * n];
+  seed(9);
+  for (int j = 0; j < M * n; j++) y[j] = sqrt(-2 * log(1 - unif())) * cos(2 * M_PI * unif());
+  env e;
+  env_open(&e);
+  write_points(&e, "t.csv", M, n, y);
+  load(&e, "objective f(x[2]) = norm2(x)/2\nmetric G = euclidean\nflow d = diffusion(f, G, T = 1)\n"
+           "run d from normal([3, 0], [0.1, 0.1]) particles %d h 0.01 steps 200 every 50 "
+           "w2_to csv(\"%s/t.csv\") sinkhorn_to csv(\"%s/t.csv\") monitor_eps 0.5 -> \"p.csv\"\n",
+       N, e.dir, e.dir);
+  int pr, pc, mr, mc;
+  double *P = read_rows(&e, "p.csv", &pr, &pc), *Mo = read_rows(&e, "p_monitor.csv", &mr, &mc);
+  ck_assert_int_eq(mr, 5);
+  ck_assert_int_eq(pr, 5 * N);
+  ck_assert_int_eq(pc, 2 + 1 + n + 1);   /* t, step, particle, x1, x2, f */
+  ot_sinkhorn_opts so;
+  ot_sinkhorn_opts_default(&so);
+  so.eps = 0.5, so.tol = WF_SINKHORN_TOL;
+  double prev = INFINITY;
+  for (int r = 0; r < mr; r++) {
+    double x[N * n], w2, sk;
+    for (int i = 0; i < N; i++) {
+      const double *row = P + (size_t)(r * N + i) * pc;
+      ck_assert_double_eq(row[1], Mo[r * mc + 1]);   /* the same step */
+      x[i * n] = row[3], x[i * n + 1] = row[4];
+    }
+    ck_assert_int_eq(ot_exact(N, M, n, x, NULL, y, NULL, 2, &w2, NULL), OT_OK);
+    ck_assert_int_eq(ot_sinkhorn_divergence(NULL, &so, n, N, x, NULL, M, y, NULL, &sk, NULL), OT_OK);
+    /* the particle file holds the shortest round-trip digits: the same points */
+    ck_assert_double_eq(Mo[r * mc + mc - 2], sqrt(w2));
+    ck_assert_double_eq(Mo[r * mc + mc - 1], sk);
+    if (r <= 2) ck_assert_msg(sqrt(w2) < prev, "W2 did not fall at row %d: %g", r, sqrt(w2));
+    prev = sqrt(w2);
+  }
+  ck_assert(prev < 1);
+  free(P);
+  free(Mo);
+  env_close(&e);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("wdisc");
   TCase *t = tcase_create("core");
@@ -360,6 +544,11 @@ static Suite *suite(void) {
   tcase_add_test(t, test_w2_gradient);
   tcase_add_test(t, test_w2_permutation);
   suite_add_tcase(s, t);
+  TCase *l = tcase_create("lang");
+  tcase_set_timeout(l, 120);
+  tcase_add_test(l, test_expressions);
+  tcase_add_test(l, test_monitor);
+  suite_add_tcase(s, l);
   return s;
 }
 
