@@ -291,6 +291,28 @@ START_TEST(test_sinkhorn_value) {
 }
 END_TEST
 
+/* The factor convention: S_eps -> W2^2 = 2 (1/2 W2^2) as eps -> 0, so the
+** Sinkhorn field tends to twice the W2 field.  Eight points matched to
+** eight points 1 away in a unique optimal permutation (gaps between the
+** best and next plans ~0.1 in cost): at eps = 1e-3 the entropic plans
+** (rho, t) and (rho, rho) are within ~exp(-gap/eps) of the permutation and
+** of the identity, so the fields agree to far better than 1e-6. */
+START_TEST(test_sinkhorn_tends_to_w2) {
+  enum { N = 8, n = 2 };
+  double x[N * n], y[N * n], vs[N * n] = { 0 }, vw[N * n] = { 0 }, es, ew;
+  for (int i = 0; i < N; i++) {
+    x[i * n] = i % 4, x[i * n + 1] = i / 4;
+    y[i * n] = i % 4 + 0.1 * (i % 3), y[i * n + 1] = i / 4 + 1 + 0.05 * i;
+  }
+  wf_opts o = { .eps = 1e-3, .tol = 1e-12 };
+  ck_assert_int_eq(wf_sinkhorn(1, n, N, x, NULL, N, y, NULL, vs, &es, &o), 0);
+  ck_assert_int_eq(wf_w2(1, n, N, x, NULL, N, y, NULL, vw, &ew, NULL), 0);
+  for (int k = 0; k < N * n; k++) ck_assert_msg(fabs(vs[k] - 2 * vw[k]) < 1e-6, "%d: %g vs %g", k, vs[k], 2 * vw[k]);
+  /* |S_eps - W2^2| <= eps log N (docs/ot.md) */
+  ck_assert_msg(fabs(es - 2 * ew) <= 1e-3 * log(N), "%g vs %g", es, 2 * ew);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- w2 */
 
 START_TEST(test_w2_pot) {
@@ -540,6 +562,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_mmd_flow_decreases);
   tcase_add_test(t, test_sinkhorn_gradient);
   tcase_add_test(t, test_sinkhorn_value);
+  tcase_add_test(t, test_sinkhorn_tends_to_w2);
   tcase_add_test(t, test_w2_pot);
   tcase_add_test(t, test_w2_gradient);
   tcase_add_test(t, test_w2_permutation);
