@@ -178,6 +178,11 @@ int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M) {
         m->k = t->fn;
         r = compile_pair(S, t->fn, n, &m->kernel.pair);
       }
+      if (t->piece == ENERGY_DISTANCE) {   /* -|x - y|: kernsum.h's energy kernel (wf_mmd) */
+        m->kernel.recognized = 1;
+        m->kernel.ks = KS_ENERGY;
+        m->kernel.scale = 1;
+      }
       if (r == HNN_OK && t->target) r = read_target(S, E, i, t, n, m);
       break;
     }

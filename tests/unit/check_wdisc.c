@@ -30,6 +30,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "energymodel.h"
 #include "hnn.h"
 #include "kernsum.h"
 #include "ot1d.h"
@@ -506,6 +507,45 @@ START_TEST(test_expressions) {
 }
 END_TEST
 
+/* The energy pieces mmd(k, t) (a compiled kernel) and energy_distance(t)
+** (kernsum's energy kernel) of an energy model, through wf_mmd: the value
+** against the double loop over the model's own target points. */
+START_TEST(test_energy_pieces) {
+  enum { N = 30, n = 2 };
+  double x[N * n], v[N * n] = { 0 }, wx[N], e;
+  seed(10);
+  fill(x, N * n, -1, 1);
+  for (int i = 0; i < N; i++) wx[i] = 1.0 / N;
+  hnn_state *S = hnn_open();
+  int st = hnn_load_string(S, "kernel g(x[2], y[2]) = exp(-norm2(x - y)/(2*0.5^2))\n"
+                              "energy E = 2*mmd(g, normal([1, 0], [1, 1]), samples = 50) + "
+                              "energy_distance(mixture([1, 1], normal([0, 0], [1, 1]), normal([2, 2], [1, 1])), samples = 40)\n",
+                           "e.hnn");
+  ck_assert_msg(st == HNN_OK, "%s", hnn_error(S));
+  sym *E = state_lookup(S, "E");
+  ck_assert_int_eq(sema_check_sym(S, E), 0);
+  energy_model M;
+  state_batch_begin(S);
+  st = energy_model_build(S, E, n, &M);
+  ck_assert_int_eq(state_batch_end(S), 0);
+  ck_assert_int_eq(st, HNN_OK);
+  ck_assert_int_eq(M.nterms, 2);
+  wf_opts o = { 0 };
+  const em_term *t = &M.terms[0];
+  ck_assert(!t->kernel.recognized);
+  ck_assert_int_eq(wf_mmd(&t->kernel, t->coef, n, N, x, NULL, t->ntarget, t->target, t->target_w, v, &e, &o), 0);
+  double ref = 2 * mmd_direct(gauss, n, N, x, wx, t->ntarget, t->target, t->target_w);
+  ck_assert_msg(fabs(e - ref) < 1e-13 * ref, "mmd %.17g vs %.17g", e, ref);
+  t = &M.terms[1];
+  ck_assert(t->kernel.recognized && t->kernel.ks == KS_ENERGY && t->kernel.scale == 1);
+  ck_assert_int_eq(wf_mmd(&t->kernel, t->coef, n, N, x, NULL, t->ntarget, t->target, t->target_w, v, &e, &o), 0);
+  ref = mmd_direct(negdist, n, N, x, wx, t->ntarget, t->target, t->target_w);
+  ck_assert_msg(fabs(e - ref) < 1e-13 * ref, "energy distance %.17g vs %.17g", e, ref);
+  energy_model_free(&M);
+  hnn_close(S);
+}
+END_TEST
+
 /* A diffusion run towards N(0, I) from a shifted Gaussian: the monitor's
 ** w2 and sinkhorn columns are the distances of the particles written at
 ** the same step to the target file, and W2 falls as the cloud relaxes. */
@@ -570,6 +610,7 @@ static Suite *suite(void) {
   TCase *l = tcase_create("lang");
   tcase_set_timeout(l, 120);
   tcase_add_test(l, test_expressions);
+  tcase_add_test(l, test_energy_pieces);
   tcase_add_test(l, test_monitor);
   suite_add_tcase(s, l);
   return s;
