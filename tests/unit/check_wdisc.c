@@ -189,6 +189,27 @@ START_TEST(test_mmd_gradient) {
 }
 END_TEST
 
+/* A tolerance reaches ks_sum: the grid path for the Gaussian with the
+** signed weights of the target, within kernsum.h's stated bound
+** |grad_i - exact| <= tol sum_j |w_j| / h per component (sum |w| = 2), times
+** the factor 2 coef of the field. */
+START_TEST(test_mmd_fast_path) {
+  enum { N = 400, M = 300, n = 2 };
+  static double x[N * n], y[M * n], ve[N * n], vf[N * n];
+  seed(11);
+  fill(x, N * n, 0, 1), fill(y, M * n, 0.3, 1.3);
+  wf_kernel kg = { .recognized = 1, .ks = KS_GAUSS, .h = 0.2, .scale = 1 };
+  wf_opts oe = { 0 }, of = { .tol = 1e-6 };
+  memset(ve, 0, sizeof ve), memset(vf, 0, sizeof vf);
+  ck_assert_int_eq(wf_mmd(&kg, 1, n, N, x, NULL, M, y, NULL, ve, NULL, &oe), 0);
+  ck_assert_int_eq(wf_mmd(&kg, 1, n, N, x, NULL, M, y, NULL, vf, NULL, &of), 0);
+  double err = 0;
+  for (int k = 0; k < N * n; k++) err = fmax(err, fabs(ve[k] - vf[k]));
+  ck_assert_msg(err <= 2 * 1e-6 * 2 / 0.2, "grid path: %g", err);
+  ck_assert(err > 0);   /* it did take the grid path */
+}
+END_TEST
+
 /* The callback path on the pool: the same bits for 1, 2 and 3 threads. */
 START_TEST(test_mmd_threads) {
   enum { N = 101, M = 57, n = 2 };
@@ -599,6 +620,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_mmd_value);
   tcase_add_test(t, test_mmd_gradient);
   tcase_add_test(t, test_mmd_threads);
+  tcase_add_test(t, test_mmd_fast_path);
   tcase_add_test(t, test_mmd_flow_decreases);
   tcase_add_test(t, test_sinkhorn_gradient);
   tcase_add_test(t, test_sinkhorn_value);
