@@ -52,8 +52,8 @@ static double *norm_weights(size_t N, const double *w, int *status) {
   for (size_t i = 0; i < N; i++) {
     a[i] = w ? w[i] : 1.0;
     if (!isfinite(a[i]) || a[i] < 0) {
-      free(a);
       *status = isfinite(a[i]) ? KS_EINVAL : KS_ENONFINITE;
+      free(a);
       return NULL;
     }
     tot += a[i];

@@ -395,6 +395,13 @@ START_TEST(test_w2_permutation) {
   ck_assert_int_eq(wf_w2(1, 2, 3000, x, NULL, 3000, y, NULL, v, &e, NULL), WF_ETOOBIG);
   double nanx[2] = { NAN, 0 };
   ck_assert_int_eq(wf_w2(1, 2, 1, nanx, NULL, 1, y, NULL, v, &e, NULL), KS_ENONFINITE);
+  /* weights: negative, not finite, zero in total */
+  double wbad[2][2] = { { 1, -1 }, { 1, NAN } }, wzero[2] = { 0, 0 };
+  wf_kernel kg = { .recognized = 1, .ks = KS_GAUSS, .h = 1, .scale = 1 };
+  wf_opts o = { .eps = 0.1 };
+  ck_assert_int_eq(wf_w2(1, n, 2, x, wbad[0], 2, y, NULL, v, &e, NULL), KS_EINVAL);
+  ck_assert_int_eq(wf_mmd(&kg, 1, n, 2, x, NULL, 2, y, wbad[1], v, &e, &o), KS_ENONFINITE);
+  ck_assert_int_eq(wf_sinkhorn(1, n, 2, x, wzero, 2, y, NULL, v, &e, &o), KS_EINVAL);
 }
 END_TEST
 
