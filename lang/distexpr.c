@@ -18,6 +18,18 @@ static const char *usage_of(builtin_kind k) {
                             : "mmd(k, P, Q [, samples = M])";
 }
 
+/* The dimension a kernel's points have: 0 any, -1 not a kernel of two
+** points of one dimension with a scalar value. */
+static int kernel_dim(const sym *k) {
+  if (k->sig.nformals != 2 || k->sig.result.kind != TY_SCALAR) return -1;
+  int d[2];
+  for (int i = 0; i < 2; i++) {
+    const ty *t = &k->sig.formal[i];
+    d[i] = t->kind == TY_SCALAR ? 1 : t->kind == TY_VECTOR ? (t->r.val > 0 ? t->r.val : 0) : -1;
+  }
+  return d[0] < 0 || d[0] != d[1] ? -1 : d[0];
+}
+
 /* A law's form; its values are read when the expression is evaluated. */
 static int check_law(chk *c, ast *e, const builtin *b) {
   if (e->kind == AST_NAME) {
@@ -67,6 +79,11 @@ ty distexpr_check(chk *c, ast *e, const builtin *b) {
         return error_ty();
       }
       if (sema_check_sym(c->S, k)) return error_ty();
+      if (kernel_dim(k) < 0) {
+        diag_error(c->d, a->src, a->loc, "kernel '%s' must take two points of one dimension and return a scalar",
+                   k->name);
+        return error_ty();
+      }
       continue;
     }
     if (check_law(c, a, b)) return error_ty();
@@ -121,7 +138,14 @@ ir_node *distexpr_lower(hnn_state *S, ir_ctx *ir, ast *e, const builtin *b) {
   wf_kernel kern = { 0 };
   if (status == HNN_OK && first) {
     sym *k = state_lookup(S, pos[0]->name);
-    if (energy_model_kernel(S, k, n, &kern.pair) != HNN_OK) status = HNN_ERR_SCRIPT;
+    int kd = kernel_dim(k);
+    if (kd > 0 && kd != n) {
+      diag_error(&S->diags, pos[0]->src, pos[0]->loc, "kernel '%s' takes points of dimension %d, the laws are in "
+                 "dimension %d", k->name, kd, n);
+      status = HNN_ERR_SCRIPT;
+    } else if (energy_model_kernel(S, k, n, &kern.pair) != HNN_OK) {
+      status = HNN_ERR_SCRIPT;
+    }
   }
   double v = NAN;
   if (status == HNN_OK) {
