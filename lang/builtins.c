@@ -29,6 +29,9 @@ static const builtin table[] = {
   { "hopfield", BI_HOPFIELD, 1, 1, 0, 0 }, { "euclidean", BI_EUCLIDEAN, 0, 0, 0, 0 },
   { "geodesic", BI_GEODESIC, 3, 3, 0, 0 },  { "bregman", BI_BREGMAN, 3, 3, 0, 0 },
   { "gibbs", BI_GIBBS, 3, 4, 0, 0 },        { "partition", BI_PARTITION, 2, 3, 0, 0 },
+  /* common names in scripts (w2 is a weight in 004): declarations shadow them */
+  { "w2", BI_W2, 2, 3, 0, 0, 1 },           { "sinkhorn", BI_SINKHORN, 2, 4, 0, 0, 1 },
+  { "mmd", BI_MMD, 3, 4, 0, 0, 1 },
 };
 
 const builtin *builtin_find(const char *name) {

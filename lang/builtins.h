@@ -11,7 +11,9 @@ typedef enum {
   BI_FN1, BI_MINMAX, BI_SUM, BI_MEAN, BI_DOT, BI_NORM2, BI_NORM, BI_DIAG, BI_TRANSPOSE,
   BI_OUTER, BI_EYE, BI_LINSPACE, BI_UNIFORM, BI_NORMAL, BI_CSV, BI_HOPFIELD, BI_EUCLIDEAN,
   /* evaluated by the interpreter with a runtime engine (special.c) */
-  BI_GEODESIC, BI_BREGMAN, BI_GIBBS, BI_PARTITION
+  BI_GEODESIC, BI_BREGMAN, BI_GIBBS, BI_PARTITION,
+  /* distances between laws, computed while lowering (distexpr.c) */
+  BI_W2, BI_SINKHORN, BI_MMD
 } builtin_kind;
 
 typedef struct builtin {
@@ -20,6 +22,7 @@ typedef struct builtin {
   int min_args, max_args;
   ir_fn1 fn;             /* BI_FN1 */
   int is_max;            /* BI_MINMAX */
+  int shadowable;        /* a declaration of this name hides the builtin */
 } builtin;
 
 const builtin *builtin_find(const char *name);

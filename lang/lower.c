@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "distexpr.h"
 #include "builtins.h"
 #include "diff.h"
 #include "special.h"
@@ -246,6 +247,7 @@ static ir_node *read_csv(lower *L, ast *e, ir_node *colarg) {
 }
 
 static ir_node *lower_builtin(lower *L, ast *e, const builtin *b) {
+  if (b->kind >= BI_W2) return distexpr_lower(L->S, L->ir, e, b);
   if (b->kind >= BI_GEODESIC) {
     ir_node *v[4] = { NULL, NULL, NULL, NULL };
     for (int i = 1; i < e->nkids && i < 4; i++)

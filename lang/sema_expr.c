@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "builtins.h"
+#include "distexpr.h"
 #include "sema_impl.h"
 #include "state.h"
 #include "strbuf.h"
@@ -251,6 +252,7 @@ static ty check_builtin(chk *c, ast *e, const builtin *b) {
     diag_error(c->d, e->src, e->loc, "'%s' is only allowed in a param declaration (drawn or read once per run)", b->name);
     return error_ty();
   }
+  if (b->kind >= BI_W2) return distexpr_check(c, e, b);
   if (b->kind >= BI_GEODESIC) return check_special(c, e, b);
   ty t[3];
   for (int i = 0; i < e->nkids; i++) {

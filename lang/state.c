@@ -435,7 +435,8 @@ static int register_decls(hnn_state *S, ast **stmts, int n, undo **u, int *nu) {
   for (int i = 0; i < n; i++) {
     ast *st = stmts[i];
     if (!ast_declares(st)) continue;
-    if (builtin_find(st->name) || strcmp(st->name, "pi") == 0 || strcmp(st->name, "e") == 0) {
+    const builtin *bi = builtin_find(st->name);
+    if ((bi && !bi->shadowable) || strcmp(st->name, "pi") == 0 || strcmp(st->name, "e") == 0) {
       diag_error(&S->diags, st->src, st->name_loc, "'%s' is a builtin name and cannot be redefined", st->name);
       errs++;
       continue;

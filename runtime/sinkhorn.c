@@ -501,6 +501,24 @@ int ot_sinkhorn(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
   return s;
 }
 
+int ot_sinkhorn_self(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n, const double *x,
+                     const double *a, double *value, double *f, ot_sinkhorn_stats *st) {
+  int s;
+  if ((s = check_opts(o)) || !value || n == 0 || d < 1) return s ? s : OT_EINVAL;
+  ot_sinkhorn_ws *own = NULL;
+  if (!w && !(w = own = ot_sinkhorn_ws_alloc(d, n, n))) return OT_ENOMEM;
+  side u;
+  if (w->d != d || n > w->cap)
+    s = OT_EINVAL;
+  else if (!(s = load_side(w, 0, d, n, x, a, &u))) {
+    int nt = o->threads > 0 ? o->threads : pool_max_threads();
+    s = solve(w, o, nt, d, &u, &u, value, NULL, NULL, st);
+    if (s >= 0 && f) memcpy(f, w->f, n * sizeof *f);
+  }
+  ot_sinkhorn_ws_free(own);
+  return s;
+}
+
 static int worse(int s, int t) {
   if (s < 0) return s;
   if (t < 0) return t;

@@ -65,6 +65,13 @@ int ot_sinkhorn(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n,
                 const double *b, double *value, double *cost, double *f, double *g,
                 ot_sinkhorn_stats *st);
 
+/* OT_eps(a, a) by the symmetric update f <- (f + T(f)) / 2 (the alternating
+** updates of ot_sinkhorn can stall on a symmetric problem), and f (may be
+** NULL, n entries) its symmetric potential, the same on both sides.  For
+** the gradient of the divergence's self-term.  Status as ot_sinkhorn. */
+int ot_sinkhorn_self(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int d, size_t n, const double *x,
+                     const double *a, double *value, double *f, ot_sinkhorn_stats *st);
+
 /* *div = S_eps(a, b), the three problems solved to tol.  st (may be NULL)
 ** receives 3 entries: (a, b), (a, a), (b, b).  Status as ot_sinkhorn (the
 ** worst of the three); on an error (< 0) *div is not written. */

@@ -256,6 +256,9 @@ const char *wf_strerror(int status) {
   case WF_EDENSITY: return "the kernel density estimate is 0 or not finite at a particle (bandwidth too small?)";
   case WF_ENOTARGET: return "the term has no target points";
   case WF_EKERNEL: return "the kernel sum is not finite (a singular kernel at coincident particles?)";
+  case WF_EMAXITER: return "a Sinkhorn problem reached its iteration cap before the marginal tolerance";
+  case WF_ESOLVER: return "the exact optimal transport solver failed";
+  case WF_ETOOBIG: return "exact W2 in n-D is limited to 4e6 pairs of points: use a sinkhorn term";
   default: return ks_strerror(status);
   }
 }

@@ -78,6 +78,22 @@ int wf_power_blob(double coef, double m, int n, size_t N, const double *x, const
 **     h = sigma (4 / ((n + 2) N))^(1/(n+4)),
 ** sigma^2 the mean over coordinates of the weighted variances (NaN for N < 2). */
 double wf_silverman(int n, size_t N, const double *x, const double *w);
+/* The discrepancy terms (wfield_disc.c; docs/ot.md "Discrepancy flows"):
+** wf_sinkhorn stops its three problems at the L1 marginal error o->tol, or
+** WF_SINKHORN_TOL when o->tol = 0, and needs o->eps > 0 (units of |x - y|^2);
+** wf_w2 in n > 1 dimensions solves the exact problem on N M pairs, at most
+** WF_W2_EXACT_MAX of them (WF_ETOOBIG beyond: use wf_sinkhorn).  Beside the
+** KS_* codes (whose values OT_EINVAL, _ENOMEM and _ENONFINITE share) they
+** return OT_ESOLVER (-4, the exact solver failed) and WF_EMAXITER (> 0: a
+** Sinkhorn problem hit its iteration cap; v and energy are written but not
+** to the tolerance). */
+/* MMD_k^2 alone (no gradient: kernels that are not differentiable where
+** x = y, such as -|x - y| given as a callback, are fine). */
+int wf_mmd_value(const wf_kernel *k, int n, size_t N, const double *x, const double *w, size_t M, const double *y,
+                 const double *wy, double *value, const wf_opts *o);
+#define WF_SINKHORN_TOL 1e-6
+#define WF_W2_EXACT_MAX 4e6
+enum { WF_EMAXITER = 1, WF_ESOLVER = -4, WF_ETOOBIG = -5 };
 
 const char *wf_strerror(int status);
 

@@ -68,6 +68,11 @@ static int compile_local(hnn_state *S, const energy_decl *d, const double *coef,
   return HNN_OK;
 }
 
+int energy_model_kernel(hnn_state *S, sym *k, int n, flow_fn *out) {
+  int sizes[2] = { n, n };
+  return flow_fn_grad1_value(S, k, 2, sizes, out) ? HNN_ERR_SCRIPT : HNN_OK;
+}
+
 /* The target's points: a point set as is (equal weights), another law drawn
 ** `samples` times (default 1000) from the term's own stream. */
 static int read_target(hnn_state *S, sym *E, int index, const energy_term *t, int n, em_term *m) {
@@ -160,6 +165,11 @@ int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M) {
         /* the callback stays compiled: the reference, and what runs when
         ** the form is not recognized (kernelform.h lists the forms) */
         if (r == HNN_OK) kernel_recognize(S, t->fn, &m->kernel);
+      }
+      if (t->piece == ENERGY_DISTANCE) {   /* -|x - y|: kernsum.h's energy kernel (wf_mmd) */
+        m->kernel.recognized = 1;
+        m->kernel.ks = KS_ENERGY;
+        m->kernel.scale = 1;
       }
       if (r == HNN_OK && t->target) r = read_target(S, E, i, t, n, m);
       break;

@@ -52,6 +52,11 @@ typedef struct energy_model {
 int energy_model_build(hnn_state *S, sym *E, int n, energy_model *M);
 void energy_model_free(energy_model *M);
 
+/* A declared kernel k compiled at dimension n as a pair callback
+** (in [x, y], out [grad_x k (n), k]), as the terms' kernels are; for the
+** mmd builtin of expressions (lang/distexpr.c). */
+int energy_model_kernel(hnn_state *S, sym *k, int n, flow_fn *out);
+
 /* The dimension E's declarations fix (0: any; then the run's start says). */
 int energy_model_dim(const sym *E);
 

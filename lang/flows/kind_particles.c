@@ -7,8 +7,9 @@
 ** corner vectors, normal(mean, variances or covariance), or csv("file") of
 ** points.  Its rows are t, step, particle, x1..xn (, rho), f; the monitor
 ** file NAME_monitor.csv has the mean, the covariance, the mean of f (and the
-** free energy and fixed-point statistics) per output step.  On standard
-** output only the monitor rows are printed.
+** free energy and fixed-point statistics) per output step, and the
+** distances to targets that the options w2_to and sinkhorn_to ask for
+** (monitor_dist.h).  On standard output only the monitor rows are printed.
 */
 #include <errno.h>
 #include <gsl/gsl_linalg.h>
@@ -21,13 +22,15 @@
 #include "flowkind.h"
 #include "law.h"
 #include "geocoord.h"
+#include "monitor_dist.h"
 #include "prox.h"
 #include "rng.h"
 #include "sde.h"
 #include "strbuf.h"
 
 static const char *const particle_run_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
-                                                "tol", "maxiter", "normalize", "precision", NULL };
+                                                "tol", "maxiter", "normalize", "precision",
+                                                MON_DIST_OPTION_NAMES, NULL };
 
 /* ------------------------------------------------------------ checks */
 
@@ -40,7 +43,9 @@ static int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kin
       continue;
     }
     ast *v = o->kids[0];
-    if (strcmp(o->name, "boundary") == 0) {
+    if (mon_dist_is_option(o->name)) {
+      errs += mon_dist_check(S, run, o);
+    } else if (strcmp(o->name, "boundary") == 0) {
       const char *ok_names[] = { "none", "reflect", "absorb", "periodic" };
       int found = 0;
       for (int w = 0; w < 4; w++) found |= v->kind == AST_NAME && strcmp(v->name, ok_names[w]) == 0;
@@ -97,6 +102,8 @@ typedef struct prun {
   double free_energy;
   flow_problem P;
   flow_fn geo_inv, geo_d1;     /* hopfield(s) cost geometry: s^-1 and s' */
+  mon_dist md;                 /* w2_to, sinkhorn_to */
+  int md_failed;
 } prun;
 
 static int emit_particles(void *ctx, long step, double t, const double *x, int N, int n, const sde_monitor *m) {
@@ -129,6 +136,10 @@ static int emit_particles(void *ctx, long step, double t, const double *x, int N
   } else {
     mr[k++] = m->absorbed;
   }
+  if (mon_dist_row(&r->md, x, N, mr + k)) {
+    r->md_failed = 1;
+    return 1;
+  }
   flow_progress(&r->c, t, step);
   return bad || run_out_row(r->mon, t, step, mr);
 }
@@ -148,7 +159,7 @@ static int open_outputs(hnn_state *S, ast *run, prun *r, char **err) {
   for (int i = 0; i < np; i++) free(names[i]);
   free(names);
   if (path && !r->c.out) return 1;
-  int nm = n + n * n + 2 + (r->wasserstein ? 3 : 0);
+  int nm = n + n * n + 2 + (r->wasserstein ? 3 : 0) + r->md.ncols;
   char **mn = hnn_xcalloc((size_t)nm + 1, sizeof *mn);
   run_out_names(mn, "mean", n);
   k = n;
@@ -167,6 +178,7 @@ static int open_outputs(hnn_state *S, ast *run, prun *r, char **err) {
   } else {
     mn[k++] = hnn_xstrdup("absorbed");
   }
+  mon_dist_names(&r->md, mn + k);
   char *mpath = run_out_sibling(path, "_monitor");
   r->mon = run_out_open(S, mpath, nm, (const char *const *)mn, err);
   free(mpath);
@@ -374,10 +386,14 @@ static int particles_prepare(flow_job *J) {
   ** monitor; memory: the cloud and its copies, and for the proximal step
   ** a cost matrix when the metric's geodesics have no coordinates (its
   ** kernel is stored only within po.kernel_mem) */
+  if (mon_dist_prepare(S, run, flow->name, n, N, &r->md) != HNN_OK) return HNN_ERR_SCRIPT;
   double snaps = floor((double)so->steps / (double)so->every) + 2;
   J->plan.rows = snaps * (run->kids[1] ? (double)N + 1 : 1);
-  J->plan.values = fmax(n + 5, n + n * n + 7);
+  J->plan.values = fmax(n + 5, n + n * n + 7 + r->md.ncols);
   J->plan.memory = (double)N * n * 8 * 10 + (double)N * 8 * 12;
+  /* the exact W2 of a monitor: LEMON's arcs, ~64 bytes per pair of points */
+  for (int c = 0; c < r->md.ncols; c++)
+    if (r->md.kind[c] == DIST_W2 && n > 1) J->plan.memory += (double)N * r->md.ntarget[c] * 64;
   if (r->wasserstein && flow_role_sym(S, flow, R_METRIC)->mform != MET_EUCLIDEAN &&
       flow_role_sym(S, flow, R_METRIC)->mform != MET_HOPFIELD)
     J->plan.memory += (double)N * N * 8;
@@ -439,7 +455,10 @@ static int particles_run(flow_job *J) {
       s = sde_run(&r->P, &r->so, N, r->x, emit_particles, r, msg, sizeof msg);
     }
     flow_progress_end(&r->c);
-    if (s < 0 || s == SDE_STOPPED) {
+    if (r->md_failed) {
+      diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, r->md.err);
+      status = HNN_ERR_RUNTIME;
+    } else if (s < 0 || s == SDE_STOPPED) {
       diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, msg[0] ? msg : "failed");
       status = HNN_ERR_RUNTIME;
     }
@@ -465,6 +484,7 @@ static void particles_release(flow_job *J) {
   free(r->lo);
   free(r->hi);
   law_free(&r->L);
+  mon_dist_free(&r->md);
   free(r);
   J->priv = NULL;
 }

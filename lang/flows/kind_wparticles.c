@@ -29,20 +29,6 @@ static const char *const wp_run_options[] = { "particles", "h", "steps", "every"
 
 /* ------------------------------------------------------------ checks */
 
-/* The generic check (one energy), then whether this build has the
-** velocity of each of its terms. */
-static int wp_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
-  if (flow_check_roles(S, flow, k)) return 1;
-  ast *a = flow->decl->kids[0]->kids[0];
-  const char *missing = NULL;
-  if (!wp_terms_available(state_lookup(S, a->name)->energy, &missing)) {
-    diag_error(&S->diags, a->src, a->loc,
-               "this build of hnn has no particle velocity for %s terms (runtime/wfield_disc.c is not linked)", missing);
-    return 1;
-  }
-  return 0;
-}
-
 static int wp_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
   static const char *const special[] = { "score", NULL };
@@ -307,12 +293,12 @@ static void wp_release(flow_job *J) {
 
 const flow_kind flow_kind_particles = {
   .name = "particles", .usage = "particles(E), E an energy", .nroles = 1, .roles = { R_ENERGY }, .keywords = { NULL },
-  .options = wp_run_options, .siblings = { "_monitor" }, .variant = 0, .check_decl = wp_check_decl,
+  .options = wp_run_options, .siblings = { "_monitor" }, .variant = 0, 
   .check_run = wp_check_run, .prepare = wp_prepare, .compile = wp_compile, .run = wp_run, .release = wp_release
 };
 
 const flow_kind flow_kind_langevin = {
   .name = "langevin", .usage = "langevin(E), E an energy", .nroles = 1, .roles = { R_ENERGY }, .keywords = { NULL },
-  .options = wp_run_options, .siblings = { "_monitor" }, .variant = 1, .check_decl = wp_check_decl,
+  .options = wp_run_options, .siblings = { "_monitor" }, .variant = 1, 
   .check_run = wp_check_run, .prepare = wp_prepare, .compile = wp_compile, .run = wp_run, .release = wp_release
 };

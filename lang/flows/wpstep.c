@@ -14,27 +14,6 @@
 #include "rng.h"
 #include "strbuf.h"
 
-/* The discrepancy terms' velocities live in runtime/wfield_disc.c, built
-** on its own branch: weak references let this file link without it, and
-** wp_terms_available refuses those terms (before a run starts) when it is
-** absent. */
-#pragma weak wf_mmd
-#pragma weak wf_sinkhorn
-#pragma weak wf_w2
-
-int wp_terms_available(const energy_decl *d, const char **missing) {
-  for (int i = 0; i < d->nterms; i++) {
-    energy_piece p = d->terms[i].piece;
-    int ok = p == ENERGY_POTENTIAL || p == ENERGY_KL || p == ENERGY_ENTROPY || p == ENERGY_INTERACTION || p == ENERGY_POWER || ((p == ENERGY_MMD || p == ENERGY_DISTANCE) && wf_mmd) ||
-             (p == ENERGY_SINKHORN && wf_sinkhorn) || (p == ENERGY_W2 && wf_w2);
-    if (!ok) {
-      *missing = energy_piece_name(p);
-      return 0;
-    }
-  }
-  return 1;
-}
-
 int wp_model_init(wp_model *W, const energy_model *M, int n, size_t N, double bandwidth, double tol, int threads,
                   char *err, size_t errlen) {
   memset(W, 0, sizeof *W);

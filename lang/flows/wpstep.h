@@ -54,11 +54,6 @@ int wp_model_init(wp_model *W, const energy_model *M, int n, size_t N, double ba
 /* (then set W->blob = 1 for the blob velocities) */
 void wp_model_free(wp_model *W);
 
-/* 1 when the build has the velocity of every term of d (the
-** discrepancy terms are runtime/wfield_disc.c's); else 0 and the piece's
-** name in *missing. */
-int wp_terms_available(const energy_decl *d, const char **missing);
-
 /* v (N x n) = the field at x; with_entropy 0 leaves the entropy term out
 ** of v (parts[] still gets its estimate when parts is given).  parts
 ** (nparts, may be NULL) gets each part's energy.  0, or -1 with a message. */
