@@ -74,6 +74,7 @@ extern const flow_kind flow_kind_gradient_descent, flow_kind_natural_gradient_de
 extern const flow_kind flow_kind_diffusion, flow_kind_wasserstein;
 extern const flow_kind flow_kind_augmented_lagrangian;
 extern const flow_kind flow_kind_geodesic;
+extern const flow_kind flow_kind_mobility;
 
 /* --------------------------------------------------- declarations (flows.c) */
 
@@ -161,6 +162,18 @@ int point_compile(flow_job *J, int hessian);
 /* run: open the output, run the engine, close the output. */
 int point_run_engine(flow_job *J, point_engine engine);
 void point_release(flow_job *J);
+
+/* ------------------------------------- particle runs (kind_particles.c) */
+
+/* The stages of a particle run, for kinds that run on the particle engine
+** with callbacks of their own (kind_mobility.c), and what their compile
+** stage needs: the problem to fill, the dimension, the objective's size
+** variable, the temperature and the divergence switch of the flow. */
+int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+int particles_prepare(flow_job *J);
+int particles_run(flow_job *J);
+void particles_release(flow_job *J);
+flow_problem *particles_problem(flow_job *J, int *n, int *nsize, double *T, int *divergence);
 
 /* The callbacks of an ODE flow (flow of kind gradient, hopfield or
 ** natural_gradient) at n values per point, the one-piece field included,

@@ -8,7 +8,8 @@
 ** points.  Its rows are t, step, particle, x1..xn (, rho), f; the monitor
 ** file NAME_monitor.csv has the mean, the covariance, the mean of f (and the
 ** free energy and fixed-point statistics) per output step.  On standard
-** output only the monitor rows are printed.
+** output only the monitor rows are printed.  The general mobility kind
+** (kind_mobility.c) runs through the same stages with its own callbacks.
 */
 #include <errno.h>
 #include <gsl/gsl_linalg.h>
@@ -176,7 +177,7 @@ static int sample_law(const law *L, int N, gsl_rng *r, double *x, double *rho) {
 
 /* ------------------------------------------------------------ checks */
 
-static int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
@@ -429,7 +430,7 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
 }
 
 /* The options of a run and of its flow, and the start law. */
-static int particles_prepare(flow_job *J) {
+int particles_prepare(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
   sym *flow = J->flow;
@@ -529,6 +530,15 @@ static int particles_prepare(flow_job *J) {
   return HNN_OK;
 }
 
+flow_problem *particles_problem(flow_job *J, int *n, int *nsize, double *T, int *divergence) {
+  prun *r = J->priv;
+  *n = r->n;
+  *nsize = r->nsize;
+  *T = r->so.T;
+  *divergence = r->so.include_divergence;
+  return &r->P;
+}
+
 static int particles_compile(flow_job *J) {
   prun *r = J->priv;
   hnn_state *S = J->S;
@@ -547,7 +557,7 @@ static int particles_compile(flow_job *J) {
   return 0;
 }
 
-static int particles_run(flow_job *J) {
+int particles_run(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
   sym *flow = J->flow;
@@ -600,7 +610,7 @@ static int particles_run(flow_job *J) {
   return status;
 }
 
-static void particles_release(flow_job *J) {
+void particles_release(flow_job *J) {
   prun *r = J->priv;
   if (!r) return;
   free(r->x);
