@@ -2,6 +2,7 @@
 ** builtins.c — the table of builtin functions.
 */
 #include "builtins.h"
+#include "fisher.h"
 
 #include <math.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static const builtin table[] = {
   { "hopfield", BI_HOPFIELD, 1, 1, 0, 0 }, { "euclidean", BI_EUCLIDEAN, 0, 0, 0, 0 },
   { "geodesic", BI_GEODESIC, 3, 3, 0, 0 },  { "bregman", BI_BREGMAN, 3, 3, 0, 0 },
   { "gibbs", BI_GIBBS, 3, 4, 0, 0 },        { "partition", BI_PARTITION, 2, 3, 0, 0 },
+  { "fisher", BI_FISHER, 2, FISHER_MAX_ARGS, 0, 0 },
 };
 
 const builtin *builtin_find(const char *name) {

@@ -33,6 +33,7 @@ static const flow_kind *const kinds[] = {
   &flow_kind_wasserstein,
   &flow_kind_geodesic,
   &flow_kind_mobility,
+  &flow_kind_adam,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
