@@ -159,6 +159,33 @@ START_TEST(test_stationary_law_x_dependent_K) {
 }
 END_TEST
 
+/* Size-generic declarations: E(x[n]) and K(x[n]) instantiated at n = 3 by
+** the start.  K = (1 + |x|^2/10) I + x sin(x)' - sin(x) x' has a
+** non-constant antisymmetric part in every plane; at T = 1 the law is
+** N(0, I).  Same tolerances as above (EM bias ~ lambda h/2 with lambda
+** ~ 1.5 near the bulk: 1%; allow 2%), t = 5. */
+START_TEST(test_stationary_law_generic_3d) {
+  env e;
+  env_open(&e);
+  load_ok(&e, "objective E(x[n]) = 0.5*norm2(x)\n"
+              "function K(x[n]) = diag(0*x + 1 + 0.1*norm2(x)) + outer(x, sin(x)) - outer(sin(x), x)\n"
+              "flow m = mobility(E, K, T = 1)\n"
+              "run m from normal([1, 0, -1], [0.1, 0.1, 0.1]) particles 20000 h 0.01 steps 500 every 500 -> \"g.csv\"\n");
+  csv m = read_csv(&e, "g_monitor.csv");
+  ck_assert_int_eq(m.cols, 2 + 3 + 9 + 2);
+  double worst = 0;
+  for (int j = 0; j < 3; j++) ck_assert_msg(fabs(at(&m, 1, 2 + j)) < 5 * sqrt(1.0 / 20000), "mean %d = %g", j + 1, at(&m, 1, 2 + j));
+  for (int j = 0; j < 9; j++) {
+    double want = j % 4 == 0, d = fabs(at(&m, 1, 5 + j) - want);
+    worst = fmax(worst, d);
+    ck_assert_msg(d < 0.02 + 5 * sqrt((1 + want) / 20000.0), "cov entry %d = %g", j, at(&m, 1, 5 + j));
+  }
+  report("generic 3-d: worst |cov - I| = %.4f", worst);
+  free(m.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------ flux: lag covariance */
 
 /* A 2-D OU: E = x'Qx/2, Q = diag(2, 1), T = 0.5, constant K = S + A with
@@ -440,6 +467,7 @@ static Suite *mobility_suite(void) {
   TCase *t = tcase_create("mobility");
   tcase_set_timeout(t, 120);
   tcase_add_test(t, test_stationary_law_x_dependent_K);
+  tcase_add_test(t, test_stationary_law_generic_3d);
   tcase_add_test(t, test_flux_lag_covariance);
   tcase_add_test(t, test_moments_and_free_energy);
   tcase_add_test(t, test_thm22_linear_drift);
