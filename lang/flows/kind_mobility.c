@@ -119,8 +119,15 @@ static ir_node *column_divergence(ir_ctx *ir, ir_node *K, ir_node *x) {
 
 /* Drift T div K - K grad E and noise covariance S = (K + K')/2 at y, as
 ** two callbacks of one unit (cached per flow, size, T and switch). */
-static int compile_mobility(hnn_state *S, sym *flow, int nsize, int n, double T, int divergence, flow_problem *P) {
+static int compile_mobility(hnn_state *S, ast *at, sym *flow, int nsize, int n, double T, int divergence,
+                            flow_problem *P) {
   sym *E = flow_role_sym(S, flow, R_OBJECTIVE), *Ks = mobility_sym(S, flow);
+  int kn = Ks->sig.formal[0].r.val;
+  if (kn > 0 && kn != n) {
+    diag_error(&S->diags, at->src, at->loc, "run %s: the mobility '%s' takes points of %d values, the particles have %d",
+               flow->name, Ks->name, kn, n);
+    return 1;
+  }
   hnn_fn *fn[2];
   const char *part[2] = { "drift", "noise" };
   for (int w = 0; w < 2; w++) {
@@ -131,7 +138,8 @@ static int compile_mobility(hnn_state *S, sym *flow, int nsize, int n, double T,
     ir_node *y = ir_var(ir, ir_vector_shape(n), "y");
     ir_node *K = lower_inline(S, ir, Ks, 1, &y), *out = NULL;
     if (K && !(K->shape.kind == IR_MATRIX && K->shape.rows == n && K->shape.cols == n)) {
-      diag_plain(&S->diags, "the mobility '%s' must return a %d x %d matrix at a point of %d values", Ks->name, n, n, n);
+      diag_error(&S->diags, at->src, at->loc, "run %s: the mobility '%s' must return a %d x %d matrix at a point of %d values",
+                 flow->name, Ks->name, n, n, n);
       K = NULL;
     }
     if (K && w == 1) {
@@ -160,7 +168,7 @@ static int mobility_compile(flow_job *J) {
   double T;
   flow_problem *P = particles_problem(J, &n, &nsize, &T, &divergence);
   if (flow_compile_roles(J->S, J->flow, J->kind, nsize, n, 0, P) ||
-      compile_mobility(J->S, J->flow, nsize, n, T, divergence, P)) {
+      compile_mobility(J->S, J->run, J->flow, nsize, n, T, divergence, P)) {
     if (J->S->diags.nerrors == 0)
       diag_error(&J->S->diags, J->run->src, J->run->loc, "run %s: the mobility does not compile", J->flow->name);
     return 1;
