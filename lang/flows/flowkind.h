@@ -75,7 +75,7 @@ extern const flow_kind flow_kind_diffusion, flow_kind_wasserstein;
 extern const flow_kind flow_kind_augmented_lagrangian;
 extern const flow_kind flow_kind_geodesic;
 extern const flow_kind flow_kind_mobility;
-extern const flow_kind flow_kind_adam;
+extern const flow_kind flow_kind_adam, flow_kind_adam_descent;
 
 /* --------------------------------------------------- declarations (flows.c) */
 

@@ -34,6 +34,7 @@ static const flow_kind *const kinds[] = {
   &flow_kind_geodesic,
   &flow_kind_mobility,
   &flow_kind_adam,
+  &flow_kind_adam_descent,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 

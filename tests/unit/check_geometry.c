@@ -192,7 +192,9 @@ END_TEST
 ** atol = rtol = 1e-12).  The update is an Euler step of the flow (moments
 ** first, then x with the new moments), so the error is first order: the
 ** measured orders log2(e(h)/e(h/2)) must lie in [0.8, 1.2] and the error
-** must shrink by 8x from h = 0.01 to 0.00125. */
+** must shrink by 8x from h = 0.01 to 0.00125.  The adam_descent kind runs
+** the same iteration (checked against the C loop to rounding), and with
+** Adam's bias correction its first step is lr sign(g) exactly (eps aside). */
 static double adam_discrete(double h, double a, double b, double eps, double *x) {
   double Q[4] = { 3, 1, 1, 2 }, m[2] = { 0, 0 }, v[2] = { 0, 0 }, b1 = 1 - a * h, b2 = 1 - b * h;
   x[0] = 1, x[1] = -0.5;
@@ -225,6 +227,26 @@ START_TEST(test_adam_first_order) {
     adam_discrete(h, 10, 1, 1e-8, x);
     err[k] = hypot(x[0] - row[2], x[1] - row[3]);
   }
+  /* the language's adam_descent is the same iteration: at h = 0.005 (200
+  ** steps) it matches the C loop above to rounding */
+  double xc[2];
+  adam_discrete(0.005, 10, 1, 1e-8, xc);
+  load_ok(&e, "flow d = adam_descent(f, lr = 0.005, beta1 = 0.95, beta2 = 0.995, eps = 1e-8, bias_correction = 0)\n"
+              "run d from [1, -0.5] steps 200 -> \"d.csv\"\n"
+              "flow db = adam_descent(f, lr = 0.01)\n"
+              "run db from [1, -0.5] steps 1 -> \"db.csv\"\n");
+  double rd[16];
+  ck_assert_int_eq(last_row(&e, "d.csv", rd, 16), 9);
+  ck_assert_double_eq_tol(rd[0], 1, 1e-12);
+  ck_assert_double_eq(rd[1], 200);
+  report("adam_descent vs the C loop at h = 0.005: %.3g, %.3g", rd[2] - xc[0], rd[3] - xc[1]);
+  ck_assert_double_eq_tol(rd[2], xc[0], 1e-13);
+  ck_assert_double_eq_tol(rd[3], xc[1], 1e-13);
+  /* with bias correction the first step is lr g/(|g| + eps): lr sign(g)
+  ** to 1e-8 relative; g = Qx0 = (2.5, 0), and a zero component stays */
+  ck_assert_int_eq(last_row(&e, "db.csv", rd, 16), 9);
+  ck_assert_double_eq_tol(rd[2], 1 - 0.01, 1e-9);
+  ck_assert_double_eq(rd[3], -0.5);
   double o1 = log2(err[0] / err[1]), o2 = log2(err[1] / err[2]), o3 = log2(err[2] / err[3]);
   report("adam: |x_K - x(1)| = %.3g, %.3g, %.3g, %.3g at h = 0.01 .. 0.00125; orders %.3f %.3f %.3f", err[0], err[1],
          err[2], err[3], o1, o2, o3);
