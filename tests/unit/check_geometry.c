@@ -113,6 +113,12 @@ START_TEST(test_fisher_closed_forms) {
     eval(&e, b, C, 4);
     for (int j = 0; j < 4; j++) worst = fmax(worst, fabs(F[j] - C[j]) / (fabs(C[j]) + 1));
   }
+  /* the data may also sit inside lp (a param), with theta the only argument */
+  load_ok(&e, "function lq(th[2]) = lp(th, xs)\n");
+  double Fa[4], Fb[4];
+  eval(&e, "fisher(lq, [0.5, 0.2])", Fa, 4);
+  eval(&e, "F([0.5, 0.2])", Fb, 4);
+  for (int j = 0; j < 4; j++) ck_assert_double_eq(Fa[j], Fb[j]);
   report("fisher vs closed form: worst relative %.2g", worst);
   ck_assert_msg(worst < 1e-13, "fisher vs closed form: %g", worst);
   /* matrix data: logistic regression, whose empirical Fisher is X' diag((y - p)^2) X / N */
