@@ -232,12 +232,38 @@ static void lag_covariance(env *e, double a, double *C, double *Cexact, double *
   free(p.d);
 }
 
+/* e^{M} of a 2 x 2 matrix: scaling by 2^-10, Taylor to degree 12 (error
+** ~ |M/1024|^13/13!, far below rounding), then 10 squarings. */
+static void expm2(const double *M, double *E) {
+  double A[4], T[4] = { 1, 0, 0, 1 };
+  for (int j = 0; j < 4; j++) A[j] = M[j] / 1024, E[j] = T[j];
+  for (int k = 1; k <= 12; k++) {
+    mul2(T, A, T);
+    for (int j = 0; j < 4; j++) T[j] /= k, E[j] += T[j];
+  }
+  for (int k = 0; k < 10; k++) mul2(E, E, E);
+}
+
 START_TEST(test_flux_lag_covariance) {
   double C[4], X[4], se[4];
   env e;
   env_open(&e);
   lag_covariance(&e, 1.5, C, X, se);
   env_close(&e);
+  /* the continuous closed form e^{-KQ tau} Sigma, tau = 0.5: (I - hKQ)^k
+  ** differs from e^{-KQ tau} by about k (hKQ)^2/2 = tau h |KQ|^2 / 2 ~
+  ** 0.5 * 0.01 * 9 / 2 = 0.02 (times |Sigma| <= 0.5: 0.01); asserted < 0.02.
+  ** The measurement is then within 5 se + that difference of it. */
+  double KQ[4] = { -2, -1.8, 2.4, -0.8 }, Ek[4], Cc[4], Sigma[4] = { 0.25, 0, 0, 0.5 };   /* -KQ tau */
+  for (int j = 0; j < 4; j++) KQ[j] *= 0.5;
+  expm2(KQ, Ek);
+  mul2(Ek, Sigma, Cc);
+  double dcont = 0;
+  for (int j = 0; j < 4; j++) dcont = fmax(dcont, fabs(X[j] - Cc[j]));
+  report("continuous e^{-KQ tau} Sigma = [[%.4f, %.4f], [%.4f, %.4f]] (C12 - C21 = %.4f); exact EM off by %.4f", Cc[0],
+         Cc[1], Cc[2], Cc[3], Cc[1] - Cc[2], dcont);
+  ck_assert_msg(dcont < 0.02, "EM vs continuous lag covariance: %g", dcont);
+  for (int j = 0; j < 4; j++) ck_assert_msg(fabs(C[j] - Cc[j]) < 5 * se[j] + dcont, "C[%d] = %g vs %g", j, C[j], Cc[j]);
   double anti = C[1] - C[2], anti_x = X[1] - X[2], anti_se = se[1] + se[2];
   report("A on: C(0.5) = [[%.4f, %.4f], [%.4f, %.4f]], exact EM [[%.4f, %.4f], [%.4f, %.4f]]; C12 - C21 = %.4f "
          "(exact %.4f, se %.4f)", C[0], C[1], C[2], C[3], X[0], X[1], X[2], X[3], anti, anti_x, anti_se);
