@@ -2,6 +2,7 @@
 ** builtins.c — the table of builtin functions.
 */
 #include "builtins.h"
+#include "fisher.h"
 
 #include <math.h>
 #include <string.h>
@@ -32,6 +33,7 @@ static const builtin table[] = {
   /* common names in scripts (w2 is a weight in 004): declarations shadow them */
   { "w2", BI_W2, 2, 3, 0, 0, 1 },           { "sinkhorn", BI_SINKHORN, 2, 4, 0, 0, 1 },
   { "mmd", BI_MMD, 3, 4, 0, 0, 1 },
+  { "fisher", BI_FISHER, 2, FISHER_MAX_ARGS, 0, 0 },
 };
 
 const builtin *builtin_find(const char *name) {

@@ -10,6 +10,7 @@
 typedef enum {
   BI_FN1, BI_MINMAX, BI_SUM, BI_MEAN, BI_DOT, BI_NORM2, BI_NORM, BI_DIAG, BI_TRANSPOSE,
   BI_OUTER, BI_EYE, BI_LINSPACE, BI_UNIFORM, BI_NORMAL, BI_CSV, BI_HOPFIELD, BI_EUCLIDEAN,
+  BI_FISHER,             /* fisher(lp, theta, data...): lang/fisher.c */
   /* evaluated by the interpreter with a runtime engine (special.c) */
   BI_GEODESIC, BI_BREGMAN, BI_GIBBS, BI_PARTITION,
   /* distances between laws, computed while lowering (distexpr.c) */

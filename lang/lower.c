@@ -14,6 +14,7 @@
 #include "distexpr.h"
 #include "builtins.h"
 #include "diff.h"
+#include "fisher.h"
 #include "special.h"
 #include "strbuf.h"
 
@@ -247,6 +248,12 @@ static ir_node *read_csv(lower *L, ast *e, ir_node *colarg) {
 }
 
 static ir_node *lower_builtin(lower *L, ast *e, const builtin *b) {
+  if (b->kind == BI_FISHER) {
+    ir_node *v[FISHER_MAX_ARGS];
+    for (int i = 1; i < e->nkids; i++)
+      if (!(v[i - 1] = lo(L, e->kids[i]))) return NULL;
+    return fisher_lower(L->S, L->ir, e, e->nkids - 1, v);
+  }
   if (b->kind >= BI_W2) return distexpr_lower(L->S, L->ir, e, b);
   if (b->kind >= BI_GEODESIC) {
     ir_node *v[4] = { NULL, NULL, NULL, NULL };

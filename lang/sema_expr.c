@@ -229,6 +229,35 @@ static ty check_special(chk *c, ast *e, const builtin *b) {
   return scalar();
 }
 
+/* fisher(lp, theta, data...): lp(theta, data...) is a call of a function
+** giving one log-likelihood (a scalar) or one per sample (a vector); the
+** result is the p x p matrix of theta's p values (lang/fisher.c). */
+static ty check_fisher(chk *c, ast *e) {
+  static const char *usage = "usage: fisher(lp, theta, data...), where lp(theta, data...) gives the log-likelihood of "
+                             "each sample (a vector) or of one (a scalar)";
+  ast *a0 = e->kids[0];
+  sym *f = a0->kind == AST_NAME ? state_lookup(c->S, a0->name) : NULL;
+  if (!f || (f->kind != SYM_FUNCTION && f->kind != SYM_OBJECTIVE)) {
+    diag_error(c->d, a0->src, a0->loc, "%s", usage);
+    return error_ty();
+  }
+  if (sema_check_sym(c->S, f)) return error_ty();
+  ast call = *e;   /* the call lp(theta, data...): the same arguments */
+  call.kids = e->kids + 1;
+  call.nkids = e->nkids - 1;
+  ty *argty = hnn_xcalloc((size_t)e->nkids + 1, sizeof *argty);
+  ty r = check_call_sig(c, &call, f, argty);
+  ty th = argty[0];
+  free(argty);
+  if (r.kind == TY_ERROR) return r;
+  int p = th.kind == TY_VECTOR ? sema_dim_value(c, th.r) : 0;
+  if (!p || (r.kind != TY_SCALAR && r.kind != TY_VECTOR)) {
+    diag_error(c->d, e->src, e->loc, "%s; theta is a vector of known size", usage);
+    return error_ty();
+  }
+  return mk(TY_MATRIX, known(p), known(p));
+}
+
 static ty check_builtin(chk *c, ast *e, const builtin *b) {
   if (!ast_is_plain_call(e)) {
     diag_error(c->d, e->src, e->name_loc, "'%s' is a builtin function: it has no %s form", e->name,
@@ -252,6 +281,7 @@ static ty check_builtin(chk *c, ast *e, const builtin *b) {
     diag_error(c->d, e->src, e->loc, "'%s' is only allowed in a param declaration (drawn or read once per run)", b->name);
     return error_ty();
   }
+  if (b->kind == BI_FISHER) return check_fisher(c, e);
   if (b->kind >= BI_W2) return distexpr_check(c, e, b);
   if (b->kind >= BI_GEODESIC) return check_special(c, e, b);
   ty t[3];

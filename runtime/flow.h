@@ -54,7 +54,8 @@ typedef struct flow_problem {
   /* the vector field F(y) of a deterministic flow compiled in one piece, in
   ** its state variable (x_H for the Hopfield flow, x otherwise), -> n; when
   ** set, the ODE engine calls it instead of composing grad, act and metric
-  ** (one call, and the compiler shares their common subexpressions) */
+  ** (one call, and the compiler shares their common subexpressions); the
+  ** SDE engine takes it as the whole drift, metric_inv as the noise (sde.h) */
   flow_fn field;
   /* metric G(x): when metric_diagonal, these callbacks return n diagonal
   ** entries instead of n x n matrices */

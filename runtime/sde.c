@@ -11,6 +11,9 @@
 ** d_i w_i = (div G^-1)_i exactly when w_i depends on x_i only (checked).
 ** For a full metric S is the Cholesky factor of G^-1: S Z has the law of
 ** G^-1/2 Z, so the EM increments (and the weak solution) are the same.
+** When the problem has a `field` (the general mobility of kind_mobility.c,
+** docs/mobility.md), the drift is that callback whole and metric_inv is
+** only the noise's covariance (/2T): x' = x + field(x) h + sqrt(2T h) S Z.
 */
 #include "sde.h"
 
@@ -110,7 +113,7 @@ sde_ws *sde_ws_alloc(const flow_problem *p, const sde_opts *o, int N, char *err,
     return NULL;
   }
   int n = p->n;
-  if (!p->grad.fn) {
+  if (!p->grad.fn && !p->field.fn) {
     flow_msg(err, errlen, "diffusion: the gradient of f is not available");
     return NULL;
   }
@@ -119,12 +122,12 @@ sde_ws *sde_ws_alloc(const flow_problem *p, const sde_opts *o, int N, char *err,
         o->h, o->T, o->steps);
     return NULL;
   }
-  if (p->metric_inv.fn && o->include_divergence && !p->div_metric_inv.fn) {
+  if (p->metric_inv.fn && !p->field.fn && o->include_divergence && !p->div_metric_inv.fn) {
     flow_msg(err, errlen, "diffusion: a metric needs its divergence div(G^-1) for the drift term");
     return NULL;
   }
   if (o->scheme == SDE_MILSTEIN && p->metric_inv.fn) {
-    if (!p->metric_diagonal) {
+    if (!p->metric_diagonal || p->field.fn) {
       flow_msg(err, errlen, "diffusion: Milstein needs diagonal noise (a diagonal metric)");
       return NULL;
     }
@@ -304,7 +307,12 @@ static int step_one(sde_ws *w, int i, const double *xo, double *xn, gsl_rng *r, 
     memmove(xn, x, sizeof(double) * (size_t)n);
     return 0;
   }
-  if (p->grad.fn(x, NULL, g, ws) || !all_finite(g, (size_t)n)) {
+  if (p->field.fn) {
+    if (p->field.fn(x, NULL, b, ws) || !all_finite(b, (size_t)n)) {
+      cb_fail(e, SDE_ECALLBACK, i, step, "the drift", "could not be evaluated (or is not finite)");
+      return e->status;
+    }
+  } else if (p->grad.fn(x, NULL, g, ws) || !all_finite(g, (size_t)n)) {
     cb_fail(e, SDE_ECALLBACK, i, step, "the gradient of f", "could not be evaluated (or is not finite)");
     return e->status;
   }
@@ -313,13 +321,13 @@ static int step_one(sde_ws *w, int i, const double *xo, double *xn, gsl_rng *r, 
     cb_fail(e, SDE_ECALLBACK, i, step, "the inverse metric", "could not be evaluated (or is not finite)");
     return e->status;
   }
-  int need_div = !w->euclid && (w->o.include_divergence || w->o.scheme == SDE_MILSTEIN);
+  int need_div = !w->euclid && !p->field.fn && (w->o.include_divergence || w->o.scheme == SDE_MILSTEIN);
   if (need_div && (p->div_metric_inv.fn(x, NULL, d, ws) || !all_finite(d, (size_t)n))) {
     cb_fail(e, SDE_ECALLBACK, i, step, "div(G^-1)", "could not be evaluated (or is not finite)");
     return e->status;
   }
-  /* drift */
-  for (int k = 0; k < n; k++) {
+  /* drift (composed unless the problem gives it whole) */
+  for (int k = 0; k < n && !p->field.fn; k++) {
     double v;
     if (w->euclid) v = -g[k];
     else if (w->diag) v = -G[k] * g[k];
@@ -351,8 +359,8 @@ static int step_one(sde_ws *w, int i, const double *xo, double *xn, gsl_rng *r, 
     memcpy(S, G, sizeof(double) * (size_t)n * n);
     if (cholesky_psd(S, n)) {
       e->status = SDE_EMETRIC;
-      snprintf(e->msg, sizeof e->msg, "particle %d at step %ld: G^-1 is not positive semidefinite",
-               i + 1, step);
+      snprintf(e->msg, sizeof e->msg, "particle %d at step %ld: %s is not positive semidefinite", i + 1, step,
+               p->field.fn ? "the symmetric part of the mobility" : "G^-1");
       return e->status;
     }
     for (int k = 0; k < n; k++) {

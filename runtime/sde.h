@@ -16,6 +16,10 @@
 ** every reduction is done in particle order, so the output is bit-for-bit
 ** independent of the number of threads.
 ** Inputs: a flow_problem (grad, optional metric_inv, div_metric_inv, f).
+** A problem with a `field` gives the whole drift b(x) instead: then
+** dx = b(x) dt + sqrt(2T) chol(metric_inv(x)) dW, grad and div_metric_inv are
+** not used and the divergence switch is the field's business (the general
+** mobility K = S + A: b = T div K - K grad f, metric_inv = S; kind_mobility.c).
 ** Depends on flow.h, rng.h, GSL.
 */
 #ifndef HNN_SDE_H

@@ -55,7 +55,7 @@ struct flow_kind {
   const char *usage;
   int nroles;
   role roles[3];
-  const char *keywords[4];     /* allowed keyword arguments; the first is required */
+  const char *keywords[6];     /* allowed keyword arguments (NULL-terminated); the first is required */
   const char *const *options;  /* the options its runs accept */
   const char *siblings[2];     /* files written beside `-> "PATH"`: PATH minus .csv, plus these */
   int variant;                 /* handed to the engine (ode_flow_kind, md_kind, ...) */
@@ -76,6 +76,8 @@ extern const flow_kind flow_kind_augmented_lagrangian;
 extern const flow_kind flow_kind_geodesic;
 extern const flow_kind flow_kind_rho_h, flow_kind_frank_wolfe;
 extern const flow_kind flow_kind_particles, flow_kind_langevin;   /* kind_wparticles.c */
+extern const flow_kind flow_kind_mobility;
+extern const flow_kind flow_kind_adam, flow_kind_adam_descent;
 
 /* --------------------------------------------------- declarations (flows.c) */
 
@@ -152,6 +154,7 @@ typedef struct point_run {
   double step;                 /* descent: the step size */
   long nsteps;
   flow_problem P;
+  char **names;                /* n column names (NULL: x1..xn), freed by point_release */
 } point_run;
 typedef int (*point_engine)(flow_job *J, point_run *pr, ode_emit emit, run_ctx *c, ode_result *res);
 /* check_run's part about the start: a vector that fits the objective. */
@@ -163,6 +166,25 @@ int point_compile(flow_job *J, int hessian);
 /* run: open the output, run the engine, close the output. */
 int point_run_engine(flow_job *J, point_engine engine);
 void point_release(flow_job *J);
+
+/* ------------------------------------- particle runs (kind_particles.c) */
+
+/* The stages of a particle run, for kinds that run on the particle engine
+** with callbacks of their own (kind_mobility.c), and what their compile
+** stage needs: the problem to fill, the dimension, the objective's size
+** variable, the temperature and the divergence switch of the flow. */
+int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+int particles_prepare(flow_job *J);
+int particles_run(flow_job *J);
+void particles_release(flow_job *J);
+flow_problem *particles_problem(flow_job *J, int *n, int *nsize, double *T, int *divergence);
+
+/* The stages of the ODE kinds that the other kinds on the ODE engine share
+** (kind_adam.c): the check of a run's options and start, the prepared
+** point_run with its ode_options, the engine call. */
+int ode_kind_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k);
+int ode_kind_prepare(flow_job *J);
+int ode_kind_engine(flow_job *J, point_run *pr, ode_emit emit, run_ctx *c, ode_result *res);
 
 /* The callbacks of an ODE flow (flow of kind gradient, hopfield or
 ** natural_gradient) at n values per point, the one-piece field included,

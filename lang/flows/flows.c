@@ -36,6 +36,9 @@ static const flow_kind *const kinds[] = {
   &flow_kind_frank_wolfe,
   &flow_kind_particles,
   &flow_kind_langevin,
+  &flow_kind_mobility,
+  &flow_kind_adam,
+  &flow_kind_adam_descent,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 

@@ -18,7 +18,7 @@
 static const char *const ode_run_options[] = { "until", "method", "h", "dt", "every", "atol", "rtol", "tol", "steps",
                                            "fixed", NULL };
 
-static int ode_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+int ode_kind_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   static const char *const special[] = { "method", NULL };
   int errs = flow_check_options(S, run, k, special);
   ast *m = flow_option(run, "method");
@@ -46,7 +46,7 @@ static double ode_rows(const ode_options *o) {
   return rows;
 }
 
-static int ode_prepare(flow_job *J) {
+int ode_kind_prepare(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
   int status = point_prepare(J);
@@ -114,19 +114,19 @@ static int ode_compile(flow_job *J) {
   return ode_kind_problem(J->S, J->flow, pr->nsize, pr->n, ode_method_needs_jacobian(pr->o.method), &pr->P);
 }
 
-static int ode_engine(flow_job *J, point_run *pr, ode_emit emit, run_ctx *c, ode_result *res) {
+int ode_kind_engine(flow_job *J, point_run *pr, ode_emit emit, run_ctx *c, ode_result *res) {
   c->t_end = pr->o.t_end;
   c->steps_end = pr->o.max_steps;
   pr->o.tick = flow_progress_tick;
   return ode_run(&pr->P, (ode_flow_kind)J->kind->variant, J->flow->name, &pr->o, pr->x0, NULL, emit, c, res);
 }
 
-static int ode_kind_run(flow_job *J) { return point_run_engine(J, ode_engine); }
+static int ode_kind_run(flow_job *J) { return point_run_engine(J, ode_kind_engine); }
 
 #define ODE_KIND(id, use_, nroles_, r2, variant_) \
   const flow_kind flow_kind_##id = { .name = #id, .usage = use_, .nroles = nroles_, .roles = { R_OBJECTIVE, r2 }, \
-                                     .options = ode_run_options, .variant = variant_, .check_run = ode_check_run, \
-                                     .prepare = ode_prepare, .compile = ode_compile, .run = ode_kind_run, \
+                                     .options = ode_run_options, .variant = variant_, .check_run = ode_kind_check_run, \
+                                     .prepare = ode_kind_prepare, .compile = ode_compile, .run = ode_kind_run, \
                                      .release = point_release }
 
 ODE_KIND(gradient, "gradient(f)", 1, R_OBJECTIVE, ODE_GRADIENT);

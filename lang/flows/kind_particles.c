@@ -10,6 +10,8 @@
 ** free energy and fixed-point statistics) per output step, and the
 ** distances to targets that the options w2_to and sinkhorn_to ask for
 ** (monitor_dist.h).  On standard output only the monitor rows are printed.
+** The general mobility kind (kind_mobility.c) runs through the same stages
+** with its own callbacks.
 */
 #include <errno.h>
 #include <gsl/gsl_linalg.h>
@@ -34,7 +36,7 @@ static const char *const particle_run_options[] = { "particles", "h", "steps", "
 
 /* ------------------------------------------------------------ checks */
 
-static int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
+int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   int errs = 0;
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
@@ -296,7 +298,7 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
 }
 
 /* The options of a run and of its flow, and the start law. */
-static int particles_prepare(flow_job *J) {
+int particles_prepare(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
   sym *flow = J->flow;
@@ -400,6 +402,15 @@ static int particles_prepare(flow_job *J) {
   return HNN_OK;
 }
 
+flow_problem *particles_problem(flow_job *J, int *n, int *nsize, double *T, int *divergence) {
+  prun *r = J->priv;
+  *n = r->n;
+  *nsize = r->nsize;
+  *T = r->so.T;
+  *divergence = r->so.include_divergence;
+  return &r->P;
+}
+
 static int particles_compile(flow_job *J) {
   prun *r = J->priv;
   hnn_state *S = J->S;
@@ -418,7 +429,7 @@ static int particles_compile(flow_job *J) {
   return 0;
 }
 
-static int particles_run(flow_job *J) {
+int particles_run(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
   sym *flow = J->flow;
@@ -472,7 +483,7 @@ static int particles_run(flow_job *J) {
   return status;
 }
 
-static void particles_release(flow_job *J) {
+void particles_release(flow_job *J) {
   prun *r = J->priv;
   if (!r) return;
   free(r->x);

@@ -40,6 +40,8 @@ void point_release(flow_job *J) {
   point_run *pr = J->priv;
   if (!pr) return;
   free(pr->x0);
+  for (int i = 0; pr->names && i < pr->n; i++) free(pr->names[i]);
+  free(pr->names);
   free(pr);
   J->priv = NULL;
 }
@@ -67,7 +69,10 @@ int point_run_engine(flow_job *J, point_engine engine) {
   c.row = hnn_xcalloc((size_t)n + 1, sizeof *c.row);
   char *err = NULL;
   char **names = hnn_xcalloc((size_t)n + 1, sizeof *names);
-  run_out_names(names, "x", n);
+  if (pr->names)
+    for (int i = 0; i < n; i++) names[i] = hnn_xstrdup(pr->names[i]);
+  else
+    run_out_names(names, "x", n);
   names[n] = hnn_xstrdup("f");
   c.out = run_out_open(S, run->kids[1] ? run->kids[1]->name : NULL, n + 1, (const char *const *)names, &err);
   for (int i = 0; i <= n; i++) free(names[i]);
