@@ -1,0 +1,367 @@
+/*
+** meanfield.c — energy, velocities and time steps of a two-layer network
+** in mean-field scaling (see meanfield.h for the equations).
+**
+** Each pass runs over blocks of MF_BLOCK neurons on the pool's threads:
+** the forward pass writes one partial sum per (block, data point), added
+** in block order afterwards; the backward pass writes the velocities of
+** its own neurons.  No result depends on the thread count.
+**
+** The fused kernels hold a block in structure-of-arrays form (c, b and the
+** rows of w across the block), so the loops over the block's neurons are
+** straight vector code; the pre-activations u = <w, x_k> + b of a block are
+** recomputed in the backward pass rather than stored (n x m doubles would
+** not fit in cache at the sizes that matter).  Sums over a block's neurons
+** go through eight fixed lanes, so they vectorize without reassociating.
+*/
+#include "meanfield.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastexp.h"
+#include "pool.h"
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(HNN_NO_CLONES)
+#define MF_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MF_CLONES
+#endif
+
+#define B MF_BLOCK
+
+struct mf_ws {
+  mf_problem P;
+  long m, nblocks;
+  int nt;
+  size_t nwork;               /* callback workspace per thread */
+  double *partial;            /* nblocks x n forward partial sums */
+  double *f, *r;              /* predictions; residuals / n */
+  double *blockv;             /* per block: sum |v_i|^2 */
+  int *fail;                  /* per block: 0, or 1 + the failing neuron's index */
+  double *scratch;            /* per thread: the block in SoA form and its sums */
+  size_t scratch_len;
+  const double *xi;           /* the pass's arguments */
+  double *vel;
+};
+
+/* tanh through the vectorized exp: (1 - e)/(1 + e) with e = exp(-2|u|) in
+** [0, 1], so no overflow; absolute error below 1e-15 (the exp's 5e-16
+** relative error and three roundings). */
+static inline double mf_tanh(double u) {
+  double e = hnn_fexp(-2 * fabs(u));
+  double t = (1 - e) / (1 + e);
+  return copysign(t, u);
+}
+
+/* ------------------------------------------------------------ fused kernels */
+
+/* u[j] = b[j] + sum_l W[l][j] x[l] over the block. */
+static inline void preact(int d, const double *restrict xk, const double *restrict W, const double *restrict b,
+                          double *restrict u) {
+#pragma omp simd
+  for (int j = 0; j < B; j++) u[j] = b[j];
+  for (int l = 0; l < d; l++) {
+    double xl = xk[l];
+    const double *restrict Wl = W + (size_t)l * B;
+#pragma omp simd
+    for (int j = 0; j < B; j++) u[j] += Wl[j] * xl;
+  }
+}
+
+static inline double lanes8(const double *a) {
+  return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+}
+
+/* out[k] = sum_j c[j] s(u_kj) for every data point. */
+MF_CLONES static void fused_forward(int relu, int d, long n, const double *restrict x, const double *restrict W,
+                                    const double *restrict b, const double *restrict c, double *restrict u,
+                                    double *restrict out) {
+  for (long k = 0; k < n; k++) {
+    preact(d, x + (size_t)k * d, W, b, u);
+    double acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
+    if (relu) {
+      for (int j = 0; j < B; j += 8)
+        for (int q = 0; q < 8; q++) acc[q] += c[j + q] * (u[j + q] > 0 ? u[j + q] : 0);
+    } else {
+      for (int j = 0; j < B; j += 8)
+        for (int q = 0; q < 8; q++) acc[q] += c[j + q] * mf_tanh(u[j + q]);
+    }
+    out[k] = lanes8(acc);
+  }
+}
+
+/* The block's sums over data points of r_k times the derivatives of
+** c s(<w, x_k> + b) in c, w and b (gc, gW as d rows across the block, gb). */
+MF_CLONES static void fused_backward(int relu, int d, long n, const double *restrict x, const double *restrict r,
+                                     const double *restrict W, const double *restrict b, const double *restrict c,
+                                     double *restrict u, double *restrict t, double *restrict gc,
+                                     double *restrict gW, double *restrict gb) {
+  for (int j = 0; j < B; j++) gc[j] = gb[j] = 0;
+  for (int j = 0; j < B * d; j++) gW[j] = 0;
+  for (long k = 0; k < n; k++) {
+    const double *xk = x + (size_t)k * d;
+    double rk = r[k];
+    preact(d, xk, W, b, u);
+    if (relu) {
+#pragma omp simd
+      for (int j = 0; j < B; j++) {
+        double a = u[j] > 0 ? u[j] : 0, on = u[j] > 0 ? 1.0 : 0.0;
+        gc[j] += rk * a;
+        t[j] = on * (rk * c[j]);
+        gb[j] += t[j];
+      }
+    } else {
+#pragma omp simd
+      for (int j = 0; j < B; j++) {
+        double a = mf_tanh(u[j]);
+        gc[j] += rk * a;
+        t[j] = rk * c[j] * (1 - a * a);
+        gb[j] += t[j];
+      }
+    }
+    for (int l = 0; l < d; l++) {
+      double xl = xk[l];
+      double *restrict g = gW + (size_t)l * B;
+#pragma omp simd
+      for (int j = 0; j < B; j++) g[j] += t[j] * xl;
+    }
+  }
+}
+
+/* The thread's scratch: W, gW (d x B each), then c, b, u, t, gc, gb. */
+typedef struct soa {
+  double *W, *gW, *c, *b, *u, *t, *gc, *gb;
+} soa;
+
+static soa soa_at(const mf_ws *w, int thread) {
+  soa s;
+  int d = w->P.d;
+  double *base = w->scratch + (size_t)thread * w->scratch_len;
+  s.W = base;
+  s.gW = s.W + (size_t)d * B;
+  s.c = s.gW + (size_t)d * B;
+  s.b = s.c + B;
+  s.u = s.b + B;
+  s.t = s.u + B;
+  s.gc = s.t + B;
+  s.gb = s.gc + B;
+  return s;
+}
+
+/* Neurons of a block into SoA form; missing neurons (past m) are zero, so
+** they add c s(0) = 0 to every sum. */
+static void gather(const mf_ws *w, long blk, soa *s) {
+  const mf_unit *U = &w->P.unit;
+  int p = w->P.p, d = w->P.d;
+  long i0 = blk * B;
+  for (int j = 0; j < B; j++) {
+    long i = i0 + j;
+    const double *xi = i < w->m ? w->xi + (size_t)i * p : NULL;
+    s->c[j] = !xi ? 0 : U->c >= 0 ? xi[U->c] : 1;
+    s->b[j] = !xi || U->b < 0 ? 0 : xi[U->b];
+    for (int l = 0; l < d; l++) s->W[(size_t)l * B + j] = xi ? xi[U->w + l] : 0;
+  }
+}
+
+/* ------------------------------------------------------------ passes */
+
+static void forward_body(void *ctx, long lo, long hi, int thread) {
+  mf_ws *w = ctx;
+  const mf_problem *P = &w->P;
+  long n = P->n;
+  int p = P->p, d = P->d;
+  for (long blk = lo; blk < hi; blk++) {
+    double *out = w->partial + (size_t)blk * n;
+    if (P->unit.act != MF_GENERIC) {
+      soa s = soa_at(w, thread);
+      gather(w, blk, &s);
+      fused_forward(P->unit.act == MF_RELU, d, n, P->x, s.W, s.b, s.c, s.u, out);
+      continue;
+    }
+    double *in = w->scratch + (size_t)thread * w->scratch_len;
+    double *cws = in + p + d + p + d;
+    memset(out, 0, (size_t)n * sizeof *out);
+    long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
+    for (long i = blk * B; i < i1 && !w->fail[blk]; i++) {
+      memcpy(in, w->xi + (size_t)i * p, (size_t)p * sizeof *in);
+      for (long k = 0; k < n; k++) {
+        double v = NAN;
+        memcpy(in + p, P->x + (size_t)k * d, (size_t)d * sizeof *in);
+        if (P->phi.fn(in, NULL, &v, cws) || !isfinite(v)) {
+          w->fail[blk] = (int)(1 + i - blk * B);
+          break;
+        }
+        out[k] += v;
+      }
+    }
+  }
+}
+
+static void backward_body(void *ctx, long lo, long hi, int thread) {
+  mf_ws *w = ctx;
+  const mf_problem *P = &w->P;
+  const mf_unit *U = &P->unit;
+  long n = P->n;
+  int p = P->p, d = P->d;
+  for (long blk = lo; blk < hi; blk++) {
+    long i0 = blk * B, i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
+    for (long i = i0; i < i1; i++)
+      for (int q = 0; q < p; q++) w->vel[(size_t)i * p + q] = -P->lambda * w->xi[(size_t)i * p + q];
+    if (U->act != MF_GENERIC) {
+      soa s = soa_at(w, thread);
+      gather(w, blk, &s);
+      fused_backward(U->act == MF_RELU, d, n, P->x, w->r, s.W, s.b, s.c, s.u, s.t, s.gc, s.gW, s.gb);
+      for (long i = i0; i < i1; i++) {
+        int j = (int)(i - i0);
+        double *v = w->vel + (size_t)i * p;
+        if (U->c >= 0) v[U->c] -= s.gc[j];
+        if (U->b >= 0) v[U->b] -= s.gb[j];
+        for (int l = 0; l < d; l++) v[U->w + l] -= s.gW[(size_t)l * B + j];
+      }
+    } else {
+      double *in = w->scratch + (size_t)thread * w->scratch_len;
+      double *g = in + p + d, *cws = g + p + d;
+      for (long i = i0; i < i1 && !w->fail[blk]; i++) {
+        double *v = w->vel + (size_t)i * p;
+        memcpy(in, w->xi + (size_t)i * p, (size_t)p * sizeof *in);
+        for (long k = 0; k < n; k++) {
+          memcpy(in + p, P->x + (size_t)k * d, (size_t)d * sizeof *in);
+          if (P->dphi.fn(in, NULL, g, cws)) {
+            w->fail[blk] = (int)(1 + i - i0);
+            break;
+          }
+          for (int q = 0; q < p; q++) v[q] -= w->r[k] * g[q];
+        }
+      }
+    }
+    double s2 = 0;
+    for (long i = i0; i < i1; i++)
+      for (int q = 0; q < p; q++) s2 += w->vel[(size_t)i * p + q] * w->vel[(size_t)i * p + q];
+    w->blockv[blk] = s2;
+  }
+}
+
+/* ------------------------------------------------------------ workspace */
+
+static size_t scratch_len(const mf_problem *P) {
+  size_t fused = (size_t)2 * P->d * B + 6 * B;
+  size_t generic = (size_t)2 * (P->p + P->d) + P->phi.nwork + P->dphi.nwork + 1;
+  return fused > generic ? fused : generic;
+}
+
+static int threads_of(const mf_problem *P) {
+  return P->threads > 0 ? P->threads : pool_max_threads();
+}
+
+double mf_ws_bytes(const mf_problem *P, long m) {
+  double nb = (double)((m + B - 1) / B);
+  return 8.0 * (nb * (double)P->n + 2.0 * (double)P->n + nb) + 4.0 * nb +
+         8.0 * (double)threads_of(P) * (double)scratch_len(P) + 1024;
+}
+
+mf_ws *mf_ws_alloc(const mf_problem *P, long m) {
+  mf_ws *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  w->P = *P;
+  w->m = m;
+  w->nblocks = (m + B - 1) / B;
+  w->nt = threads_of(P);
+  w->scratch_len = scratch_len(P);
+  w->partial = malloc((size_t)w->nblocks * (size_t)P->n * sizeof *w->partial);
+  w->f = malloc((size_t)P->n * sizeof *w->f);
+  w->r = malloc((size_t)P->n * sizeof *w->r);
+  w->blockv = malloc((size_t)w->nblocks * sizeof *w->blockv);
+  w->fail = calloc((size_t)w->nblocks, sizeof *w->fail);
+  w->scratch = calloc((size_t)w->nt * w->scratch_len, sizeof *w->scratch);
+  if (!w->partial || !w->f || !w->r || !w->blockv || !w->fail || !w->scratch) {
+    mf_ws_free(w);
+    return NULL;
+  }
+  return w;
+}
+
+void mf_ws_free(mf_ws *w) {
+  if (!w) return;
+  free(w->partial);
+  free(w->f);
+  free(w->r);
+  free(w->blockv);
+  free(w->fail);
+  free(w->scratch);
+  free(w);
+}
+
+const double *mf_predictions(const mf_ws *w) {
+  return w->f;
+}
+
+/* The first failed block's message. */
+static int failed(const mf_ws *w, const char *what, char *msg, size_t msglen) {
+  for (long b = 0; b < w->nblocks; b++)
+    if (w->fail[b]) {
+      snprintf(msg, msglen, "the neuron's %s failed or is not finite at neuron %ld", what, b * B + w->fail[b]);
+      return 1;
+    }
+  return 0;
+}
+
+int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, size_t msglen) {
+  const mf_problem *P = &w->P;
+  long n = P->n, m = w->m;
+  w->xi = xi;
+  w->vel = vel;
+  memset(w->fail, 0, (size_t)w->nblocks * sizeof *w->fail);
+  pool_run(w->nt, w->nblocks, 0, forward_body, w);
+  if (failed(w, "value", msg, msglen)) return -1;
+  double risk = 0;
+  for (long k = 0; k < n; k++) {
+    double s = 0;
+    for (long b = 0; b < w->nblocks; b++) s += w->partial[(size_t)b * n + k];
+    w->f[k] = s / (double)m;
+    double r = w->f[k] - P->y[k];
+    risk += r * r;
+    w->r[k] = r / (double)n;
+  }
+  risk /= 2.0 * (double)n;
+  double v2 = 0;
+  for (size_t q = 0; q < (size_t)m * P->p; q++) v2 += xi[q] * xi[q];
+  st->risk = risk;
+  st->energy = risk + 0.5 * P->lambda * v2 / (double)m;
+  st->dissipation = NAN;
+  if (vel) {
+    pool_run(w->nt, w->nblocks, 0, backward_body, w);
+    if (failed(w, "gradient", msg, msglen)) return -1;
+    double s = 0;
+    for (long b = 0; b < w->nblocks; b++) s += w->blockv[b];
+    st->dissipation = s / (double)m;
+  }
+  if (!isfinite(st->energy) || (vel && !isfinite(st->dissipation))) {
+    snprintf(msg, msglen, "the energy or its dissipation is not finite");
+    return -1;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------ steppers */
+
+void mf_step_euler(mf_ws *w, double *xi, double h, const double *vel) {
+  size_t N = (size_t)w->m * w->P.p;
+  for (size_t q = 0; q < N; q++) xi[q] += h * vel[q];
+}
+
+int mf_step_rk4(mf_ws *w, double *xi, double h, const double *vel, double *k, char *msg, size_t msglen) {
+  size_t N = (size_t)w->m * w->P.p;
+  double *k2 = k, *k3 = k + N, *k4 = k + 2 * N, *xt = k + 3 * N;
+  mf_stats s;
+  for (size_t q = 0; q < N; q++) xt[q] = xi[q] + 0.5 * h * vel[q];
+  if (mf_eval(w, xt, k2, &s, msg, msglen)) return -1;
+  for (size_t q = 0; q < N; q++) xt[q] = xi[q] + 0.5 * h * k2[q];
+  if (mf_eval(w, xt, k3, &s, msg, msglen)) return -1;
+  for (size_t q = 0; q < N; q++) xt[q] = xi[q] + h * k3[q];
+  if (mf_eval(w, xt, k4, &s, msg, msglen)) return -1;
+  for (size_t q = 0; q < N; q++) xi[q] += h / 6 * (vel[q] + 2 * k2[q] + 2 * k3[q] + k4[q]);
+  return 0;
+}
