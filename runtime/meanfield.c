@@ -39,6 +39,7 @@ struct mf_ws {
   size_t nwork;               /* callback workspace per thread */
   double *partial;            /* nblocks x n forward partial sums */
   double *f, *r;              /* predictions; residuals / n */
+  double rsum;                /* sum of r */
   double *blockv;             /* per block: sum |v_i|^2 */
   int *fail;                  /* per block: 0, or 1 + the failing neuron's index */
   double *scratch;            /* per thread: the block in SoA form and its sums */
@@ -160,7 +161,7 @@ static void gather(const mf_ws *w, long blk, soa *s) {
   for (int j = 0; j < B; j++) {
     long i = i0 + j;
     const double *xi = i < w->m ? w->xi + (size_t)i * p : NULL;
-    s->c[j] = !xi ? 0 : U->c >= 0 ? xi[U->c] : 1;
+    s->c[j] = !xi ? 0 : U->c >= 0 ? U->cs * xi[U->c] : U->cs;
     s->b[j] = !xi || U->b < 0 ? 0 : xi[U->b];
     for (int l = 0; l < d; l++) s->W[(size_t)l * B + j] = xi ? xi[U->w + l] : 0;
   }
@@ -179,6 +180,12 @@ static void forward_body(void *ctx, long lo, long hi, int thread) {
       soa s = soa_at(w, thread);
       gather(w, blk, &s);
       fused_forward(P->unit.act == MF_RELU, d, n, P->x, s.W, s.b, s.c, s.u, out);
+      if (P->unit.e >= 0) {   /* the additive term does not depend on z */
+        double add = 0;
+        long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
+        for (long i = blk * B; i < i1; i++) add += P->unit.es * w->xi[(size_t)i * p + P->unit.e];
+        for (long k = 0; k < n; k++) out[k] += add;
+      }
       continue;
     }
     double *in = w->scratch + (size_t)thread * w->scratch_len;
@@ -217,7 +224,8 @@ static void backward_body(void *ctx, long lo, long hi, int thread) {
       for (long i = i0; i < i1; i++) {
         int j = (int)(i - i0);
         double *v = w->vel + (size_t)i * p;
-        if (U->c >= 0) v[U->c] -= s.gc[j];
+        if (U->c >= 0) v[U->c] -= U->cs * s.gc[j];
+        if (U->e >= 0) v[U->e] -= U->es * w->rsum;
         if (U->b >= 0) v[U->b] -= s.gb[j];
         for (int l = 0; l < d; l++) v[U->w + l] -= s.gW[(size_t)l * B + j];
       }
@@ -268,7 +276,11 @@ mf_ws *mf_ws_alloc(const mf_problem *P, long m) {
   w->P = *P;
   w->m = m;
   w->nblocks = (m + B - 1) / B;
+  /* automatic: a pass shorter than ~0.1 ms (a few 10^5 multiply-adds)
+  ** runs on one thread, as waking the others would cost more than it saves */
+  double work = (double)m * (double)P->n * (P->d + 2);
   w->nt = threads_of(P);
+  if (P->threads == 0 && work < 4e5 * w->nt) w->nt = work < 4e5 ? 1 : (int)(work / 4e5);
   w->scratch_len = scratch_len(P);
   w->partial = malloc((size_t)w->nblocks * (size_t)P->n * sizeof *w->partial);
   w->f = malloc((size_t)P->n * sizeof *w->f);
@@ -326,6 +338,8 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
     w->r[k] = r / (double)n;
   }
   risk /= 2.0 * (double)n;
+  w->rsum = 0;
+  for (long k = 0; k < n; k++) w->rsum += w->r[k];
   double v2 = 0;
   for (size_t q = 0; q < (size_t)m * P->p; q++) v2 += xi[q] * xi[q];
   st->risk = risk;

@@ -28,15 +28,18 @@
 
 #include "flow.h"
 
-#define MF_BLOCK 64
+#define MF_BLOCK 16
 
 typedef enum { MF_GENERIC, MF_RELU, MF_TANH } mf_activation;
 
-/* A neuron xi -> c * s(<w, z> + b): the offsets in xi of c, of w (d
-** consecutive entries) and of b; c < 0 means c = 1, b < 0 means b = 0. */
+/* A neuron xi -> cs xi[c] s(<w, z> + b) + es xi[e]: the offsets in xi of
+** c, of w (d consecutive entries), of b and of e, with constant scales cs
+** and es; c < 0 means the factor xi[c] is absent, b < 0 means b = 0, e < 0
+** no additive term.  (004's standard parameterization is cs = m.) */
 typedef struct mf_unit {
   mf_activation act;
-  int c, w, b;
+  int c, w, b, e;
+  double cs, es;
 } mf_unit;
 
 typedef struct mf_problem {
@@ -48,7 +51,7 @@ typedef struct mf_problem {
   mf_unit unit;            /* act MF_GENERIC: use phi and dphi */
   flow_fn phi;             /* in = [xi (p), z (d)] -> phi */
   flow_fn dphi;            /* in = [xi, z] -> [grad_xi phi (p), grad_z phi (d)] */
-  int threads;             /* 0: pool_max_threads() */
+  int threads;             /* exactly this many; 0: up to pool_max_threads(), fewer for small passes */
 } mf_problem;
 
 /* What one evaluation gives (dissipation only with velocities). */

@@ -12,7 +12,10 @@
 ** descent (method gd, lr eta: the Euler step h = eta/m of the flow) or by
 ** RK4 (method rk4, h).  It writes the neurons to PATH (t, step, particle,
 ** xi1..xip) at the snapshot steps, and t, step, risk, energy, dissipation
-** to PATH_monitor.csv every `every` steps.
+** to PATH_monitor.csv every `every` steps; with `w2 LAW` also the W2
+** distance of the neurons' coordinate `coordinate` (default 1) to LAW,
+** normal(mean, variance) (1000 draws, as 004 Experiment 3) or csv("file")
+** (its first column), exact by 1-D sorting (runtime/ot1d.c).
 */
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -23,10 +26,12 @@
 #include "flowkind.h"
 #include "meanfield.h"
 #include "neuron_unit.h"
+#include "ot1d.h"
 #include "rng.h"
 
-static const char *const mf_run_options[] = { "method", "lr", "h", "steps", "every", "snapshots", "engine", NULL };
-static const char *const mf_special[] = { "method", "snapshots", "engine", NULL };
+static const char *const mf_run_options[] = { "method", "lr", "h", "steps", "every", "snapshots", "engine", "w2",
+                                              "coordinate", NULL };
+static const char *const mf_special[] = { "method", "snapshots", "engine", "w2", NULL };
 
 /* ------------------------------------------------------------ checks */
 
@@ -103,6 +108,11 @@ static int mf_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     diag_error(&S->diags, kn->src, kn->loc, "engine is fused (the default where the neuron is a known unit) or generic");
     errs++;
   }
+  ast *w2 = flow_option(run, "w2");
+  if (w2 && !(ast_is_plain_call(w2) && (strcmp(w2->name, "normal") == 0 || strcmp(w2->name, "csv") == 0))) {
+    diag_error(&S->diags, w2->src, w2->loc, "w2 compares with normal(mean, variance) or csv(\"file\") (one column)");
+    errs++;
+  }
   if (sn) {
     ty t;
     if (sema_check_expr(S, sn, &t)) errs++;
@@ -127,6 +137,11 @@ typedef struct mfrun {
   int rk4, nsize_target;
   double h;
   double *x, *y, *xi, *vel, *k, *row;
+  /* the W2 monitor */
+  int w2, w2coord;
+  long nw2;
+  double *w2target, *w2col;
+  ot1d_ws *ow;
   /* the start */
   int law;                     /* 0 normal, 1 uniform, 2 points */
   double *la, *lb;
@@ -262,6 +277,47 @@ static int read_snapshots(hnn_state *S, mfrun *r, ast *e) {
   return 0;
 }
 
+/* The W2 monitor's target sample (normal: 1000 draws from the run's own
+** stream, so the same seed gives the same target). */
+static int read_w2(hnn_state *S, flow_job *J, mfrun *r) {
+  ast *e = flow_option(J->run, "w2");
+  long coord = 1;
+  if (flow_opt_count(S, J->run, "coordinate", 1, r->P.p, &coord)) return 1;
+  r->w2coord = (int)coord - 1;
+  if (!e) return 0;
+  r->w2 = 1;
+  if (ast_is_plain_call(e) && strcmp(e->name, "csv") == 0 && e->nkids == 1 && e->kids[0]->kind == AST_STR) {
+    int rows, cols;
+    double *v = NULL;
+    char **header = NULL, *err = NULL;
+    if (csv_load(e->kids[0]->name, e->src->name, &v, &rows, &cols, &header, &err)) {
+      diag_error(&S->diags, e->kids[0]->src, e->kids[0]->loc, "%s", err);
+      free(err);
+      return 1;
+    }
+    for (int j = 0; header && j < cols; j++) free(header[j]);
+    free(header);
+    r->nw2 = rows;
+    r->w2target = hnn_xmalloc((size_t)rows * sizeof *r->w2target);
+    for (int k = 0; k < rows; k++) r->w2target[k] = v[(size_t)k * cols];
+    free(v);
+    return 0;
+  }
+  double mv[2];
+  if (!ast_is_plain_call(e) || strcmp(e->name, "normal") || e->nkids != 2 || flow_eval_number(S, e->kids[0], &mv[0]) ||
+      flow_eval_number(S, e->kids[1], &mv[1]) || !(mv[1] >= 0) || !isfinite(mv[0]) || !isfinite(mv[1])) {
+    if (S->diags.nerrors == 0)
+      diag_error(&S->diags, e->src, e->loc, "w2 compares with normal(mean, variance) or csv(\"file\") (one column)");
+    return 1;
+  }
+  r->nw2 = 1000;
+  r->w2target = hnn_xmalloc(1000 * sizeof *r->w2target);
+  gsl_rng *g = rng_stream(S->seed, RNG_RUN, rng_name_index(J->flow->name) ^ 0x77a2);
+  for (int k = 0; k < 1000; k++) r->w2target[k] = mv[0] + gsl_ran_gaussian_ziggurat(g, sqrt(mv[1]));
+  gsl_rng_free(g);
+  return 0;
+}
+
 static int mf_prepare(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
@@ -320,6 +376,7 @@ static int mf_prepare(flow_job *J) {
   ast *sn = flow_option(run, "snapshots");
   if (sn && read_snapshots(S, r, sn)) return HNN_ERR_SCRIPT;
   if (read_start(S, r, run->kids[0])) return HNN_ERR_SCRIPT;
+  if (read_w2(S, J, r)) return HNN_ERR_SCRIPT;
   double monitor_rows = floor((double)r->steps / (double)r->every) + 2;
   double snaps = sn ? (double)r->nsnap : monitor_rows;
   double mp = (double)r->m * r->P.p;
@@ -357,9 +414,9 @@ static int open_outputs(hnn_state *S, ast *run, mfrun *r, char **err) {
     free(names);
     if (!r->c.out) return 1;
   }
-  const char *mn[] = { "risk", "energy", "dissipation" };
+  const char *mn[] = { "risk", "energy", "dissipation", "w2" };
   char *mpath = run_out_sibling(path, "_monitor");
-  r->mon = run_out_open(S, mpath, 3, mn, err);
+  r->mon = run_out_open(S, mpath, 3 + r->w2, mn, err);
   free(mpath);
   return r->mon == NULL;
 }
@@ -433,7 +490,16 @@ static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
       return -1;
     }
     if (k % r->every == 0 || k == r->steps) {
-      double v[3] = { st.risk, st.energy, st.dissipation };
+      double v[4] = { st.risk, st.energy, st.dissipation, NAN };
+      if (r->w2) {
+        for (long i = 0; i < r->m; i++) r->w2col[i] = r->xi[(size_t)i * r->P.p + r->w2coord];
+        int os = ot1d_wpp(r->ow, 2, (size_t)r->m, r->w2col, NULL, (size_t)r->nw2, r->w2target, NULL, r->P.threads, &v[3]);
+        if (os != OT_OK) {
+          snprintf(msg, msglen, "W2 at step %ld: %s", k, ot_strerror(os));
+          return -1;
+        }
+        v[3] = sqrt(v[3]);
+      }
       if (run_out_row(r->mon, t, k, v)) {
         snprintf(msg, msglen, "output failed at step %ld: %s", k, strerror(errno));
         return -1;
@@ -459,6 +525,10 @@ static int mf_run(flow_job *J) {
   r->vel = hnn_xmalloc(mp * sizeof *r->vel);
   if (r->rk4) r->k = hnn_xmalloc(4 * mp * sizeof *r->k);
   r->row = hnn_xcalloc((size_t)r->P.p + 2, sizeof *r->row);
+  if (r->w2) {
+    r->w2col = hnn_xmalloc((size_t)r->m * sizeof *r->w2col);
+    r->ow = ot1d_ws_alloc((size_t)r->m, (size_t)r->nw2);
+  }
   r->c.steps_end = r->steps;
   char msg[512] = "", *err = NULL;
   draw_start(S, J->flow, r);
@@ -502,6 +572,9 @@ static void mf_release(flow_job *J) {
   free(r->snap);
   free(r->la);
   free(r->lb);
+  free(r->w2target);
+  free(r->w2col);
+  ot1d_ws_free(r->ow);
   free(r);
   J->priv = NULL;
 }

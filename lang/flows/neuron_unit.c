@@ -1,19 +1,24 @@
 /*
-** neuron_unit.c — is a neuron a unit c * s(<w, z> + b) with s a known
-** activation?  Then the mean-field engine runs its fused kernels
+** neuron_unit.c — is a neuron a unit cs c s(<w, z> + b) [+ es e] with s a
+** known activation?  Then the mean-field engine runs its fused kernels
 ** (runtime/meanfield.c) instead of calling the compiled neuron per pair.
 **
 ** The test is structural, on the neuron's lowered IR (calls, activations
-** and functions are inlined there): the body must be exactly
-**     [c *] s(u)  or  s(u) [* c],     s = max(., 0) (either order) or tanh,
-**     u = lin [+ b] (either order),   lin = w * z, z * w (scalar z) or dot(w, z), dot(z, w),
-** where c and b are parameter entries (a scalar parameter or xi[i]) and w
-** is a parameter entry (scalar z) or a whole vector parameter of z's size.
-** Anything else is no unit and goes through the general path, so a match
-** computes the same function as the neuron, only faster.
+** and functions are inlined there).  The body must be a sum of at most two
+** terms, each a product of factors:
+**   - the unit term: one s(u), at most one parameter entry c, and scales;
+**   - an optional additive term: one parameter entry e and scales;
+** with s(u) = max(u, 0) (either order) or tanh(u), u = lin [+ b] (either
+** order), lin = w * z or z * w (scalar z) or dot(w, z), dot(z, w).  c, b, e
+** are parameter entries (a scalar parameter or xi[i]); w is an entry
+** (scalar z) or a whole vector parameter of z's size; a scale is any
+** expression of numbers and params only (evaluated here: params do not
+** change during a run).  Anything else is no unit and goes through the
+** general path, so a match computes the same function as the neuron.
 */
 #include "neuron_unit.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "lower.h"
@@ -84,9 +89,69 @@ static int activation(const unit_ctx *u, const ir_node *n, mf_unit *out) {
   return 0;
 }
 
+/* The value of a scalar expression of numbers and params, or NAN. */
+static double scale_value(const ir_node *n) {
+  if (n->shape.kind != IR_SCALAR) return NAN;
+  switch (n->op) {
+  case IR_CONST: return n->value;
+  case IR_PARAM: return n->data[0];
+  case IR_NEG: return -scale_value(n->a[0]);
+  case IR_ADD: return scale_value(n->a[0]) + scale_value(n->a[1]);
+  case IR_SUB: return scale_value(n->a[0]) - scale_value(n->a[1]);
+  case IR_MUL: return scale_value(n->a[0]) * scale_value(n->a[1]);
+  case IR_DIV: return scale_value(n->a[0]) / scale_value(n->a[1]);
+  case IR_POW: return pow(scale_value(n->a[0]), scale_value(n->a[1]));
+  case IR_FN1:
+    if (n->fn == IR_SQRT) return sqrt(scale_value(n->a[0]));
+    if (n->fn == IR_EXP) return exp(scale_value(n->a[0]));
+    if (n->fn == IR_LOG) return log(scale_value(n->a[0]));
+    return NAN;
+  default: return NAN;
+  }
+}
+
+/* The factors of a product (MUL trees flattened), at most `cap`. */
+static int factors(const ir_node *n, const ir_node **f, int k, int cap) {
+  if (n->op == IR_MUL && n->shape.kind == IR_SCALAR) {
+    k = factors(n->a[0], f, k, cap);
+    return k < 0 ? k : factors(n->a[1], f, k, cap);
+  }
+  if (k >= cap) return -1;
+  f[k] = n;
+  return k + 1;
+}
+
+/* One term: 1 = the unit term (act, c, cs into m), 2 = the additive term
+** (e, es), 0 = neither. */
+static int term(const unit_ctx *u, const ir_node *n, mf_unit *m) {
+  const ir_node *f[16];
+  int nf = factors(n, f, 0, 16), nact = 0, nent = 0, ent = -1;
+  double scale = 1;
+  mf_unit t = *m;
+  for (int i = 0; i < nf; i++) {
+    int e;
+    double v;
+    if ((e = entry(u, f[i])) >= 0) ent = e, nent++;
+    else if (activation(u, f[i], &t)) nact++;
+    else if (isfinite(v = scale_value(f[i]))) scale *= v;
+    else return 0;
+  }
+  if (nf < 1 || nact > 1 || nent > 1) return 0;
+  if (nact == 1) {
+    t.c = ent;
+    t.cs = scale;
+    *m = t;
+    return 1;
+  }
+  if (nent != 1) return 0;
+  m->e = ent;
+  m->es = scale;
+  return 2;
+}
+
 int neuron_unit(hnn_state *S, sym *neuron, mf_unit *out) {
-  out->act = MF_GENERIC;
-  out->c = out->w = out->b = -1;
+  mf_unit none = { MF_GENERIC, -1, -1, -1, -1, 1, 0 };
+  *out = none;
   ir_ctx *ir = ir_ctx_new();
   ir_node **vars = NULL, *body = NULL;
   int nv = 0, found = 0;
@@ -94,17 +159,14 @@ int neuron_unit(hnn_state *S, sym *neuron, mf_unit *out) {
     unit_ctx u = { neuron->decl->nparams, vars, NULL, vars[nv - 1] };
     u.offset = calloc((size_t)u.nparams + 1, sizeof *u.offset);
     for (int q = 1; q < u.nparams; q++) u.offset[q] = u.offset[q - 1] + ir_shape_size(vars[q - 1]->shape);
-    mf_unit m = *out;
-    if (activation(&u, body, &m)) {
-      found = 1;
-    } else if (body->op == IR_MUL) {
-      for (int s = 0; s < 2 && !found; s++) {
-        m.c = entry(&u, body->a[s]);
-        found = m.c >= 0 && activation(&u, body->a[1 - s], &m);
-      }
+    mf_unit m = none;
+    if (body->op == IR_ADD) {
+      int a = term(&u, body->a[0], &m), b = a ? term(&u, body->a[1], &m) : 0;
+      found = (a == 1 && b == 2) || (a == 2 && b == 1);
+    } else {
+      found = term(&u, body, &m) == 1;
     }
     if (found) *out = m;
-    else out->act = MF_GENERIC;
     free(u.offset);
   }
   free(vars);

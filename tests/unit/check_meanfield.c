@@ -41,26 +41,29 @@ static double gauss(void) {
   return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
 }
 
-/* The generic path's callbacks for xi = [c, w (D), b]: c s(<w, z> + b). */
-static int D_;
+/* The generic path's callbacks for xi = [c, w (D), b (, e)]:
+** CS c s(<w, z> + b) (+ ES e). */
+static int D_, P_;
 static int use_tanh;
+static double CS = 1, ES = 0;
 static int unit_phi(const double *in, const double *dir, double *out, double *ws) {
   (void)dir, (void)ws;
-  const double *xi = in, *z = in + D_ + 2;
+  const double *xi = in, *z = in + P_;
   double u = xi[D_ + 1];
   for (int l = 0; l < D_; l++) u += xi[1 + l] * z[l];
-  out[0] = xi[0] * (use_tanh ? tanh(u) : fmax(u, 0));
+  out[0] = CS * xi[0] * (use_tanh ? tanh(u) : fmax(u, 0)) + (P_ > D_ + 2 ? ES * xi[D_ + 2] : 0);
   return 0;
 }
 static int unit_dphi(const double *in, const double *dir, double *out, double *ws) {
   (void)dir, (void)ws;
-  const double *xi = in, *z = in + D_ + 2;
+  const double *xi = in, *z = in + P_;
   double u = xi[D_ + 1];
   for (int l = 0; l < D_; l++) u += xi[1 + l] * z[l];
-  double a = use_tanh ? tanh(u) : fmax(u, 0), ds = use_tanh ? 1 - a * a : (u > 0);
-  out[0] = a;
-  for (int l = 0; l < D_; l++) out[1 + l] = xi[0] * ds * z[l], out[D_ + 2 + l] = xi[0] * ds * xi[1 + l];
-  out[D_ + 1] = xi[0] * ds;
+  double a = use_tanh ? tanh(u) : fmax(u, 0), ds = use_tanh ? 1 - a * a : (u > 0), c = CS * xi[0];
+  out[0] = CS * a;
+  for (int l = 0; l < D_; l++) out[1 + l] = c * ds * z[l], out[P_ + l] = c * ds * xi[1 + l];
+  out[D_ + 1] = c * ds;
+  if (P_ > D_ + 2) out[D_ + 2] = ES;
   return 0;
 }
 
@@ -70,33 +73,40 @@ typedef struct net {
   double *x, *y, *xi;
 } net;
 
-static net make_net(int d, long n, long m, int tanh_, int fused, double lambda) {
+static net make_net_e(int d, long n, long m, int tanh_, int fused, double lambda, int additive) {
   net N;
   memset(&N, 0, sizeof N);
   D_ = d;
+  P_ = d + 2 + additive;
   use_tanh = tanh_;
   N.m = m;
-  N.P.p = d + 2;
+  N.P.p = P_;
   N.P.d = d;
   N.P.n = n;
   N.P.lambda = lambda;
   N.x = malloc(sizeof(double) * n * d);
   N.y = malloc(sizeof(double) * n);
-  N.xi = malloc(sizeof(double) * m * (d + 2));
+  N.xi = malloc(sizeof(double) * m * P_);
   for (long k = 0; k < n; k++) {
     double s = 0;
     for (int l = 0; l < d; l++) s += N.x[k * d + l] = 2 * unif() - 1;
     N.y[k] = sin(2 * s);
   }
-  for (long i = 0; i < m * (d + 2); i++) N.xi[i] = gauss();
+  for (long i = 0; i < m * P_; i++) N.xi[i] = gauss();
   N.P.x = N.x;
   N.P.y = N.y;
   N.P.unit.act = !fused ? MF_GENERIC : tanh_ ? MF_TANH : MF_RELU;
-  N.P.unit.c = 0, N.P.unit.w = 1, N.P.unit.b = d + 1;
+  N.P.unit.c = 0, N.P.unit.w = 1, N.P.unit.b = d + 1, N.P.unit.e = additive ? d + 2 : -1;
+  N.P.unit.cs = CS, N.P.unit.es = ES;
   N.P.phi.fn = unit_phi;
   N.P.dphi.fn = unit_dphi;
   N.P.threads = 2;
   return N;
+}
+
+static net make_net(int d, long n, long m, int tanh_, int fused, double lambda) {
+  CS = 1, ES = 0;
+  return make_net_e(d, n, m, tanh_, fused, lambda, 0);
 }
 
 static void free_net(net *N) {
@@ -105,14 +115,16 @@ static void free_net(net *N) {
 
 START_TEST(test_fused_matches_generic) {
   static const int dims[] = { 1, 3 };
-  for (int act = 0; act < 2; act++)
+  for (int act = 0; act < 4; act++)
     for (int di = 0; di < 2; di++) {
       int d = dims[di];
       long m = 150, n = 37;
+      /* act 2, 3: scaled c and an additive term (004's parameterization) */
+      CS = act < 2 ? 1 : 12.5, ES = act < 2 ? 0 : -3.5;
       rs = 77 + (uint64_t)di;
-      net A = make_net(d, n, m, act, 1, 0.01);
+      net A = make_net_e(d, n, m, act & 1, 1, 0.01, act >= 2);
       rs = 77 + (uint64_t)di;
-      net G = make_net(d, n, m, act, 0, 0.01);
+      net G = make_net_e(d, n, m, act & 1, 0, 0.01, act >= 2);
       mf_ws *wa = mf_ws_alloc(&A.P, m), *wg = mf_ws_alloc(&G.P, m);
       double *va = malloc(sizeof(double) * m * A.P.p), *vg = malloc(sizeof(double) * m * A.P.p);
       mf_stats sa, sg;
@@ -181,7 +193,7 @@ static int const_dphi(const double *in, const double *dir, double *out, double *
 START_TEST(test_closed_form_constant_neurons) {
   double x[4] = { 0, 1, 2, 3 }, y[4] = { 1, 2, 0.5, 0.7 }, xi[3] = { 1.5, -0.5, 0.25 };
   double lambda = 0.3, ybar = (1 + 2 + 0.5 + 0.7) / 4, h = 0.01;
-  mf_problem P = { .p = 1, .d = 1, .n = 4, .x = x, .y = y, .lambda = lambda, .unit = { MF_GENERIC, -1, -1, -1 },
+  mf_problem P = { .p = 1, .d = 1, .n = 4, .x = x, .y = y, .lambda = lambda, .unit = { MF_GENERIC, -1, -1, -1, -1, 1, 0 },
                    .phi = { const_phi, 0 }, .dphi = { const_dphi, 0 }, .threads = 1 };
   mf_ws *w = mf_ws_alloc(&P, 3);
   double v[3], k[12], x0[3];
@@ -337,7 +349,10 @@ START_TEST(test_units_recognized) {
                       "neuron e2(xi[3]; z) = xi[1]*log(1 + exp(xi[2]*z + xi[3]))\n"
                       "neuron f(xi[3]; z) = xi[1]*max(xi[2]*z*z + xi[3], 0)\n"
                       "activation act(u) = max(u, 0)\n"
-                      "neuron g(xi[3]; z) = xi[3]*act(z*xi[1] + xi[2])\n");
+                      "neuron g(xi[3]; z) = xi[3]*act(z*xi[1] + xi[2])\n"
+                      "param width = 100\n"
+                      "neuron h(xi[4]; z) = width*xi[1]*max(xi[2]*z + xi[3], 0) + sqrt(width)*xi[4]\n"
+                      "neuron h2(xi[4]; z) = width*xi[1]*max(xi[2]*z + xi[3], 0) + xi[4]*z\n");
   mf_unit u = unit_of(S, "a");
   ck_assert(u.act == MF_RELU && u.c == 0 && u.w == 1 && u.b == 2);
   u = unit_of(S, "b");
@@ -349,6 +364,10 @@ START_TEST(test_units_recognized) {
   ck_assert(unit_of(S, "f").act == MF_GENERIC);
   u = unit_of(S, "g");
   ck_assert(u.act == MF_RELU && u.c == 2 && u.w == 0 && u.b == 1);
+  u = unit_of(S, "h");
+  ck_assert(u.act == MF_RELU && u.c == 0 && u.w == 1 && u.b == 2 && u.e == 3);
+  ck_assert(u.cs == 100 && u.es == 10);
+  ck_assert(unit_of(S, "h2").act == MF_GENERIC);
   hnn_close(S);
 }
 END_TEST

@@ -1,0 +1,40 @@
+#!/bin/sh
+# run.sh -- the mean-field network benchmark (docs/performance.md, "Mean-field
+# networks"), in one run on 2 threads:
+#   1. 004 Experiment 2 end to end: examples/meanfield_width.hnn (three
+#      widths, 1000 epochs, snapshots and monitors written; the whole hnn
+#      process timed by bench/timeit.py) against 004's PyTorch script
+#      (torch_exp2.py: the training loop and its files, imports excluded);
+#   2. one full-batch step at width 10^4, 10^3 points in d = 10, ReLU,
+#      square loss: hnn's fused path (mf_bench, 1 and 2 threads), its
+#      generic path (a neuron called per pair, the path of a user-written
+#      activation; here a C callback), the fused -O3 -march=native OpenMP
+#      loop (fused_peer.c), PyTorch float32 and numpy float64.
+# Needs a built tree (make) and Debian's python3-torch and python3-numpy.
+set -e
+here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
+. "$here/../need.sh"
+need_built "$top" hnn .libs/libhnn_core.a
+need "PyTorch" "/usr/bin/python3 -c 'import torch'" python3-torch
+need "numpy" "/usr/bin/python3 -c 'import numpy'" python3-numpy
+tmp=${TMPDIR:-/tmp}/hnn-mf-bench.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
+gcc -O2 -pthread -I"$top/runtime" "$here/mf_bench.c" "$top/.libs/libhnn_core.a" $(pkg-config --libs gsl) -ldl -lm -lstdc++ -o "$tmp/mfb"
+gcc -O3 -march=native -ffast-math -fopenmp "$here/fused_peer.c" -o "$tmp/peer"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)  cpu: $(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)"
+export OMP_NUM_THREADS=2 HNN_THREADS=2
+# 1. Experiment 2 end to end
+cp -r "$top/examples/data" "$tmp/"
+/usr/bin/python3 "$top/bench/timeit.py" 5 "hnn_exp2=$top/hnn -o $tmp $top/examples/meanfield_width.hnn" | tee "$tmp/h"
+best=
+for r in 1 2 3; do
+  s=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$here/torch_exp2.py" "$tmp" | sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+  best=$(echo "$best $s" | awk '{ b = $1; for (i = 2; i <= NF; i++) if (b == "" || $i < b) b = $i; print b }')
+done
+echo "torch_exp2 $best (training loop and files, best of 3)"
+awk -v t="$best" '{ printf "ratio    torch/hnn (Experiment 2) %.1f\n", t / $2 }' "$tmp/h"
+# 2. one step at width 10^4
+"$tmp/mfb" 10000 1000 10 2 20
+"$tmp/mfb" 10000 1000 10 1 10
+"$tmp/mfb" 10000 1000 10 2 3 generic
+"$tmp/peer" 10000 1000 10 20
+env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$here/peers_step.py" 10000 1000 10 5
