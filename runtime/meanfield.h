@@ -28,7 +28,7 @@
 
 #include "flow.h"
 
-#define MF_BLOCK 16
+#define MF_BLOCK 8
 
 typedef enum { MF_GENERIC, MF_RELU, MF_TANH } mf_activation;
 
