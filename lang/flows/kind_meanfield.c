@@ -12,7 +12,9 @@
 ** descent (method gd, lr eta: the Euler step h = eta/m of the flow) or by
 ** RK4 (method rk4, h).  It writes the neurons to PATH (t, step, particle,
 ** xi1..xip) at the snapshot steps, and t, step, risk, energy, dissipation
-** to PATH_monitor.csv every `every` steps; with `w2 LAW` also the W2
+** to PATH_monitor.csv every `every` steps (with T > 0, the heat
+** regularization of 003 eq. 4.2 as noisy neurons, the energy monitored is
+** E without the entropy term); with `w2 LAW` also the W2
 ** distance of the neurons' coordinate `coordinate` (default 1) to LAW,
 ** normal(mean, variance) (1000 draws, as 004 Experiment 3) or csv("file")
 ** (its first column), exact by 1-D sorting (runtime/ot1d.c).
@@ -53,7 +55,7 @@ static int mf_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
     ast *a = call->kids[i];
     if (a->kind == AST_KWARG) {
       ast *v = a->kids[0];
-      if (strcmp(a->name, "width") == 0 || strcmp(a->name, "reg") == 0) {
+      if (strcmp(a->name, "width") == 0 || strcmp(a->name, "reg") == 0 || strcmp(a->name, "T") == 0) {
         errs += flow_check_number(S, v, a->name);
       } else if (strcmp(a->name, "loss") == 0) {
         if (!is_name(v, "square", NULL)) {
@@ -135,6 +137,8 @@ typedef struct mfrun {
   long m, steps, every, nsnap;
   long *snap;                  /* sorted steps written to the particle file */
   int rk4, nsize_target;
+  double T;                    /* heat regularization: noise sqrt(2 T h) N(0, 1) per step */
+  gsl_rng *noise;
   double h;
   double *x, *y, *xi, *vel, *k, *row;
   /* the W2 monitor */
@@ -329,7 +333,9 @@ static int mf_prepare(flow_job *J) {
   ast *tg = flow_keyword(flow, "target");
   r->target = tg ? state_lookup(S, tg->name) : NULL;
   double width = 0, lambda = 0;
-  if (flow_kw_number(S, flow, "width", 1, 1, &width) || flow_kw_number(S, flow, "reg", 0, 1, &lambda)) return HNN_ERR_SCRIPT;
+  if (flow_kw_number(S, flow, "width", 1, 1, &width) || flow_kw_number(S, flow, "reg", 0, 1, &lambda) ||
+      flow_kw_number(S, flow, "T", 0, 1, &r->T))
+    return HNN_ERR_SCRIPT;
   if (width != floor(width) || width > 1e8) {
     ast *w = flow_keyword(flow, "width");
     diag_error(&S->diags, w->src, w->loc, "width must be a whole number from 1 to 10^8");
@@ -367,6 +373,12 @@ static int mf_prepare(flow_job *J) {
   }
   if (r->rk4 && lro) {
     diag_error(&S->diags, lro->src, lro->loc, "method rk4 takes the time step h, not lr");
+    return HNN_ERR_SCRIPT;
+  }
+  if (r->rk4 && r->T > 0) {
+    ast *te = flow_keyword(flow, "T");
+    diag_error(&S->diags, te->src, te->loc, "a flow with T > 0 (noisy neurons) runs by gradient descent (Euler-Maruyama), "
+               "not rk4");
     return HNN_ERR_SCRIPT;
   }
   if (lro) r->h = lr / (double)r->m;
@@ -507,7 +519,13 @@ static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
       flow_progress(&r->c, t, k);
     }
     if (k == r->steps) break;
-    if (!r->rk4) mf_step_euler(w, r->xi, r->h, r->vel);
+    if (!r->rk4) {
+      mf_step_euler(w, r->xi, r->h, r->vel);
+      if (r->T > 0) {   /* Euler-Maruyama: one stream, drawn in order, so any thread count gives the same */
+        double sd = sqrt(2 * r->T * r->h);
+        for (size_t q = 0; q < (size_t)r->m * r->P.p; q++) r->xi[q] += gsl_ran_gaussian_ziggurat(r->noise, sd);
+      }
+    }
     else if (mf_step_rk4(w, r->xi, r->h, r->vel, r->k, msg, msglen)) return -1;
   }
   return 0;
@@ -532,6 +550,7 @@ static int mf_run(flow_job *J) {
   r->c.steps_end = r->steps;
   char msg[512] = "", *err = NULL;
   draw_start(S, J->flow, r);
+  if (r->T > 0) r->noise = rng_stream(S->seed, RNG_RUN, rng_name_index(J->flow->name) ^ 0x5eed);
   mf_ws *w = NULL;
   if (targets(r, msg, sizeof msg)) {
     status = HNN_ERR_RUNTIME;
@@ -572,6 +591,7 @@ static void mf_release(flow_job *J) {
   free(r->snap);
   free(r->la);
   free(r->lb);
+  if (r->noise) gsl_rng_free(r->noise);
   free(r->w2target);
   free(r->w2col);
   ot1d_ws_free(r->ow);
@@ -580,7 +600,7 @@ static void mf_release(flow_job *J) {
 }
 
 const flow_kind flow_kind_meanfield = {
-  .name = "meanfield", .usage = "meanfield(phi, data, width = m, reg = lambda, loss = square, target = g)",
+  .name = "meanfield", .usage = "meanfield(phi, data, width = m, reg = lambda, loss = square, target = g, T = temperature)",
   .nroles = 0, .keywords = { "width", "reg", "loss", NULL }   /* and target: mf_check_decl */, .options = mf_run_options,
   .siblings = { "_monitor" }, .check_decl = mf_check_decl, .check_run = mf_check_run, .prepare = mf_prepare,
   .compile = mf_compile, .run = mf_run, .release = mf_release

@@ -439,6 +439,47 @@ START_TEST(test_script_runs) {
 }
 END_TEST
 
+/* Heat regularization (003 eq. 4.2) as noisy neurons: constant neurons
+** phi(xi; z) = xi with reg = lambda and T make each neuron an
+** Ornstein-Uhlenbeck process around the mean, which goes to ybar/(1 + lambda).
+** Euler-Maruyama's stationary variance is T/(lambda (1 - lambda h/2)); the
+** sample variance of 2000 neurons has relative standard deviation
+** sqrt(2/2000) = 3.2 %, the mean's noise is sqrt(T/(m (1 + lambda))) = 0.011:
+** 4 standard deviations are allowed. */
+START_TEST(test_heat_noise) {
+  char dir[] = "/tmp/hnn-mfh-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  hnn_state *S = hnn_open();
+  ck_assert_int_eq(hnn_set_output_dir(S, dir), HNN_OK);
+  ck_assert_msg(hnn_load_string(S, "param D[4, 2] = [[0, 1], [1, 2], [2, 0.5], [3, 0.7]]\n"
+                                   "neuron one(xi[1]; z) = xi[1]\n"
+                                   "flow heat = meanfield(one, D, width = 2000, reg = 1, T = 0.5)\n"
+                                   "run heat from normal(0, 1) h 0.01 steps 1000 every 100 snapshots [1000] -> \"h.csv\"\n",
+                                "t.hnn") == HNN_OK, "%s", hnn_error(S));
+  hnn_close(S);
+  char path[128];
+  snprintf(path, sizeof path, "%s/h.csv", dir);
+  FILE *f = fopen(path, "r");
+  ck_assert_ptr_nonnull(f);
+  char line[256];
+  double s1 = 0, s2 = 0;
+  int n = 0;
+  while (fgets(line, sizeof line, f)) {
+    double t, st, i, x;
+    if (line[0] == '#' || sscanf(line, "%lf,%lf,%lf,%lf", &t, &st, &i, &x) != 4) continue;
+    s1 += x, s2 += x * x, n++;
+  }
+  fclose(f);
+  ck_assert_int_eq(n, 2000);
+  double mean = s1 / n, var = s2 / n - mean * mean, want = 0.5 / (1 - 0.005);
+  if (getenv("HNN_TEST_VERBOSE")) fprintf(stderr, "heat: mean %g (0.525), variance %g (%g)\n", mean, var, want);
+  ck_assert_double_eq_tol(mean, 0.525, 0.045);
+  ck_assert_double_eq_tol(var / want, 1, 0.13);
+  snprintf(path, sizeof path, "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(path), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("meanfield");
   TCase *t = tcase_create("meanfield");
@@ -451,6 +492,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_gradient_descent_first_order);
   tcase_add_test(t, test_units_recognized);
   tcase_add_test(t, test_script_runs);
+  tcase_add_test(t, test_heat_noise);
   suite_add_tcase(s, t);
   return s;
 }
