@@ -53,10 +53,11 @@ def train_and_track(width, num_epochs=1000, lr=0.01):
     return weight_history, loss_history
 
 
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for width in (10, 100, 1000):
     wh, lh = train_and_track(width, 1000, 0.01 / np.sqrt(width))
     np.savetxt(f"{out}/torch_w{width}.csv", np.concatenate([np.c_[np.full(len(w), e), w] for e, w in wh]),
                delimiter=",", header="epoch,w")
     np.savetxt(f"{out}/torch_loss{width}.csv", np.array(lh), delimiter=",", header="epoch,mse")
-print(f"torch exp2 seconds={time.perf_counter() - t0:.4f} threads={torch.get_num_threads()}")
+print(f"torch exp2 seconds={time.perf_counter() - t0:.4f} cpu={time.process_time() - c0:.4f} "
+      f"threads={torch.get_num_threads()}")
