@@ -41,7 +41,7 @@ struct mf_ws {
   double *f, *r;              /* predictions; residuals / n */
   double rsum;                /* sum of r */
   double *blockv;             /* per block: sum |v_i|^2 */
-  int *fail;                  /* per block: 0, or 1 + the failing neuron's index */
+  int *fail;                  /* per block: 0, 1 + the failing neuron's index, or -1 (fused: the block) */
   double *scratch;            /* per thread: the block in SoA form and its sums */
   size_t scratch_len;
   const double *xi;           /* the pass's arguments */
@@ -79,11 +79,17 @@ static inline double lanes8(const double *a) {
 /* out[k] = sum_j c[j] s(u_kj) for every data point. */
 MF_CLONES static void fused_forward(int relu, int d, long n, const double *restrict x, const double *restrict W,
                                     const double *restrict b, const double *restrict c, double *restrict u,
-                                    double *restrict out) {
+                                    double *restrict out, const flow_fn *act2, double *cws, int *bad) {
   for (long k = 0; k < n; k++) {
     preact(d, x + (size_t)k * d, W, b, u);
     double acc[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
-    if (relu) {
+    if (act2) {
+      double sd[2];
+      for (int j = 0; j < B; j++) {
+        *bad |= act2->fn(u + j, NULL, sd, cws) != 0;
+        acc[j % 8] += c[j] * sd[0];
+      }
+    } else if (relu) {
       for (int j = 0; j < B; j += 8)
         for (int q = 0; q < 8; q++) acc[q] += c[j + q] * (u[j + q] > 0 ? u[j + q] : 0);
     } else {
@@ -99,14 +105,23 @@ MF_CLONES static void fused_forward(int relu, int d, long n, const double *restr
 MF_CLONES static void fused_backward(int relu, int d, long n, const double *restrict x, const double *restrict r,
                                      const double *restrict W, const double *restrict b, const double *restrict c,
                                      double *restrict u, double *restrict t, double *restrict gc,
-                                     double *restrict gW, double *restrict gb) {
+                                     double *restrict gW, double *restrict gb, const flow_fn *act2, double *cws,
+                                     int *bad) {
   for (int j = 0; j < B; j++) gc[j] = gb[j] = 0;
   for (int j = 0; j < B * d; j++) gW[j] = 0;
   for (long k = 0; k < n; k++) {
     const double *xk = x + (size_t)k * d;
     double rk = r[k];
     preact(d, xk, W, b, u);
-    if (relu) {
+    if (act2) {
+      double sd[2];
+      for (int j = 0; j < B; j++) {
+        *bad |= act2->fn(u + j, NULL, sd, cws) != 0;
+        gc[j] += rk * sd[0];
+        t[j] = rk * c[j] * sd[1];
+        gb[j] += t[j];
+      }
+    } else if (relu) {
 #pragma omp simd
       for (int j = 0; j < B; j++) {
         double a = u[j] > 0 ? u[j] : 0, on = u[j] > 0 ? 1.0 : 0.0;
@@ -132,9 +147,10 @@ MF_CLONES static void fused_backward(int relu, int d, long n, const double *rest
   }
 }
 
-/* The thread's scratch: W, gW (d x B each), then c, b, u, t, gc, gb. */
+/* The thread's scratch: W, gW (d x B each), then c, b, u, t, gc, gb, and
+** the workspace of a unit's own activation. */
 typedef struct soa {
-  double *W, *gW, *c, *b, *u, *t, *gc, *gb;
+  double *W, *gW, *c, *b, *u, *t, *gc, *gb, *cws;
 } soa;
 
 static soa soa_at(const mf_ws *w, int thread) {
@@ -149,6 +165,7 @@ static soa soa_at(const mf_ws *w, int thread) {
   s.t = s.u + B;
   s.gc = s.t + B;
   s.gb = s.gc + B;
+  s.cws = s.gb + B;
   return s;
 }
 
@@ -179,7 +196,11 @@ static void forward_body(void *ctx, long lo, long hi, int thread) {
     if (P->unit.act != MF_GENERIC) {
       soa s = soa_at(w, thread);
       gather(w, blk, &s);
-      fused_forward(P->unit.act == MF_RELU, d, n, P->x, s.W, s.b, s.c, s.u, out);
+      int bad = 0;
+      fused_forward(P->unit.act == MF_RELU, d, n, P->x, s.W, s.b, s.c, s.u, out,
+                    P->unit.act == MF_CUSTOM ? &P->act2 : NULL, s.cws, &bad);
+      for (long k = 0; k < n && !bad; k++) bad = !isfinite(out[k]);
+      if (bad) w->fail[blk] = -1;
       if (P->unit.e >= 0) {   /* the additive term does not depend on z */
         double add = 0;
         long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
@@ -220,7 +241,10 @@ static void backward_body(void *ctx, long lo, long hi, int thread) {
     if (U->act != MF_GENERIC) {
       soa s = soa_at(w, thread);
       gather(w, blk, &s);
-      fused_backward(U->act == MF_RELU, d, n, P->x, w->r, s.W, s.b, s.c, s.u, s.t, s.gc, s.gW, s.gb);
+      int bad = 0;
+      fused_backward(U->act == MF_RELU, d, n, P->x, w->r, s.W, s.b, s.c, s.u, s.t, s.gc, s.gW, s.gb,
+                     U->act == MF_CUSTOM ? &P->act2 : NULL, s.cws, &bad);
+      if (bad) w->fail[blk] = -1;
       for (long i = i0; i < i1; i++) {
         int j = (int)(i - i0);
         double *v = w->vel + (size_t)i * p;
@@ -255,7 +279,7 @@ static void backward_body(void *ctx, long lo, long hi, int thread) {
 /* ------------------------------------------------------------ workspace */
 
 static size_t scratch_len(const mf_problem *P) {
-  size_t fused = (size_t)2 * P->d * B + 6 * B;
+  size_t fused = (size_t)2 * P->d * B + 6 * B + P->act2.nwork + 1;
   size_t generic = (size_t)2 * (P->p + P->d) + P->phi.nwork + P->dphi.nwork + 1;
   return fused > generic ? fused : generic;
 }
@@ -313,7 +337,11 @@ const double *mf_predictions(const mf_ws *w) {
 /* The first failed block's message. */
 static int failed(const mf_ws *w, const char *what, char *msg, size_t msglen) {
   for (long b = 0; b < w->nblocks; b++)
-    if (w->fail[b]) {
+    if (w->fail[b] < 0) {   /* a fused block: its activation or a sum */
+      snprintf(msg, msglen, "the neuron's %s failed or is not finite in neurons %ld to %ld", what, b * B + 1,
+               (b + 1) * B < w->m ? (b + 1) * B : w->m);
+      return 1;
+    } else if (w->fail[b]) {
       snprintf(msg, msglen, "the neuron's %s failed or is not finite at neuron %ld", what, b * B + w->fail[b]);
       return 1;
     }

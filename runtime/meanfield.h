@@ -21,6 +21,8 @@
 ** so results are bit-identical for any thread count.  Two paths:
 **   - a recognized unit c * s(<w, z> + b) with s = relu or tanh: fused,
 **     vectorized kernels (pre-activations never stored: no n x m matrix);
+**     with any other scalar s (MF_CUSTOM) the same kernels, calling the
+**     compiled s and s' once per pair;
 **   - any other neuron: its compiled value and gradient called per pair.
 */
 #ifndef HNN_MEANFIELD_H
@@ -30,7 +32,7 @@
 
 #define MF_BLOCK 8
 
-typedef enum { MF_GENERIC, MF_RELU, MF_TANH } mf_activation;
+typedef enum { MF_GENERIC, MF_RELU, MF_TANH, MF_CUSTOM } mf_activation;
 
 /* A neuron xi -> cs xi[c] s(<w, z> + b) + es xi[e]: the offsets in xi of
 ** c, of w (d consecutive entries), of b and of e, with constant scales cs
@@ -51,6 +53,7 @@ typedef struct mf_problem {
   mf_unit unit;            /* act MF_GENERIC: use phi and dphi */
   flow_fn phi;             /* in = [xi (p), z (d)] -> phi */
   flow_fn dphi;            /* in = [xi, z] -> [grad_xi phi (p), grad_z phi (d)] */
+  flow_fn act2;            /* MF_CUSTOM: t -> [s(t), s'(t)], the unit's own activation */
   int threads;             /* exactly this many; 0: up to pool_max_threads(), fewer for small passes */
 } mf_problem;
 

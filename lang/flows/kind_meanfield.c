@@ -403,7 +403,7 @@ static int mf_compile(flow_job *J) {
   mfrun *r = J->priv;
   ast *kn = flow_option(J->run, "engine");
   int generic = kn && strcmp(kn->name, "generic") == 0;
-  if (generic || !neuron_unit(S, r->neuron, &r->P.unit)) {
+  if (generic || !neuron_unit(S, r->neuron, &r->P.unit, &r->P.act2)) {
     r->P.unit.act = MF_GENERIC;
     if (flow_fn_of(S, r->neuron, HNN_VALUE, 0, &r->P.phi) || flow_fn_of(S, r->neuron, HNN_GRADIENT, 0, &r->P.dphi))
       return 1;

@@ -13,21 +13,28 @@
 ** are parameter entries (a scalar parameter or xi[i]); w is an entry
 ** (scalar z) or a whole vector parameter of z's size; a scale is any
 ** expression of numbers and params only (evaluated here: params do not
-** change during a run).  Anything else is no unit and goes through the
-** general path, so a match computes the same function as the neuron.
+** change during a run).  When the unit term's remaining factor is some
+** other function of one pre-activation u alone, g(u) (a softplus, a
+** user's activation), the unit is MF_CUSTOM and g and g' are compiled as
+** one scalar callback t -> [g(t), g'(t)].  Anything else is no unit and
+** goes through the general path, so a match computes the same function as
+** the neuron.
 */
 #include "neuron_unit.h"
 
 #include <math.h>
 #include <stdlib.h>
 
+#include "diff.h"
 #include "lower.h"
 
 typedef struct unit_ctx {
-  int nparams;
+  int nparams, nv;
   ir_node **vars;
   int *offset;          /* of each parameter formal in xi */
   ir_node *z;
+  ir_ctx *ir;
+  ir_node *t, *g;       /* MF_CUSTOM: the activation g(t) */
 } unit_ctx;
 
 static int param_var(const unit_ctx *u, const ir_node *n) {
@@ -89,6 +96,29 @@ static int activation(const unit_ctx *u, const ir_node *n, mf_unit *out) {
   return 0;
 }
 
+/* f = g(u) for the largest pre-activation u in f and a g of u alone:
+** 1 (u's offsets into m, g into c->g), else 0. */
+static int custom(unit_ctx *c, ir_node *f, mf_unit *m) {
+  size_t cnt = 0;
+  ir_node **nodes = ir_topo(1, &f, &cnt);
+  int found = 0;
+  for (size_t k = cnt; k-- > 0 && !found;) {   /* parents first: the largest u */
+    int w, b;
+    if (nodes[k]->shape.kind != IR_SCALAR || !preactivation(c, nodes[k], &w, &b)) continue;
+    ir_node *t = ir_var(c->ir, ir_scalar_shape(), "t"), *from = nodes[k];
+    ir_node *g = ir_subst(c->ir, f, 1, &from, &t);
+    int free_of_vars = 1;
+    for (int v = 0; v < c->nv; v++) free_of_vars &= !ir_depends(g, c->vars[v]);
+    if (free_of_vars && ir_depends(g, t) && !diff_opaque(g, 1, &t)) {
+      c->t = t, c->g = g;
+      m->act = MF_CUSTOM, m->w = w, m->b = b;
+      found = 1;
+    }
+  }
+  free(nodes);
+  return found;
+}
+
 /* The value of a scalar expression of numbers and params, or NAN. */
 static double scale_value(const ir_node *n) {
   if (n->shape.kind != IR_SCALAR) return NAN;
@@ -123,7 +153,7 @@ static int factors(const ir_node *n, const ir_node **f, int k, int cap) {
 
 /* One term: 1 = the unit term (act, c, cs into m), 2 = the additive term
 ** (e, es), 0 = neither. */
-static int term(const unit_ctx *u, const ir_node *n, mf_unit *m) {
+static int term(unit_ctx *u, const ir_node *n, mf_unit *m) {
   const ir_node *f[16];
   int nf = factors(n, f, 0, 16), nact = 0, nent = 0, ent = -1;
   double scale = 1;
@@ -134,6 +164,7 @@ static int term(const unit_ctx *u, const ir_node *n, mf_unit *m) {
     if ((e = entry(u, f[i])) >= 0) ent = e, nent++;
     else if (activation(u, f[i], &t)) nact++;
     else if (isfinite(v = scale_value(f[i]))) scale *= v;
+    else if (u->ir && !u->g && custom(u, (ir_node *)f[i], &t)) nact++;
     else return 0;
   }
   if (nf < 1 || nact > 1 || nent > 1) return 0;
@@ -149,14 +180,14 @@ static int term(const unit_ctx *u, const ir_node *n, mf_unit *m) {
   return 2;
 }
 
-int neuron_unit(hnn_state *S, sym *neuron, mf_unit *out) {
+int neuron_unit(hnn_state *S, sym *neuron, mf_unit *out, flow_fn *act2) {
   mf_unit none = { MF_GENERIC, -1, -1, -1, -1, 1, 0 };
   *out = none;
   ir_ctx *ir = ir_ctx_new();
   ir_node **vars = NULL, *body = NULL;
   int nv = 0, found = 0;
   if (lower_callable(S, ir, neuron, 0, &vars, &nv, &body) == 0 && body->shape.kind == IR_SCALAR) {
-    unit_ctx u = { neuron->decl->nparams, vars, NULL, vars[nv - 1] };
+    unit_ctx u = { neuron->decl->nparams, nv, vars, NULL, vars[nv - 1], act2 ? ir : NULL, NULL, NULL };
     u.offset = calloc((size_t)u.nparams + 1, sizeof *u.offset);
     for (int q = 1; q < u.nparams; q++) u.offset[q] = u.offset[q - 1] + ir_shape_size(vars[q - 1]->shape);
     mf_unit m = none;
@@ -165,6 +196,17 @@ int neuron_unit(hnn_state *S, sym *neuron, mf_unit *out) {
       found = (a == 1 && b == 2) || (a == 2 && b == 1);
     } else {
       found = term(&u, body, &m) == 1;
+    }
+    if (found && m.act == MF_CUSTOM) {   /* t -> [g(t), g'(t)], compiled with the run's batch */
+      ir_node *outs[2] = { u.g, NULL };
+      diff_grad(ir, u.g, 1, &u.t, &outs[1]);
+      hnn_fn *f = state_compile(S, ir, 1, &u.t, 0, NULL, 2, outs, 0);
+      if (f) {
+        state_fn_later(S, f, &act2->fn);
+        act2->nwork = f->nwork;
+      } else {
+        found = 0;
+      }
     }
     if (found) *out = m;
     free(u.offset);

@@ -337,7 +337,8 @@ static mf_unit unit_of(hnn_state *S, const char *name) {
   ck_assert_ptr_nonnull(s);
   ck_assert_int_eq(sema_check_sym(S, s), 0);
   mf_unit u;
-  neuron_unit(S, s, &u);
+  flow_fn act2 = { NULL, 0 };
+  neuron_unit(S, s, &u, &act2);
   return u;
 }
 
@@ -359,8 +360,12 @@ START_TEST(test_units_recognized) {
   ck_assert(u.act == MF_TANH && u.c == 0 && u.w == 1 && u.b == 5);
   u = unit_of(S, "c");
   ck_assert(u.act == MF_RELU && u.c == -1 && u.w == 0 && u.b == -1);
-  ck_assert(unit_of(S, "d").act == MF_GENERIC);
-  ck_assert(unit_of(S, "e2").act == MF_GENERIC);
+  /* another function of the pre-activation alone: the fused path with the
+  ** compiled activation */
+  u = unit_of(S, "d");
+  ck_assert(u.act == MF_CUSTOM && u.c == 0 && u.w == 1 && u.b == 2);
+  u = unit_of(S, "e2");
+  ck_assert(u.act == MF_CUSTOM && u.c == 0 && u.w == 1 && u.b == 2);
   ck_assert(unit_of(S, "f").act == MF_GENERIC);
   u = unit_of(S, "g");
   ck_assert(u.act == MF_RELU && u.c == 2 && u.w == 0 && u.b == 1);
@@ -480,6 +485,60 @@ START_TEST(test_heat_noise) {
 }
 END_TEST
 
+/* A softplus unit runs the fused kernels with its compiled activation
+** (MF_CUSTOM); the generic path (the whole neuron and its gradient per
+** pair) gives the same energies and neurons up to the order of sums. */
+START_TEST(test_custom_activation) {
+  char dir[] = "/tmp/hnn-mfc-XXXXXX";
+  ck_assert_ptr_nonnull(mkdtemp(dir));
+  const char *text = "param X[40, 2] = uniform(-1, 1)\n"
+                     "function g(z[2]) = sin(2*z[1])*z[2]\n"
+                     "activation softplus(u) = log(1 + exp(u))\n"
+                     "neuron sp(a, w[2], b; z[2]) = a*softplus(dot(w, z) + b)\n"
+                     "flow net = meanfield(sp, X, width = 77, reg = 1e-2, target = g)\n"
+                     "run net from normal(0, 1) method rk4 h 0.05 steps 40 every 10 snapshots [40] -> \"c.csv\"\n"
+                     "run net from normal(0, 1) method rk4 h 0.05 steps 40 every 10 snapshots [40] engine generic -> \"g.csv\"\n";
+  hnn_state *S = hnn_open();
+  ck_assert_int_eq(hnn_set_output_dir(S, dir), HNN_OK);
+  ck_assert_msg(hnn_load_string(S, text, "t.hnn") == HNN_OK, "%s", hnn_error(S));
+  hnn_close(S);
+  const char *files[2][2] = { { "c_monitor.csv", "g_monitor.csv" }, { "c.csv", "g.csv" } };
+  for (int f = 0; f < 2; f++) {
+    FILE *a, *b;
+    static char la[65536], lb[65536];
+    char pa[128], pb[128];
+    snprintf(pa, sizeof pa, "%s/%s", dir, files[f][0]);
+    snprintf(pb, sizeof pb, "%s/%s", dir, files[f][1]);
+    ck_assert_ptr_nonnull(a = fopen(pa, "r"));
+    ck_assert_ptr_nonnull(b = fopen(pb, "r"));
+    int rows = 0;
+    for (;;) {   /* the next data row of each file */
+      int ga, gb;
+      while ((ga = fgets(la, sizeof la, a) != NULL) && la[0] == '#') continue;
+      while ((gb = fgets(lb, sizeof lb, b) != NULL) && lb[0] == '#') continue;
+      ck_assert_int_eq(ga, gb);
+      if (!ga) break;
+      char *ea = la, *eb = lb;
+      for (int col = 0;; col++) {
+        char *pa0 = ea, *pb0 = eb;
+        double va = strtod(ea, &ea), vb = strtod(eb, &eb);
+        if (ea == pa0 || eb == pb0) break;
+        ck_assert_msg(fabs(va - vb) <= 1e-11 * (1 + fabs(vb)), "%s row %d col %d: %.17g vs %.17g", files[f][0], rows,
+                      col, va, vb);
+        if (*ea != ',' || *eb != ',') break;
+        ea++, eb++;
+      }
+      rows++;
+    }
+    ck_assert_int_eq(rows, f == 0 ? 5 : 77);
+    fclose(a), fclose(b);
+  }
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("meanfield");
   TCase *t = tcase_create("meanfield");
@@ -493,6 +552,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_units_recognized);
   tcase_add_test(t, test_script_runs);
   tcase_add_test(t, test_heat_noise);
+  tcase_add_test(t, test_custom_activation);
   suite_add_tcase(s, t);
   return s;
 }
