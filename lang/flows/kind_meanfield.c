@@ -493,7 +493,11 @@ static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
       snprintf(msg, msglen, "interrupted at step %ld", k);
       return -1;
     }
-    if (mf_eval(w, r->xi, r->vel, &st, msg, msglen)) return -1;
+    if (mf_eval(w, r->xi, r->vel, &st, msg, msglen)) {
+      size_t len = strlen(msg);
+      snprintf(msg + len, msglen - len, " at step %ld (t = %g)", k, (double)k * r->h);
+      return -1;
+    }
     double t = (double)k * r->h;
     int snap = r->snap ? snap_next < r->nsnap && r->snap[snap_next] == k : k % r->every == 0 || k == r->steps;
     while (r->snap && snap_next < r->nsnap && r->snap[snap_next] <= k) snap_next++;
@@ -526,7 +530,11 @@ static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
         for (size_t q = 0; q < (size_t)r->m * r->P.p; q++) r->xi[q] += gsl_ran_gaussian_ziggurat(r->noise, sd);
       }
     }
-    else if (mf_step_rk4(w, r->xi, r->h, r->vel, r->k, msg, msglen)) return -1;
+    else if (mf_step_rk4(w, r->xi, r->h, r->vel, r->k, msg, msglen)) {
+      size_t len = strlen(msg);
+      snprintf(msg + len, msglen - len, " in the RK4 step from step %ld", k);
+      return -1;
+    }
   }
   return 0;
 }
