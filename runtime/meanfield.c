@@ -91,7 +91,9 @@ typedef long long v8l __attribute__((vector_size(64), aligned(8)));
 #define RELU(u) ((v8d)((v8l)(u) & ((u) > V8(0.0))))
 #define MASK(v, u) ((v8d)((v8l)(v) & ((u) > V8(0.0))))
 
-static inline __attribute__((always_inline)) double hsum8(v8d a) {
+/* by address: a vector argument would change the ABI between the clones */
+static inline __attribute__((always_inline)) double hsum8(const v8d *v) {
+  const v8d a = *v;
   return ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
 }
 
@@ -106,14 +108,15 @@ MF_CLONES static void relu_forward4(int d, long n, const double *restrict x, con
       v8d w = LD(W + (size_t)l * B);
       u0 += w * V8(x0[l]), u1 += w * V8(x0[d + l]), u2 += w * V8(x0[2 * d + l]), u3 += w * V8(x0[3 * d + l]);
     }
-    out[k] = hsum8(cc * RELU(u0)), out[k + 1] = hsum8(cc * RELU(u1));
-    out[k + 2] = hsum8(cc * RELU(u2)), out[k + 3] = hsum8(cc * RELU(u3));
+    v8d p0 = cc * RELU(u0), p1 = cc * RELU(u1), p2 = cc * RELU(u2), p3 = cc * RELU(u3);
+    out[k] = hsum8(&p0), out[k + 1] = hsum8(&p1), out[k + 2] = hsum8(&p2), out[k + 3] = hsum8(&p3);
   }
   for (; k < n; k++) {
     const double *x0 = x + (size_t)k * d;
     v8d u0 = bb;
     for (int l = 0; l < d; l++) u0 += LD(W + (size_t)l * B) * V8(x0[l]);
-    out[k] = hsum8(cc * RELU(u0));
+    v8d p0 = cc * RELU(u0);
+    out[k] = hsum8(&p0);
   }
 }
 
