@@ -2,9 +2,10 @@
 ** mf_bench.c — one full-batch step (forward, backward, update) of the
 ** mean-field engine (runtime/meanfield.c) on a ReLU network: width m,
 ** n data points in d dimensions; best and median of R repetitions.
-** Usage: mf_bench M N D THREADS REPS [generic]
+** Usage: mf_bench M N D THREADS REPS [generic|tanh]
 ** "generic" calls a C neuron per pair (the path of a user-written neuron,
-** without the JIT: a lower bound on that path's cost).
+** without the JIT: a lower bound on that path's cost); "tanh" runs the
+** fused kernels of a tanh unit instead of ReLU.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   long m = atol(argv[1]), n = atol(argv[2]);
-  int d = atoi(argv[3]), nt = atoi(argv[4]), reps = atoi(argv[5]), generic = argc > 6;
+  int d = atoi(argv[3]), nt = atoi(argv[4]), reps = atoi(argv[5]);
+  int generic = argc > 6 && strcmp(argv[6], "generic") == 0, th = argc > 6 && strcmp(argv[6], "tanh") == 0;
   D = d;
   unsigned long long s = 88172645463325252ull;
 #define RND() (s ^= s << 13, s ^= s >> 7, s ^= s << 17, (double)(s >> 11) / 9007199254740992.0 * 2 - 1)
@@ -59,7 +61,7 @@ int main(int argc, char **argv) {
   for (long k = 0; k < n; k++) y[k] = RND();
   for (long i = 0; i < m * (d + 2); i++) xi[i] = RND();
   mf_problem P = { .p = d + 2, .d = d, .n = n, .x = x, .y = y, .lambda = 0,
-                   .unit = { generic ? MF_GENERIC : MF_RELU, 0, 1, d + 1, -1, 1, 0 },
+                   .unit = { generic ? MF_GENERIC : th ? MF_TANH : MF_RELU, 0, 1, d + 1, -1, 1, 0 },
                    .phi = { phi, 0 }, .dphi = { dphi, 0 }, .threads = nt };
   mf_ws *w = mf_ws_alloc(&P, m);
   double *t = malloc(sizeof(double) * reps), *cpu = malloc(sizeof(double) * reps);
@@ -78,7 +80,7 @@ int main(int argc, char **argv) {
   qsort(t, (size_t)reps, sizeof *t, cmpd);
   qsort(cpu, (size_t)reps, sizeof *cpu, cmpd);
   printf("hnn %s m=%ld n=%ld d=%d threads=%d step best=%.2f ms median=%.2f ms cpu=%.2f ms (risk %.6g)\n",
-         generic ? "generic" : "fused", m, n, d, nt, 1e3 * t[0], 1e3 * t[reps / 2], 1e3 * cpu[0], st.risk);
+         generic ? "generic" : th ? "fused tanh" : "fused", m, n, d, nt, 1e3 * t[0], 1e3 * t[reps / 2], 1e3 * cpu[0], st.risk);
   mf_ws_free(w);
   free(x), free(y), free(xi), free(v), free(t), free(cpu);
   return 0;
