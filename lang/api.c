@@ -338,7 +338,7 @@ static hnn_fn *compile_lookup(hnn_state *S, sym *f, hnn_what what, int n) {
   ir_ctx *ir = ir_ctx_new();
   hnn_fn *fn = NULL;
   switch (f->kind) {
-  case SYM_OBJECTIVE: case SYM_FUNCTION: case SYM_KERNEL:
+  case SYM_OBJECTIVE: case SYM_FUNCTION: case SYM_KERNEL: case SYM_NEURON:
     if (what > HNN_HESSIAN) diag_plain(&S->diags, "%s '%s' has no %s", sym_kind_name(f->kind), f->name, what_name(what));
     else fn = compile_callable(S, ir, f, what, n);
     break;

@@ -77,7 +77,7 @@ int ast_is_plain_call(const ast *e) {
 
 int ast_declares(const ast *st) {
   switch (st->kind) {
-  case AST_PARAM: case AST_ACTIVATION: case AST_OBJECTIVE: case AST_FUNCTION: case AST_KERNEL: case AST_METRIC:
+  case AST_PARAM: case AST_ACTIVATION: case AST_OBJECTIVE: case AST_FUNCTION: case AST_KERNEL: case AST_NEURON: case AST_METRIC:
   case AST_FLOW: case AST_MIRROR: case AST_ENERGY:
     return 1;
   default:
@@ -92,7 +92,7 @@ ast *ast_body(const ast *d) {
 const char *ast_kind_name(ast_kind k) {
   static const char *names[] = {
     "num", "name", "string", "neg", "binop", "call", "index", "vector", "formal",
-    "param", "activation", "objective", "function", "kernel", "metric", "use",
+    "param", "activation", "objective", "function", "kernel", "neuron", "metric", "use",
     "flow", "mirror", "energy", "run", "kwarg", "plot", "print", "expr"
   };
   return (unsigned)k < sizeof names / sizeof *names ? names[k] : "?";

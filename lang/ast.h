@@ -38,6 +38,7 @@ typedef enum {
   AST_OBJECTIVE,  /* name; kids: formals..., body last */
   AST_FUNCTION,
   AST_KERNEL,
+  AST_NEURON,     /* name; kids: parameter formals (nparams), the input formal, body last */
   AST_METRIC,     /* name; kids: formals..., body last (no formals for hopfield(s)/euclidean) */
   AST_USE,        /* name = module */
   AST_FLOW,       /* name; kid[0]: AST_CALL of the flow kind, args may be AST_KWARG */
@@ -65,6 +66,7 @@ struct ast {
   int inverse;         /* AST_CALL: G^-1(x), s^-1(y) */
   ast_deriv deriv;     /* AST_CALL */
   int ndims;           /* AST_FORMAL, AST_PARAM */
+  int nparams;         /* AST_NEURON: formals before ';' (the neuron's parameters) */
   char *dimname[2];    /* AST_FORMAL: size variable or param name, or NULL */
   int dimval[2];       /* AST_FORMAL: literal size */
   int parenthesized;   /* written in ( ): not merged into an operator chain */

@@ -51,7 +51,7 @@ static void take_kids(ast *to, ast *list);
 %token <str> STRING "string"
 %token NEWLINE "end of line"
 %token PARAM "param" ACTIVATION "activation" OBJECTIVE "objective" FUNCTION "function"
-%token KERNEL "kernel" METRIC "metric" USE "use" PRINT "print"
+%token KERNEL "kernel" NEURON "neuron" METRIC "metric" USE "use" PRINT "print"
 %token GRAD "grad" HESSIAN "hessian" INVERSE "inverse"
 %token FLOW "flow" MIRROR "mirror" RUN "run" FROM "from" ARROW "->" PLOT "plot"
 %token PRIME "'" INVCALL "^-1"
@@ -104,6 +104,11 @@ stmt:
 | OBJECTIVE NAME '(' formals ')' '=' expr { $$ = decl(pc, AST_OBJECTIVE, $2, &@2, $4, $7, &@1, &@7); }
 | FUNCTION NAME '(' formals ')' '=' expr  { $$ = decl(pc, AST_FUNCTION, $2, &@2, $4, $7, &@1, &@7); }
 | KERNEL NAME '(' formals ')' '=' expr    { $$ = decl(pc, AST_KERNEL, $2, &@2, $4, $7, &@1, &@7); }
+| NEURON NAME '(' formals ';' formals ')' '=' expr {
+    int np = $4->nkids;
+    take_kids($4, $6);
+    $$ = decl(pc, AST_NEURON, $2, &@2, $4, $9, &@1, &@9); $$->nparams = np;
+  }
 | METRIC NAME '(' formals ')' '=' expr    { $$ = decl(pc, AST_METRIC, $2, &@2, $4, $7, &@1, &@7); }
 | METRIC NAME '=' expr                    { $$ = decl(pc, AST_METRIC, $2, &@2, NULL, $4, &@1, &@4); }
 | FLOW NAME '=' NAME '(' args ')' {

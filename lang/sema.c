@@ -191,6 +191,13 @@ static int check_callable(hnn_state *S, sym *s) {
         bad = 1;
       }
       break;
+    case AST_NEURON:
+      if (r.kind != TY_SCALAR || nformals - d->nparams != 1) {
+        diag_error(c.d, d->src, d->name_loc,
+                   "a neuron is a scalar function of its parameters and one input: neuron phi(xi[p]; z[d]) = ...");
+        bad = 1;
+      }
+      break;
     case AST_METRIC:
       if (nformals == 0) break;
       if (nformals != 1 || ft[0].kind != TY_VECTOR) {
@@ -397,7 +404,7 @@ char *sig_to_string(const sym *s) {
   for (int i = 0; i < s->sig.nformals; i++) {
     ast *f = s->decl->kids[i];
     ty t = s->sig.formal[i];
-    sb_printf(&b, "%s%s", i ? ", " : "", f->name);
+    sb_printf(&b, "%s%s", !i ? "" : s->kind == SYM_NEURON && i == s->decl->nparams ? "; " : ", ", f->name);
     if (t.kind != TY_SCALAR) {
       char *ts = ty_to_string(t, s->sig.gen_name);
       sb_puts(&b, strchr(ts, '['));

@@ -168,8 +168,8 @@ static int total_size(chk *c, ty t) {
 }
 
 static ty check_deriv(chk *c, ast *e, sym *f) {
-  if (f->kind != SYM_OBJECTIVE && f->kind != SYM_FUNCTION && f->kind != SYM_KERNEL) {
-    diag_error(c->d, e->src, e->name_loc, "%s of '%s': only objectives, functions and kernels have one (%s '%s')",
+  if (f->kind != SYM_OBJECTIVE && f->kind != SYM_FUNCTION && f->kind != SYM_KERNEL && f->kind != SYM_NEURON) {
+    diag_error(c->d, e->src, e->name_loc, "%s of '%s': only objectives, functions, kernels and neurons have one (%s '%s')",
                e->deriv == DERIV_GRAD ? "grad" : "hessian", f->name, sym_kind_name(f->kind), f->name);
     return error_ty();
   }

@@ -238,7 +238,7 @@ sym *state_lookup(hnn_state *S, const char *name) {
 }
 
 const char *sym_kind_name(sym_kind k) {
-  static const char *n[] = { "param", "activation", "objective", "function", "kernel", "metric", "flow", "mirror", "energy" };
+  static const char *n[] = { "param", "activation", "objective", "function", "kernel", "metric", "flow", "mirror", "energy", "neuron" };
   return n[k];
 }
 
@@ -248,6 +248,7 @@ static sym_kind kind_of(ast_kind k) {
   case AST_ACTIVATION: return SYM_ACTIVATION;
   case AST_OBJECTIVE: return SYM_OBJECTIVE;
   case AST_KERNEL: return SYM_KERNEL;
+  case AST_NEURON: return SYM_NEURON;
   case AST_METRIC: return SYM_METRIC;
   case AST_FLOW: return SYM_FLOW;
   case AST_MIRROR: return SYM_MIRROR;

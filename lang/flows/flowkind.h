@@ -78,6 +78,7 @@ extern const flow_kind flow_kind_rho_h, flow_kind_frank_wolfe;
 extern const flow_kind flow_kind_particles, flow_kind_langevin;   /* kind_wparticles.c */
 extern const flow_kind flow_kind_mobility;
 extern const flow_kind flow_kind_adam, flow_kind_adam_descent;
+extern const flow_kind flow_kind_meanfield;
 
 /* --------------------------------------------------- declarations (flows.c) */
 

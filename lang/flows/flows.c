@@ -39,6 +39,7 @@ static const flow_kind *const kinds[] = {
   &flow_kind_mobility,
   &flow_kind_adam,
   &flow_kind_adam_descent,
+  &flow_kind_meanfield,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
