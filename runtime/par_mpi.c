@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { OP_GATHER = 1, OP_FINISH = 2 };
 
@@ -29,6 +30,7 @@ static struct {
   int rank, size, node;
   pthread_t main;
   double bytes;
+  double cpu0, cpu_x;      /* CPU seconds at the start, and spent in exchanges */
   int poisoned;            /* a failure was agreed */
   int pstatus, pfrom, pop; /* its status, rank and that rank's operation */
   char *pmsg;
@@ -114,8 +116,25 @@ static size_t start_of(const layout *L, long i) {
   return b < L->total ? b : L->total;
 }
 
+static double cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int gather_counted(void *buf, long n, const layout *L, int status, char *err, size_t errlen);
+
+/* The CPU time of exchanges (waits spin) is counted apart, so bench/mpi can
+** tell a process's own work from its waiting on a shared machine. */
 static int gather(void *buf, long n, const layout *L, int status, char *err, size_t errlen) {
   if (!par_active()) return status;
+  double c0 = cpu_now();
+  int rc = gather_counted(buf, n, L, status, err, errlen);
+  P.cpu_x += cpu_now() - c0;
+  return rc;
+}
+
+static int gather_counted(void *buf, long n, const layout *L, int status, char *err, size_t errlen) {
   if (!P.poisoned && agree(OP_GATHER, status, n, err && status ? err : "") == 0) {
     /* counts in doubles when every block is whole doubles (2^31 of them per
     ** rank), else in bytes; the same on every rank, so all stop alike */
@@ -198,6 +217,7 @@ static void attach(MPI_Comm c) {
   MPI_Comm_size(node, &P.node);
   MPI_Comm_free(&node);
   P.main = pthread_self();
+  P.cpu0 = cpu_now();
   P.on = 1;
 }
 
@@ -229,10 +249,11 @@ int par_use_comm(const void *comm) {
 
 void par_stop(void) {
   int fin = 0;
-  /* for bench/mpi: what a run moved (bytes are received, per process) */
+  /* for bench/mpi: what each process moved and computed */
   const char *v = getenv("HNN_MPI_STATS");
-  if (P.on && v && *v && *v != '0' && P.rank == 0)
-    fprintf(stderr, "hnn: mpi: %d processes, rank 0 received %.0f bytes\n", P.size, P.bytes);
+  if (P.on && v && *v && *v != '0')
+    fprintf(stderr, "hnn: mpi: rank %d of %d: received %.0f bytes, cpu %.3f s, of which %.3f s in exchanges\n", P.rank,
+            P.size, P.bytes, cpu_now() - P.cpu0, P.cpu_x);
   if (P.started && (MPI_Finalized(&fin), !fin)) MPI_Finalize();
   P.on = 0;
   free(P.pmsg);
