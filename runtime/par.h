@@ -17,6 +17,9 @@
 ** the others at their next gather or at par_finish, which does the same
 ** exchange; so no process waits forever for one that has stopped.
 **
+** Every process runs the same program on the same data, so all make the
+** same calls in the same order; a gather that some processes skip is
+** detected at the next exchange (the headers differ) and fails the job.
 ** Work is split only on the thread that started MPI and outside pool tasks
 ** (pool.h): a kernel sum inside an ensemble member runs in that member's
 ** process.  Only rank 0 writes files (afile.c opens /dev/null elsewhere),

@@ -61,6 +61,13 @@ for s in "$SRC"/tests/mpi/*.hnn; do
   done
 done
 
+# --seed and -D reach every process alike.
+run "$HNN" "$SRC/tests/mpi/absorb.hnn" --seed 9 -D 'T=0.5' -o seed1
+run mpirun -np 2 "$HNN" "$SRC/tests/mpi/absorb.hnn" --seed 9 -D 'T=0.5' -o seed2
+expect "--seed and -D: mpirun -np 2, exit" 0 ""
+same_dir "--seed and -D: mpirun -np 2, files" seed1 seed2
+if cmp -s seed1/absorb.csv one_absorb/absorb.csv; then fail "--seed and -D" "the seed changed nothing"; fi
+
 # A failure on one process stops all of them with its message.
 run "$HNN" "$SRC/tests/mpi/fail.hnn" --seed 4 -o fail1
 msg=$(head -n 3 "$T/err")

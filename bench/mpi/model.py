@@ -50,6 +50,23 @@ def prox_step_q(N, P, S, ck, Q=4096):
     return comp, comm
 
 
+def share(n, P, r):
+    """tasks [n r / P, n (r+1) / P) of rank r (runtime/par_mpi.c)"""
+    return n * r // P, n * (r + 1) // P
+
+
+def prox_bytes_rank0(N, P, S, n=2, block=256, monitors=2):
+    """bytes rank 0 receives in one `wasserstein` step: per sweep the other
+    parts' partial column sums and row values; the particles (blocks of
+    256) of the step and f at them for the monitors (steps 0 and 1)"""
+    p0, p1 = share(PARTS, P, 0)
+    rows0 = N * p1 // PARTS - N * p0 // PARTS
+    sweep = (PARTS - (p1 - p0)) * (N * 8 + 8) + 3 * (N - rows0) * 8
+    b0, b1 = share((N + block - 1) // block, P, 0)
+    others = N - (min(b1 * block, N) - b0 * block)
+    return S * sweep + others * n * 8 + monitors * others * 8
+
+
 def ks_force(N, P, d, cp):
     """the exact interaction force on N particles: N^2 pairs in row blocks,
     pot and grad gathered"""
@@ -84,6 +101,14 @@ def main():
         r = get("eld", "strong", np_)
         m = float(e1["compute_s"]) * math.ceil(R0 / np_) / R0
         print("eld,%d,%s,%.3f,%.2f" % (np_, r["compute_s"], m, float(r["compute_s"]) / m))
+    print("# check: bytes rank 0 received, model vs measured")
+    print("bench,np,measured_bytes,model_bytes")
+    for np_ in (2, 4):
+        r = get("prox", "strong", np_)
+        print("prox,%d,%s,%d" % (np_, r["bytes_rank0"], prox_bytes_rank0(int(N0), np_, int(S0))))
+        r = get("ks", "strong", np_)
+        lo, hi = share(int(M), np_, 0)
+        print("ks,%d,%s,%d" % (np_, r["bytes_rank0"], (int(M) - (hi - lo)) * 3 * 8))
     print("# at scale: alpha %.1e s, beta %.3g B/s per process, %d sweeps per proximal step, d = 2" % (ALPHA, BETA, S0))
     print("bench,N,P,compute_s,comm_s,step_s,efficiency")
     for N in (1e6, 1e7):
