@@ -532,6 +532,7 @@ static int finish_mpi(hnn_state *S, int st) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "plot") == 0) return plot_main(argc - 1, argv + 1);
   if (hnn_mpi_start(&argc, &argv) != HNN_OK) return HNN_ERR_RUNTIME;
+  atexit(hnn_mpi_stop);   /* also after --help and --version, which exit at once */
   mpi_many = hnn_mpi_size() > 1;
   mpi_quiet = hnn_mpi_rank() != 0;
   if (mpi_quiet && !freopen("/dev/null", "w", stdout)) return HNN_ERR_RUNTIME;
