@@ -8,8 +8,9 @@
 # machine has 2 cores), 2 processes also with 2 threads each: every
 # output file must be byte-identical (cmp) to the one-process run, and so
 # must standard output.  fail.hnn fails on the last process only: exit 3
-# everywhere, the one-process message, no file.  ks_driver checks the split
-# kernel sums the same way.  The slurm recipes of docs/mpi.md parse
+# everywhere, the one-process message, no file.  protocol_driver checks the
+# failure protocol of runtime/par_mpi.c case by case; ks_driver checks the
+# split kernel sums as the scripts are checked.  The slurm recipes of docs/mpi.md parse
 # (bash -n) and their srun line is the one the docs show.
 # Open MPI refuses root unless told: CI runs as root.
 
@@ -94,6 +95,27 @@ run mpirun -np 2 "$HNN" bad.hnn
   pass "script error: exit 1, printed once" || fail "script error" "exit $rc: $err"
 run mpirun -np 2 "$HNN"
 [ "$rc" = 2 ] && pass "no REPL under MPI (exit 2)" || fail "no REPL under MPI" "exit $rc: $err"
+
+# The failure protocol itself (runtime/par_mpi.c): a failure at the end, in
+# a gather, and a process that stops on its own while the others gather.
+PD=$BUILD/tests/mpi/protocol_driver
+for np in 2 4; do
+  want_finish= want_gather= want_stray="rank 0: finish 3 'rank 0 could not write'"
+  for r in $(seq 0 $((np - 1))); do
+    want_finish="$want_finish${want_finish:+
+}rank $r: gathered ok, finish 3 'boom on the last rank'"
+    want_gather="$want_gather${want_gather:+
+}rank $r: gather -5 'block failed on the last rank', again -5, finish 3 'wrapped'"
+    [ "$r" -gt 0 ] && want_stray="$want_stray
+rank $r: gather -100 'rank 0 could not write', finish 3 'rank 0 could not write'"
+  done
+  for c in finish gather stray; do
+    run mpirun -np "$np" "$PD" "$c"
+    out=$(printf '%s\n' "$out" | sort)
+    eval "want=\$want_$c"
+    expect "protocol: $c, mpirun -np $np" 0 "$want"
+  done
+done
 
 # Kernel sums split into target rows.
 KS=$BUILD/tests/mpi/ks_driver
