@@ -192,7 +192,8 @@ void hnn_interrupt_clear(void);
 ** fails).  hnn_mpi_finish agrees on the outcome at the end of a program: it
 ** returns the status of the lowest failing rank (0 if none) and in *text the
 ** message to print for it (caller frees; NULL when all succeeded); every
-** process must call it.  hnn_mpi_stop calls MPI_Finalize if hnn_mpi_start
+** process must call it, after each load when the program goes on after a
+** failure.  hnn_mpi_stop calls MPI_Finalize if hnn_mpi_start
 ** called MPI_Init.  Rank and size are 0 and 1 without a communicator. */
 int hnn_mpi_available(void);
 int hnn_set_mpi_comm(const void *comm);

@@ -12,8 +12,9 @@
 **
 ** Failure: a gather first exchanges every process's status, so a failure on
 ** one process fails the step on all of them, with the message of the lowest
-** failing rank; later gathers then fail at once, without communicating.  A
-** process that stops outside a gather (its own error, an interrupt) meets
+** failing rank; later gathers then fail at once, without communicating,
+** until par_finish (every process calls it at the end of a program or a
+** load) clears the failure.  A process that stops outside a gather (its own error, an interrupt) meets
 ** the others at their next gather or at par_finish, which does the same
 ** exchange; so no process waits forever for one that has stopped.
 **

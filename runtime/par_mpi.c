@@ -189,14 +189,20 @@ int par_finish(int status, const char *msg, char **text) {
     return status;
   }
   if (!P.poisoned && agree(OP_FINISH, status, 0, msg) == 0) return 0;
-  /* a failure inside a gather is every rank's own error (it names the run
-  ** and wraps the failing rank's message): each prints its own */
+  int st;
   if (P.pop == OP_GATHER && status) {
+    /* a failure inside a gather is every rank's own error (it names the run
+    ** and wraps the failing rank's message): each prints its own */
     *text = strdup(msg ? msg : "");
-    return status;
+    st = status;
+  } else {
+    *text = strdup(P.pmsg ? P.pmsg : "");
+    st = P.pop == OP_FINISH ? P.pstatus : 3;
   }
-  *text = strdup(P.pmsg ? P.pmsg : "");
-  return P.pop == OP_FINISH ? P.pstatus : 3;
+  /* every rank is past the failure here (all were poisoned by the same
+  ** exchange), so all may start afresh: an embedding program goes on */
+  P.poisoned = 0;
+  return st;
 }
 
 static int launched(void) {
