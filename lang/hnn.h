@@ -178,6 +178,31 @@ void hnn_interrupt(int signo);
 int hnn_interrupted(void);
 void hnn_interrupt_clear(void);
 
+/* MPI (docs/mpi.md).  hnn_mpi_available: 1 when libhnn was built with MPI
+** (configure --with-mpi), else 0.  By default no communicator is used: every
+** run is computed in the calling process.  hnn_set_mpi_comm(&comm), with
+** comm an MPI_Comm passed by address (so this header needs no mpi.h), makes
+** the runs of every state split their work over comm's processes: each must
+** load the same texts with the same settings, call hnn from the thread that
+** initialized MPI (at least MPI_THREAD_FUNNELED), and only rank 0 writes
+** files.  NULL: one process again.  Process-wide.  HNN_ERR_USAGE when built
+** without MPI or before MPI_Init.
+** hnn_mpi_start is what the hnn program does: MPI_Init with MPI_COMM_WORLD
+** when launched by mpirun or srun, else nothing (HNN_ERR_RUNTIME if MPI_Init
+** fails).  hnn_mpi_finish agrees on the outcome at the end of a program: it
+** returns the status of the lowest failing rank (0 if none) and in *text the
+** message to print for it (caller frees; NULL when all succeeded); every
+** process must call it, after each load when the program goes on after a
+** failure.  hnn_mpi_stop calls MPI_Finalize if hnn_mpi_start
+** called MPI_Init.  Rank and size are 0 and 1 without a communicator. */
+int hnn_mpi_available(void);
+int hnn_set_mpi_comm(const void *comm);
+int hnn_mpi_start(int *argc, char ***argv);
+int hnn_mpi_rank(void);
+int hnn_mpi_size(void);
+int hnn_mpi_finish(int status, const char *msg, char **text);
+void hnn_mpi_stop(void);
+
 const char *hnn_version(void);
 
 #ifdef __cplusplus

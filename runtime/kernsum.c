@@ -22,6 +22,7 @@
 #include "fastexp.h"
 #include "kernsum_internal.h"
 #include "pool.h"
+#include "par.h"
 
 #define KS_SB 1024  /* sources per block (d = 2: 24 KB with the weights) */
 #define KS_TB 32    /* targets per task */
@@ -246,6 +247,7 @@ const char *ks_strerror(int status) {
   case KS_EINVAL: return "invalid sizes, kernel parameter or options";
   case KS_ENOMEM: return "out of memory";
   case KS_ENONFINITE: return "a point or weight is not finite";
+  case KS_EREMOTE: return "another process of the MPI job failed";
   default: return "unknown kernel-sum status";
   }
 }
@@ -268,6 +270,25 @@ static int slices_for(double tol) {
   double Lp = ceil(M_PI / sqrt(12.0 * tol)), u = 0.5 * (sqrt(1.0 + 4.0 * tol) - 1.0);
   double Lg = ceil(M_PI / (2.0 * u)), L = Lp > Lg ? Lp : Lg;
   return L > 1e7 ? 10000000 : (int)L;
+}
+
+/* The exact sums of this process's block of targets, then every block into
+** every process (par.h). */
+static int exact_rows_split(const ks_call *c) {
+  long lo, hi;
+  par_share((long)c->M, &lo, &hi);
+  ks_call mine = *c;
+  size_t d = (size_t)c->d;
+  mine.M = (size_t)(hi - lo);
+  mine.x = c->x + (size_t)lo * d;
+  mine.pot = c->pot ? c->pot + lo : NULL;
+  mine.grad = c->grad ? c->grad + (size_t)lo * d : NULL;
+  int rc = mine.M ? ks_exact(&mine) : KS_OK;
+  /* a failure agreed in the first gather is every process's: all skip the second */
+  int agreed = 0;
+  if (c->pot) rc = par_gather(c->pot, (long)c->M, sizeof(double), rc, NULL, 0), agreed = 1;
+  if (c->grad && !(agreed && rc)) rc = par_gather(c->grad, (long)c->M, d * sizeof(double), rc, NULL, 0);
+  return rc == PAR_EREMOTE ? KS_EREMOTE : rc;
 }
 
 int ks_sum(ks_kind kind, double h, int d, size_t M, const double *x, size_t N, const double *y,
@@ -339,6 +360,6 @@ int ks_sum(ks_kind kind, double h, int d, size_t M, const double *x, size_t N, c
     }
     return ks_energy_slice(&c, L);
   default:
-    return ks_exact(&c);
+    return par_active() ? exact_rows_split(&c) : ks_exact(&c);
   }
 }

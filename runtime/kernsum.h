@@ -19,6 +19,9 @@
 **   slice   energy kernel, d = 2: L equally spaced directions, each a sorted
 **           1-D sum; |pot_i - exact| <= pi^2/(12 L^2) sum_j |w_j||x_i - y_j|,
 **           |grad_i - exact| <= (pi/(2L))(1 + pi/(2L)) sum_j |w_j|.
+** MPI (par.h): the exact path splits the targets into one block of rows per
+** process and gathers pot and grad, so every process gets every row, the
+** same bits as one process (each row's sum does not depend on the others).
 ** With tol = 0 the exact (or sorted) sums are used; with tol > 0 the cheapest
 ** path whose bound is <= tol is taken (ks_stats says which).
 */
@@ -62,7 +65,8 @@ enum {
   KS_OK = 0,
   KS_EINVAL = -1,     /* bad sizes, kernel parameter or options; a forced method that does not apply */
   KS_ENOMEM = -2,
-  KS_ENONFINITE = -3  /* a non-finite point or weight */
+  KS_ENONFINITE = -3, /* a non-finite point or weight */
+  KS_EREMOTE = -4     /* another process of the MPI job failed (par.h) */
 };
 
 void ks_opts_default(ks_opts *o);

@@ -9,6 +9,7 @@
 */
 #define _GNU_SOURCE
 #include "pool.h"
+#include "par.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -97,7 +98,12 @@ int pool_max_threads(void) {
     if (v >= 1) return v < POOL_MAX ? (int)v : POOL_MAX;
   }
   cpu_set_t set;
-  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  int n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : online;
+  /* MPI processes on one machine share its CPUs, unless the launcher bound
+  ** each to its own (then the affinity set is already the share) */
+  int k = par_node_ranks();
+  if (k > 1 && n >= online) n /= k;
   return n < 1 ? 1 : n < POOL_MAX ? n : POOL_MAX;
 }
 
@@ -116,6 +122,8 @@ static int grow(int want) {
   }
   return nworkers + 1 < want ? nworkers + 1 : want;
 }
+
+int pool_inside(void) { return in_pool; }
 
 void pool_run(int nt, long ntasks, int dynamic, pool_body body, void *ctx) {
   if (ntasks <= 0) return;

@@ -19,11 +19,15 @@
 typedef void (*pool_body)(void *ctx, long lo, long hi, int thread);
 
 /* Threads to use by default: HNN_THREADS, else OMP_NUM_THREADS, else the
-** CPUs this process may run on. */
+** CPUs this process may run on; in an MPI job whose processes are not bound
+** to CPUs, those divided by the job's processes on this machine (par.h). */
 int pool_max_threads(void);
 
 /* Run body over ntasks tasks on nt threads (nt <= 1, or a call from inside
 ** a body: serially on the calling thread). */
 void pool_run(int nt, long ntasks, int dynamic, pool_body body, void *ctx);
+
+/* 1 inside a pool task (on any thread, also a serial one), else 0. */
+int pool_inside(void);
 
 #endif

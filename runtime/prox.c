@@ -89,6 +89,7 @@ const char *prox_strerror(int s) {
   case PROX_ENOMEM: return "proximal step: out of memory";
   case PROX_ECALLBACK: return "proximal step: a metric callback failed";
   case PROX_ENONFINITE: return "proximal step: non-finite value";
+  case PROX_EREMOTE: return "proximal step: another process of the MPI job failed";
   case PROX_EUNDERFLOW:
     return "proximal step: a density value underflowed to 0 (the densities at the particles span more than "
            "the range of doubles, 1e-308 to 1e308)";
@@ -361,6 +362,7 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
       w->w[j] = exp(w->lw[j]);
     }
     int fb = prox_ker_sweep(&k, w->lw, w->w, w->lro, ls, w->lwy, w->wy, lt, w->part);
+    if (fb < 0) return PROX_EREMOTE;
     st->fallbacks += fb;
     err = 0.0;
     for (size_t i = 0; i < N; i++) {

@@ -80,7 +80,8 @@ enum {
   PROX_ENOMEM = -2,
   PROX_ECALLBACK = -3, /* a callback failed or returned a non-finite value */
   PROX_ENONFINITE = -4,/* non-finite input (f, points) or result */
-  PROX_EUNDERFLOW = -5 /* a value of rho_new underflowed to 0 */
+  PROX_EUNDERFLOW = -5,/* a value of rho_new underflowed to 0 */
+  PROX_EREMOTE = -6    /* another process of the MPI job failed (par.h) */
 };
 
 typedef struct prox_ws prox_ws;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include "fastexp.h"
 #include "pool.h"
+#include "par.h"
 #include "prox_internal.h"
 
 #define BLK 256          /* columns per block: the block stays in L1 */
@@ -127,8 +128,30 @@ static void build_range(void *ctx, long lo, long hi, int thread) {
   }
 }
 
+/* In an MPI job each process builds and sweeps the rows of its parts only. */
+static int distributed(const prox_ker *k) { return k->par && par_active(); }
+
+static void my_rows(const prox_ker *k, size_t *r0, size_t *r1) {
+  long p0 = 0, p1 = PROX_PARTS;
+  if (distributed(k)) par_share(PROX_PARTS, &p0, &p1);
+  *r0 = k->N * (size_t)p0 / PROX_PARTS, *r1 = k->N * (size_t)p1 / PROX_PARTS;
+}
+
+typedef struct {
+  prox_ker *k;
+  size_t r0;             /* the first row of this process */
+} build_job;
+
+static void build_mine(void *ctx, long lo, long hi, int thread) {
+  build_job *B = ctx;
+  build_range(B->k, lo + (long)B->r0, hi + (long)B->r0, thread);
+}
+
 void prox_ker_build(prox_ker *k) {
-  if (k->Kf || k->K) pool_run(k->par ? k->threads : 1, (long)k->N, 0, build_range, k);
+  size_t r1;
+  build_job B = { k, 0 };
+  my_rows(k, &B.r0, &r1);   /* here: inside a pool task nothing is split */
+  if (k->Kf || k->K) pool_run(k->par ? k->threads : 1, (long)(r1 - B.r0), 0, build_mine, &B);
 }
 
 PROX_CLONES
@@ -166,6 +189,8 @@ typedef struct {
   const double *lwz, *wz, *lro;
   double *ls, *lwy, *wy, *lt, *part;
   int rfb, cfb;          /* fallback counts (atomic adds: order-free) */
+  long p0;               /* the first part of this process (par.h) */
+  double prfb[PROX_PARTS]; /* row fallbacks per part (doubles: one gather type) */
 } sweep_job;
 
 /* Row ranges p = lo..hi-1 of the PROX_PARTS: row sums, weights, partial
@@ -176,7 +201,8 @@ static void sweep_rows(void *ctx, long lo, long hi, int thread) {
   const size_t N = k->N;
   int rfb = 0;
   (void)thread;
-  for (long p = lo; p < hi; p++) {
+  for (long p = lo + J->p0; p < hi + J->p0; p++) {
+    int rfb0 = rfb;
     size_t r0 = N * (size_t)p / PROX_PARTS, r1 = N * (size_t)(p + 1) / PROX_PARTS;
     double *acc = J->part + (size_t)p * N, *buf = k->K || k->Kf ? NULL : J->part + (size_t)(PROX_PARTS + p) * N;
     memset(acc, 0, N * sizeof *acc);
@@ -193,8 +219,28 @@ static void sweep_rows(void *ctx, long lo, long hi, int thread) {
       else if (rf) axpy_block_f(acc, rf, J->wy[r], N);
       else axpy_block(acc, rd, J->wy[r], N);
     }
+    J->prfb[p] = rfb - rfb0;
   }
   if (rfb) __atomic_add_fetch(&J->rfb, rfb, __ATOMIC_RELAXED);
+}
+
+/* Every process's parts into every process: the row results, the partial
+** column sums and the fallback counts.  The column pass then runs on every
+** process over the same numbers, so each gets the one-process columns.
+** Nonzero when another process failed. */
+static int gather_rows(sweep_job *J) {
+  const size_t N = J->k->N;
+  double *rows[3] = { J->ls, J->lwy, J->wy };
+  size_t off[PROX_PARTS + 1];
+  for (int p = 0; p <= PROX_PARTS; p++) off[p] = N * (size_t)p / PROX_PARTS * sizeof(double);
+  for (int a = 0; a < 3; a++)
+    if (par_gather_parts(rows[a], PROX_PARTS, off, 0, NULL, 0)) return 1;
+  if (par_gather(J->part, PROX_PARTS, N * sizeof(double), 0, NULL, 0) ||
+      par_gather(J->prfb, PROX_PARTS, sizeof(double), 0, NULL, 0))
+    return 1;
+  J->rfb = 0;
+  for (int p = 0; p < PROX_PARTS; p++) J->rfb += (int)J->prfb[p];
+  return 0;
 }
 
 /* Columns lo..hi-1: the partial sums added in part order. */
@@ -232,9 +278,12 @@ static void sweep_columns(void *ctx, long lo, long hi, int thread) {
 */
 int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
                    double *lwy, double *wy, double *lt, double *part) {
-  sweep_job J = { k, lwz, wz, lro, ls, lwy, wy, lt, part, 0, 0 };
+  sweep_job J = { k, lwz, wz, lro, ls, lwy, wy, lt, part, 0, 0, 0, { 0 } };
   int nt = k->par ? k->threads : 1;
-  pool_run(nt, PROX_PARTS, 0, sweep_rows, &J);
+  long p1 = PROX_PARTS;
+  if (distributed(k)) par_share(PROX_PARTS, &J.p0, &p1);
+  pool_run(nt, p1 - J.p0, 0, sweep_rows, &J);
+  if (distributed(k) && gather_rows(&J)) return -1;
   pool_run(nt, (long)k->N, 0, sweep_columns, &J);
   return J.cfb;
 }

@@ -30,6 +30,7 @@
 #include "rng.h"
 
 #include "pool.h"
+#include "par.h"
 
 typedef struct blk_err {
   int status;
@@ -52,6 +53,8 @@ struct sde_ws {
   blk_err *berr;         /* nblocks */
   char *absorbed;        /* N */
   double *fval;          /* N, monitor */
+  long b0, b1;           /* the blocks this process steps (par.h; all of them in one process) */
+  int dist;              /* 1: the other blocks come from the other processes */
 };
 
 void sde_opts_default(sde_opts *o) {
@@ -174,6 +177,8 @@ sde_ws *sde_ws_alloc(const flow_problem *p, const sde_opts *o, int N, char *err,
   w->euclid = p->metric_inv.fn == NULL;
   w->diag = !w->euclid && p->metric_diagonal;
   w->nthreads = o->threads > 0 ? o->threads : pool_max_threads();
+  w->dist = par_active();
+  par_share(w->nblocks, &w->b0, &w->b1);
   if (w->nthreads < 1) w->nthreads = 1;
   if (w->nthreads > w->nblocks) w->nthreads = w->nblocks;
   w->nwork = flow_problem_nwork(p);
@@ -429,6 +434,13 @@ static int collect(sde_ws *w, char *err, size_t errlen) {
   return 0;
 }
 
+/* The message of the first failed block. */
+static const char *first_msg(const sde_ws *w) {
+  for (int b = 0; b < w->nblocks; b++)
+    if (w->berr[b].status) return w->berr[b].msg;
+  return "";
+}
+
 typedef struct {
   sde_ws *w;
   const double *x_old;
@@ -447,7 +459,7 @@ static void step_blocks(void *ctx, long lo, long hi, int thread) {
   sde_ws *w = J->w;
   int n = w->n;
   double *sc = thread_scratch(w, thread);
-  for (long b = lo; b < hi; b++) {
+  for (long b = lo + w->b0; b < hi + w->b0; b++) {
     for (int i = (int)b * SDE_BLOCK, i1 = block_end(w, b); i < i1; i++) {
       size_t off = (size_t)i * n;
       if (step_one(w, i, J->x_old + off, J->x_new + off, w->rng[b], sc, J->step, &w->berr[b])) {
@@ -474,9 +486,17 @@ int sde_ws_step(sde_ws *w, const double *x_old, double *x_new, long step, char *
   }
   for (int b = 0; b < w->nblocks; b++) w->berr[b].status = 0;
   step_job J = { w, x_old, x_new, step };
-  pool_run(w->nthreads, w->nblocks, 0, step_blocks, &J);
+  pool_run(w->nthreads, w->b1 - w->b0, 0, step_blocks, &J);
   w->step = step;
-  return collect(w, err, errlen);
+  int rc = collect(w, err, errlen);
+  if (!w->dist) return rc;
+  /* every process gets the whole cloud; the first error in particle order
+  ** is the lowest failing rank's first */
+  rc = par_gather_upto(x_new, w->nblocks, sizeof(double) * SDE_BLOCK * (size_t)n, sizeof(double) * (size_t)w->N * n,
+                       rc, err, errlen);
+  if (!rc && w->o.boundary == SDE_ABSORB)
+    rc = par_gather_upto(w->absorbed, w->nblocks, SDE_BLOCK, (size_t)w->N, 0, err, errlen);
+  return rc;
 }
 
 /* f at the particles of blocks lo..hi-1 (J->x_old: the cloud). */
@@ -485,7 +505,7 @@ static void f_blocks(void *ctx, long lo, long hi, int thread) {
   sde_ws *w = J->w;
   int n = w->n;
   double *sc = thread_scratch(w, thread), *xx = sc + w->nwork;
-  for (long b = lo; b < hi; b++) {
+  for (long b = lo + w->b0; b < hi + w->b0; b++) {
     for (int i = (int)b * SDE_BLOCK, i1 = block_end(w, b); i < i1; i++) {
       memcpy(xx, J->x_old + (size_t)i * n, sizeof(double) * (size_t)n);
       double *fi = &w->fval[i];
@@ -534,8 +554,18 @@ int sde_ws_monitor(sde_ws *w, const double *x, double *mean, double *cov, sde_mo
   }
   if (!w->p.f.fn || !w->o.monitor_f) return 0;
   step_job J = { w, x, NULL, w->step };
-  pool_run(w->nthreads, w->nblocks, 0, f_blocks, &J);
+  pool_run(w->nthreads, w->b1 - w->b0, 0, f_blocks, &J);
   int rc = collect(w, NULL, 0);
+  if (w->dist) {
+    char msg[sizeof w->berr[0].msg];
+    snprintf(msg, sizeof msg, "%s", rc ? first_msg(w) : "");
+    if ((rc = par_gather_upto(w->fval, w->nblocks, sizeof(double) * SDE_BLOCK, sizeof(double) * (size_t)N, rc, msg,
+                              sizeof msg))) {
+      /* the caller reads the message from the blocks (collect) */
+      w->berr[0].status = rc;
+      snprintf(w->berr[0].msg, sizeof w->berr[0].msg, "%s", msg);
+    }
+  }
   if (rc) return rc;
   double s = 0;
   for (int i = 0; i < N; i++) s += w->fval[i];

@@ -34,6 +34,10 @@
 
 static const char *progname = "hnn";
 
+/* In an MPI job (docs/mpi.md) only rank 0 speaks: the others print no usage
+** error, and every error is printed once, after hnn_mpi_finish. */
+static int mpi_quiet, mpi_many;
+
 /* The image sizes runtime/plot.c draws (hnn_plot_csv refuses others). */
 #define PLOT_SIZE_MIN 16
 #define PLOT_SIZE_MAX 20000
@@ -90,6 +94,7 @@ static void usage(void) {
 /* "hnn: error: MESSAGE" (control bytes of a quoted argv word escaped), and
 ** then `hint` if any; HNN_ERR_USAGE. */
 static int vusage(const char *hint, const char *fmt, va_list ap) {
+  if (mpi_quiet) return HNN_ERR_USAGE;
   char msg[1024];
   vsnprintf(msg, sizeof msg, fmt, ap);
   fprintf(stderr, "%s: error: ", progname);
@@ -316,6 +321,7 @@ static int exit_status(int st) {
 
 /* Print the state's error text as is (it carries file:line:col and caret). */
 static int report(hnn_state *S, int status) {
+  if (mpi_many) return status;   /* printed by finish_mpi */
   const char *msg = hnn_error(S);
   if (!msg || !*msg) {
     fprintf(stderr, "%s: error: failed with status %d and no message\n", progname, status);
@@ -411,6 +417,9 @@ static int run(hnn_state *S, options *o) {
   int have_input = o->script || o->nexprs > 0;
   int report_only = o->list_params || o->dump_ast || o->dump_c;
   int tty = isatty(STDIN_FILENO);
+  /* mpirun gives standard input to rank 0 alone */
+  if (mpi_many && (!have_input || o->interactive || (o->script && strcmp(o->script, "-") == 0)))
+    return usage_error("under MPI hnn runs a script file or -e texts: no REPL and no script on standard input");
   if (!have_input && report_only) {
     /* A report needs a whole program: read piped input as one unit. */
     if (tty) return usage_error("%s needs a script, -e TEXT or piped input",
@@ -504,8 +513,29 @@ static int plot_main(int argc, char **argv) {
   return exit_status(st);
 }
 
+/* The end of an MPI job: agree on the outcome; rank 0 prints the error of
+** the lowest failing rank (all ranks exit with its status). */
+static int finish_mpi(hnn_state *S, int st) {
+  char *text = NULL;
+  st = hnn_mpi_finish(st, S && hnn_error(S) ? hnn_error(S) : "", &text);
+  if (st != HNN_OK && !mpi_quiet) {
+    /* empty: a usage error rank 0 has printed already */
+    if (text && *text) {
+      repl_put_message(text, stderr);
+      if (text[strlen(text) - 1] != '\n') fputc('\n', stderr);
+    }
+  }
+  free(text);
+  return st;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "plot") == 0) return plot_main(argc - 1, argv + 1);
+  if (hnn_mpi_start(&argc, &argv) != HNN_OK) return HNN_ERR_RUNTIME;
+  atexit(hnn_mpi_stop);   /* also after --help and --version, which exit at once */
+  mpi_many = hnn_mpi_size() > 1;
+  mpi_quiet = hnn_mpi_rank() != 0;
+  if (mpi_quiet && !freopen("/dev/null", "w", stdout)) return HNN_ERR_RUNTIME;
   options o;
   memset(&o, 0, sizeof o);
   /* Every -e or -D uses at least one word, so argc slots always suffice. */
@@ -521,10 +551,15 @@ int main(int argc, char **argv) {
     if (!S) {
       fprintf(stderr, "%s: error: cannot create the interpreter (out of memory?)\n", progname);
       st = HNN_ERR_RUNTIME;
+      if (mpi_many) st = finish_mpi(NULL, st);
     } else {
+      if (mpi_quiet) hnn_set_warnings(S, NULL);
       st = run(S, &o);
+      if (mpi_many) st = finish_mpi(S, st);
       hnn_close(S);
     }
+  } else if (mpi_many) {
+    st = finish_mpi(NULL, st);
   }
   free(o.exprs);
   free(o.defs);
@@ -532,5 +567,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: error: cannot write standard output: %s\n", progname, strerror(errno));
     st = HNN_ERR_RUNTIME;
   }
+  hnn_mpi_stop();
   return exit_status(st);
 }

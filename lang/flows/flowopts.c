@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "flowkind.h"
+#include "par.h"
 #include "strbuf.h"
 
 /* ------------------------------------------------- flows and runs */
@@ -202,7 +203,7 @@ double flow_seconds_since(const struct timespec *a) {
 void flow_progress_start(run_ctx *c, hnn_state *S, const char *name) {
   c->S = S;
   c->name = name;
-  c->progress = isatty(STDERR_FILENO) && S->warn;
+  c->progress = isatty(STDERR_FILENO) && S->warn && par_writes();   /* rank 0 only */
   clock_gettime(CLOCK_MONOTONIC, &c->start);
   c->last = c->start;
 }

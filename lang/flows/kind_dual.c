@@ -29,6 +29,7 @@
 #include "flowkind.h"
 #include "lower.h"
 #include "pool.h"
+#include "par.h"
 #include "rng.h"
 #include "strbuf.h"
 
@@ -142,6 +143,7 @@ typedef struct {
   char (*msg)[256];
   run_ctx *progress;     /* the progress line, drawn by thread 0 */
   atomic_long done;      /* runs finished */
+  long first;            /* the first run of this process (par.h) */
 } ensemble;
 
 static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
@@ -149,7 +151,7 @@ static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
   const dual_problem *P = E->P;
   int n = E->n, m = E->m;
   long K = E->K;
-  for (long run_i = lo; run_i < hi; run_i++) {
+  for (long run_i = lo + E->first; run_i < hi + E->first; run_i++) {
     double *ws = hnn_xcalloc(E->nws, sizeof *ws), *z = E->zf + (size_t)run_i * n, *l = E->lam + (size_t)run_i * m;
     gsl_rng *g = rng_stream(E->seed, RNG_RUN, E->stream + (uint64_t)run_i);
     for (int j = 0; j < m; j++)
@@ -183,6 +185,21 @@ static void ensemble_runs(void *ctx, long lo, long hi, int thread) {
     long done = atomic_fetch_add(&E->done, 1) + 1;
     if (thread == 0) flow_progress(E->progress, NAN, done);
   }
+}
+
+/* In an MPI job each process ran its share of the repetitions: every
+** process gets all of them, so the checks and the files below are the
+** one-process ones.  Nonzero (message in err) when another process failed. */
+static int gather_runs(ensemble *E, long R, char *err, size_t errlen) {
+  size_t n = (size_t)E->n, m = (size_t)E->m, K = (size_t)E->K;
+  struct { void *p; size_t row; } a[] = {
+    { E->traj, K * n * sizeof(double) }, { E->zf, n * sizeof(double) }, { E->lam, m * sizeof(double) },
+    { E->dg, K * sizeof(double) }, { E->de, K * sizeof(double) }, { E->viol, m * sizeof(double) },
+    { E->inn, K * sizeof(long) }, { E->st, sizeof(int) }, { E->msg, sizeof *E->msg },
+  };
+  for (size_t i = 0; i < sizeof a / sizeof *a; i++)
+    if (par_gather(a[i].p, R, a[i].row, 0, err, errlen)) return -1;
+  return 0;
 }
 
 /* (z, lambda) -> (grad_z L_r, g(z)), L_r = J + lambda'g + r/2 |g|^2 (41). */
@@ -341,9 +358,16 @@ static int dual_run_ensemble(flow_job *J) {
   prog.steps_end = R;
   ensemble E = { &P, &o, &d1, u0, mult, n, m, K, nws, seed, stream, traj, zf, lam, dg, de, viol, inn, st, msg, &prog };
   atomic_init(&E.done, 0);
-  pool_run(pool_max_threads(), R, 1, ensemble_runs, &E);
+  long r1;
+  par_share(R, &E.first, &r1);
+  pool_run(pool_max_threads(), r1 - E.first, 1, ensemble_runs, &E);
   flow_progress_end(&prog);
   int status = HNN_OK;
+  char perr[512];
+  if (gather_runs(&E, R, perr, sizeof perr)) {
+    diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, perr);
+    status = HNN_ERR_RUNTIME;
+  }
   for (int i = 0; i < R && status == HNN_OK; i++)
     if (st[i]) {
       diag_error(&S->diags, run->src, run->loc, "run %s, repetition %d: %s", flow->name, i + 1, msg[i]);

@@ -5,6 +5,8 @@
 ** declarations, cycles) and the embedding API (load, eval, compiled
 ** callbacks, params written in place, several states, error text).
 */
+#include "config.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "check_run.h"
 #include "diag.h"
 #include "hnn.h"
+#include "par.h"
 #include "parse.h"
 #include "state.h"
 
@@ -389,6 +392,40 @@ START_TEST(test_api_eval_shapes) {
 }
 END_TEST
 
+/* Not started by mpirun or srun: one process, whatever the build, and the
+** end-of-program agreement hands back this process's own outcome. */
+START_TEST(test_api_mpi_one_process) {
+  int argc = 1;
+  char *args[] = { "check_front", NULL }, **argv = args;
+#ifdef HNN_WITH_MPI
+  ck_assert_int_eq(hnn_mpi_available(), 1);
+#else
+  ck_assert_int_eq(hnn_mpi_available(), 0);
+#endif
+  ck_assert_int_eq(hnn_mpi_start(&argc, &argv), HNN_OK);
+  ck_assert_int_eq(hnn_mpi_rank(), 0);
+  ck_assert_int_eq(hnn_mpi_size(), 1);
+  long lo = -1, hi = -1;
+  par_share(10, &lo, &hi);
+  ck_assert(lo == 0 && hi == 10);
+  double v[3] = { 1, 2, 3 };
+  ck_assert_int_eq(par_gather(v, 3, sizeof(double), 7, NULL, 0), 7);   /* nothing to move */
+  ck_assert(v[0] == 1 && v[2] == 3);
+  char *text = NULL;
+  ck_assert_int_eq(hnn_mpi_finish(HNN_ERR_RUNTIME, "x.hnn:1:1: error: boom", &text), HNN_ERR_RUNTIME);
+  ck_assert_ptr_nonnull(text);
+  ck_assert_str_eq(text, "x.hnn:1:1: error: boom");
+  free(text);
+  ck_assert_int_eq(hnn_mpi_finish(HNN_OK, "", &text), HNN_OK);
+  ck_assert_ptr_null(text);
+  /* no MPI_Init here, so no communicator can be taken */
+  int fake = 0;
+  ck_assert_int_eq(hnn_set_mpi_comm(&fake), HNN_ERR_USAGE);
+  ck_assert_int_eq(hnn_set_mpi_comm(NULL), HNN_OK);
+  hnn_mpi_stop();
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("front");
   TCase *p = tcase_create("parser");
@@ -410,6 +447,7 @@ static Suite *suite(void) {
   tcase_add_test(a, test_api_two_states);
   tcase_add_test(a, test_api_error_text);
   tcase_add_test(a, test_api_eval_shapes);
+  tcase_add_test(a, test_api_mpi_one_process);
   suite_add_tcase(s, a);
   return s;
 }
