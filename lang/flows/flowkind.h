@@ -29,7 +29,7 @@
 #include "state.h"
 
 /* What a positional argument of a flow declaration must be. */
-typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR, R_CONSTRAINTS } role;
+typedef enum { R_OBJECTIVE, R_ACTIVATION, R_METRIC, R_MIRROR, R_CONSTRAINTS, R_ENERGY } role;
 
 /* The size of a run, known before it starts. */
 typedef struct flow_plan {
@@ -74,6 +74,7 @@ extern const flow_kind flow_kind_gradient_descent, flow_kind_natural_gradient_de
 extern const flow_kind flow_kind_diffusion, flow_kind_wasserstein;
 extern const flow_kind flow_kind_augmented_lagrangian;
 extern const flow_kind flow_kind_geodesic;
+extern const flow_kind flow_kind_fokker_planck, flow_kind_jko, flow_kind_entropic_jko;   /* kind_grid.c */
 
 /* --------------------------------------------------- declarations (flows.c) */
 

@@ -184,6 +184,7 @@ int flow_compile_roles(hnn_state *S, sym *flow, const flow_kind *k, int nsize, i
       if (flow_metric_problem(S, s, n, P)) return 1;
       break;
     case R_CONSTRAINTS:
+    case R_ENERGY:
       break;
     }
   }

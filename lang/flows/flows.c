@@ -32,6 +32,9 @@ static const flow_kind *const kinds[] = {
   &flow_kind_augmented_lagrangian,
   &flow_kind_wasserstein,
   &flow_kind_geodesic,
+  &flow_kind_fokker_planck,
+  &flow_kind_jko,
+  &flow_kind_entropic_jko,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
@@ -46,7 +49,8 @@ const flow_kind *flows_kind_at(size_t i) { return i < NKINDS ? kinds[i] : NULL; 
 /* ------------------------------------------------------ declarations */
 
 static const char *role_name(role r) {
-  static const char *n[] = { "an objective", "an activation", "a metric", "a mirror map", "a list of constraints" };
+  static const char *n[] = { "an objective", "an activation", "a metric", "a mirror map", "a list of constraints",
+                             "an energy" };
   return n[r];
 }
 
@@ -55,6 +59,7 @@ static int role_ok(role r, sym_kind k) {
   case R_OBJECTIVE: return k == SYM_OBJECTIVE || k == SYM_FUNCTION;
   case R_ACTIVATION: return k == SYM_ACTIVATION;
   case R_METRIC: return k == SYM_METRIC;
+  case R_ENERGY: return k == SYM_ENERGY;
   default: return k == SYM_MIRROR;
   }
 }
