@@ -11,7 +11,8 @@
 ** Rows: t, step, x (or x1, x2), rho, one per cell per output time; the
 ** monitor file NAME_monitor.csv has mass, energy, entropy, second moment,
 ** mean, min rho, the engine's iterations and (1-D) W2 to the start and to
-** a `reference` law; jko also writes NAME_quantiles.csv (t, step, s, Q).
+** a `reference` law; jko also writes NAME_quantiles.csv (t, step, s, Q;
+** `paths K` of the N + 1 quantiles).
 ** docs/grid.md describes the options and the engines.
 */
 #include <errno.h>
@@ -31,7 +32,8 @@
 enum { V_FV, V_JKO, V_ENTROPIC };
 
 static const char *const fv_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", NULL };
-static const char *const jko_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "points", NULL };
+static const char *const jko_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "points", "paths",
+                                                NULL };
 static const char *const ent_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "tol",
                                                 "maxiter", NULL };
 
@@ -132,6 +134,7 @@ typedef struct grun {
   fv_grid g;
   double vol, until, dt, every;
   long npoints;                /* jko: quantile points N (N + 1 values) */
+  long npaths;                 /* jko: quantile paths written (s = round(i N / K)/N, i = 0..K) */
   double eps, tol;
   long maxiter;
   flow_law L;
@@ -310,6 +313,7 @@ static int grid_prepare(flow_job *J) {
   r->vol = fv_width(&r->g, 0) * (dim == 2 ? fv_width(&r->g, 1) : 1);
   r->until = 1;
   r->npoints = r->ncells;
+  r->npaths = -1;
   r->tol = 1e-9;
   r->maxiter = 100000;
   if (flow_opt_positive(S, run, "until", &r->until)) return HNN_ERR_SCRIPT;
@@ -317,8 +321,10 @@ static int grid_prepare(flow_job *J) {
   r->every = r->until / 10;
   if (flow_opt_positive(S, run, "dt", &r->dt) || flow_opt_positive(S, run, "every", &r->every) ||
       flow_opt_count(S, run, "points", 2, 100000000, &r->npoints) || flow_opt_positive(S, run, "tol", &r->tol) ||
+      flow_opt_count(S, run, "paths", 1, 100000000, &r->npaths) ||
       flow_opt_count(S, run, "maxiter", 1, 1000000000, &r->maxiter))
     return HNN_ERR_SCRIPT;
+  if (r->npaths < 0 || r->npaths > r->npoints) r->npaths = r->npoints;
   if (J->kind->variant == V_ENTROPIC && flow_kw_number(S, J->flow, "eps", 0, 0, &r->eps)) return HNN_ERR_SCRIPT;
   if (r->until / r->dt > 1e12) {
     diag_error(&S->diags, run->src, run->loc, "run %s would take %.3g steps; raise dt", J->flow->name, r->until / r->dt);
@@ -366,7 +372,7 @@ static int grid_prepare(flow_job *J) {
   ** and the monitor; memory: the engine's arrays (fv: ~30 per cell and the
   ** interaction table of 4 per cell; jko: ~12 per quantile point) */
   double snaps = floor(r->until / r->every) + 2, cells = r->ncells;
-  double per = run->kids[1] ? cells + 1 + (J->kind->variant == V_JKO ? (double)r->npoints + 1 : 0) : 1;
+  double per = run->kids[1] ? cells + 1 + (J->kind->variant == V_JKO ? (double)r->npaths + 1 : 0) : 1;
   J->plan.rows = snaps * per;
   J->plan.values = 14;
   J->plan.memory = cells * 8 * 40 + (J->kind->variant == V_JKO ? (double)r->npoints * 8 * 14 : 0);
@@ -461,7 +467,8 @@ static int emit(grun *r, double t, long step, const double *rho, const fv_monito
       }
   }
   if (r->qout)
-    for (long j = 0; j <= r->npoints && !bad; j++) {
+    for (long i = 0; i <= r->npaths && !bad; i++) {
+      long j = (long)llround((double)i * (double)r->npoints / (double)r->npaths);
       double row[2] = { (double)j / (double)r->npoints, r->Q[j] };
       bad = run_out_row(r->qout, t, step, row);
     }
