@@ -265,6 +265,44 @@ START_TEST(test_stationary) {
 }
 END_TEST
 
+/* The reference option and a start from points: the OU flow from the
+** points of a csv file (binned) to N(0, 1); W2 to the reference falls to
+** the size of the grid's error (first order: ~h) and the start's binned
+** mass is 1. */
+START_TEST(test_reference_points) {
+  env e;
+  env_open(&e);
+  char path[256];
+  snprintf(path, sizeof path, "%s/pts.csv", e.dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  fprintf(f, "# x\n");
+  for (int i = 0; i < 200; i++) fprintf(f, "%.6f\n", 1.5 + 0.5 * ((i + 0.5) / 200.0 - 0.5));   /* uniform on [1.25, 1.75] */
+  fclose(f);
+  char src[1024];
+  snprintf(src, sizeof src,
+           "param T = 1\nobjective V(x[1]) = x[1]^2/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+           "run ou from csv(\"%s\") grid [-6, 6] cells 240 dt 0.05 until 6 every 2 reference normal([0], [1]) -> \"r.csv\"\n",
+           path);
+  load_ok(&e, src);
+  csv m = read_csv(&e, "r_monitor.csv");
+  invariants(&m, 1);
+  ck_assert_int_eq(m.cols, 11);
+  /* at t = 0 the binned start sits at 1.5 +- 0.25: W2 to N(0, 1) is about
+  ** sqrt(1.5^2 + (1 - 0.144)^2) ~ 1.7; by t = 6 (e^-6 of the mean left) it
+  ** is the h = 0.05 discretization error */
+  note("reference: w2_ref %.4g -> %.4g", at(&m, 0, 10), last(&m, 10));
+  ck_assert_double_gt(at(&m, 0, 10), 1.5);
+  ck_assert_double_lt(last(&m, 10), 0.05);
+  for (int r = 1; r < m.rows; r++) ck_assert_double_lt(at(&m, r, 10), at(&m, r - 1, 10));
+  /* w2_start grows from 0 to about W2(start, N(0, 1)) */
+  ck_assert_double_lt(at(&m, 0, 9), 1e-12);   /* the start vs itself (after the 1e-100 floor of empty cells) */
+  ck_assert_double_gt(last(&m, 9), 1.5);
+  free(m.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------ porous medium */
 
 /* The Barenblatt solution of rho_t = (rho^m)_xx of mass 1:
@@ -452,6 +490,7 @@ int main(void) {
   tcase_add_test(tc, test_heat_jko);
   tcase_add_test(tc, test_ou_gaussian);
   tcase_add_test(tc, test_stationary);
+  tcase_add_test(tc, test_reference_points);
   tcase_add_test(tc, test_barenblatt);
   tcase_add_test(tc, test_interaction);
   tcase_add_test(tc, test_entropic);
