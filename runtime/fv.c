@@ -21,6 +21,9 @@
 #include "fv_tridiag.h"
 #include "pool.h"
 
+/* y-sweep lines gathered together (line_body) */
+#define FV_BLOCK 8
+
 struct fv_solver {
   fv_problem p;
   fv_options o;
@@ -31,7 +34,7 @@ struct fv_solver {
   double *Wt;                /* W at offsets: ((dj + n1-1) (2 n0 - 1) + di + n0-1) */
   double *gface[2];          /* mobility at interior faces, line-major per direction */
   double *lnorm, *lscale;    /* per-line partial sums */
-  double *scratch;           /* per thread: 5 lines */
+  double *scratch;           /* per thread: 5 lines, and 5 per line of a block of FV_BLOCK */
   int maxn;
   double t;
   long parity;
@@ -185,59 +188,101 @@ typedef struct line_job {
   double floor;
 } line_job;
 
+/* One line on contiguous values rho, rstar, xi (nk cells, gf its nk - 1
+** face mobilities): the residual into R and, with jac, the Newton step into
+** D; tri holds 5 lines of scratch.  *nrm, *scale: the line's sums.  0, or 1
+** when the tridiagonal solve failed. */
+static int line_solve(const fv_solver *s, const line_job *J, int nk, const double *gf, const double *rho,
+                      const double *rstar, const double *xi, double *R, double *D, double *tri, double *nrm_out,
+                      double *scale_out) {
+  int n = s->maxn;
+  double *a = tri, *b = a + n, *c = b + n, *r = c + n, *w = r + n;
+  double ih = 1 / s->h[J->g.d], lam = J->lam;
+  for (int k = 0; k < nk; k++) {
+    r[k] = rho[k] - rstar[k];
+    a[k] = c[k] = 0;
+    b[k] = 1;
+  }
+  double scale = 0;
+  for (int k = 0; k + 1 < nk; k++) {
+    double u = -gf[k] * (xi[k + 1] - xi[k]) * ih;
+    double up = u >= 0 ? rho[k] : rho[k + 1];
+    double F = u * up;
+    r[k] += lam * F;
+    r[k + 1] -= lam * F;
+    scale += 2 * lam * fabs(F);
+    if (J->jac) {
+      double d0 = gf[k] * ((u > 0 ? u : 0) + (up > 0 ? up * dxi(s, rho[k], J->floor) * ih : 0));
+      double d1 = gf[k] * ((u < 0 ? u : 0) - (up > 0 ? up * dxi(s, rho[k + 1], J->floor) * ih : 0));
+      b[k] += lam * d0;
+      c[k] += lam * d1;
+      a[k + 1] -= lam * d0;
+      b[k + 1] -= lam * d1;
+    }
+  }
+  double nrm = 0;
+  for (int k = 0; k < nk; k++) {
+    R[k] = r[k];
+    nrm += fabs(r[k]);
+    scale += fabs(rho[k]) + fabs(rstar[k]);
+  }
+  *nrm_out = nrm;
+  *scale_out = scale;
+  if (!J->jac) return 0;
+  for (int k = 0; k < nk; k++) r[k] = -r[k];
+  if (fv_tridiag_solve(nk, a, b, c, r, w)) return 1;
+  memcpy(D, r, sizeof(double) * nk);
+  return 0;
+}
+
+/* Lines of a sweep.  Along x a line is contiguous and is solved in place;
+** along y its cells are n0 apart, so FV_BLOCK neighbouring lines are
+** gathered together (each cache line read once for all of them), solved
+** as contiguous lines, and scattered back: the same arithmetic, so the
+** same bits. */
 static void line_body(void *ctx, long lo, long hi, int thread) {
   line_job *J = ctx;
   fv_solver *s = J->s;
   const sweep_geom *g = &J->g;
-  int nk = g->nk;
-  double *a = s->scratch + (size_t)thread * 5 * s->maxn, *b = a + s->maxn, *c = b + s->maxn, *r = c + s->maxn,
-         *w = r + s->maxn;
-  double ih = 1 / s->h[g->d], lam = J->lam;
-  for (long l = lo; l < hi; l++) {
-    int base = line_base(s, g, (int)l), st = g->stride;
-    const double *gf = s->gface[g->d] + (size_t)l * (nk - 1);
-    const double *rho = J->rho, *xi = s->xi;
-    for (int k = 0; k < nk; k++) {
-      int ck = base + k * st;
-      r[k] = rho[ck] - s->rstar[ck];
-      a[k] = c[k] = 0;
-      b[k] = 1;
-    }
-    double scale = 0;
-    for (int k = 0; k + 1 < nk; k++) {
-      int c0 = base + k * st, c1 = c0 + st;
-      double u = -gf[k] * (xi[c1] - xi[c0]) * ih;
-      double up = u >= 0 ? rho[c0] : rho[c1];
-      double F = u * up;
-      r[k] += lam * F;
-      r[k + 1] -= lam * F;
-      scale += 2 * lam * fabs(F);
-      if (J->jac) {
-        double d0 = gf[k] * ((u > 0 ? u : 0) + (up > 0 ? up * dxi(s, rho[c0], J->floor) * ih : 0));
-        double d1 = gf[k] * ((u < 0 ? u : 0) - (up > 0 ? up * dxi(s, rho[c1], J->floor) * ih : 0));
-        b[k] += lam * d0;
-        c[k] += lam * d1;
-        a[k + 1] -= lam * d0;
-        b[k + 1] -= lam * d1;
+  int nk = g->nk, st = g->stride, n = s->maxn;
+  double *tri = s->scratch + (size_t)thread * (5 + 5 * FV_BLOCK) * n, *gat = tri + 5 * n;
+  const double *rho = J->rho;
+  for (long l0 = lo; l0 < hi; l0 += FV_BLOCK) {
+    int nb = hi - l0 < FV_BLOCK ? (int)(hi - l0) : FV_BLOCK;
+    if (st == 1) {
+      for (int q = 0; q < nb; q++) {
+        long l = l0 + q;
+        int base = line_base(s, g, (int)l);
+        if (line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), rho + base, s->rstar + base, s->xi + base,
+                       s->R + base, s->delta + base, tri, &s->lnorm[l], &s->lscale[l]))
+          __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
       }
+      continue;
     }
-    double nrm = 0;
-    for (int k = 0; k < nk; k++) {
-      int ck = base + k * st;
-      s->R[ck] = r[k];
-      nrm += fabs(r[k]);
-      scale += fabs(rho[ck]) + fabs(s->rstar[ck]);
-    }
-    s->lnorm[l] = nrm;
-    s->lscale[l] = scale;
-    if (J->jac) {
-      for (int k = 0; k < nk; k++) r[k] = -r[k];
-      if (fv_tridiag_solve(nk, a, b, c, r, w)) {
-        __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
-        continue;
+    /* gathered lines q: rho, rstar, xi, R, delta at gat + (5 q + 0..4) n */
+    for (int k = 0; k < nk; k++)
+      for (int q = 0; q < nb; q++) {
+        size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
+        double *G = gat + (size_t)5 * q * n;
+        G[k] = rho[ck];
+        G[n + k] = s->rstar[ck];
+        G[2 * n + k] = s->xi[ck];
       }
-      for (int k = 0; k < nk; k++) s->delta[base + k * st] = r[k];
+    int failed[FV_BLOCK];
+    for (int q = 0; q < nb; q++) {
+      long l = l0 + q;
+      double *G = gat + (size_t)5 * q * n;
+      failed[q] = line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), G, G + n, G + 2 * n, G + 3 * n,
+                             G + 4 * n, tri, &s->lnorm[l], &s->lscale[l]);
+      if (failed[q]) __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
     }
+    for (int k = 0; k < nk; k++)
+      for (int q = 0; q < nb; q++) {
+        size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
+        const double *G = gat + (size_t)5 * q * n;
+        s->R[ck] = G[3 * n + k];
+        if (J->jac && !failed[q]) s->delta[ck] = G[4 * n + k];
+      }
   }
 }
 
@@ -414,7 +459,7 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
   if (p->W.fn) bad |= !(s->Wt = malloc(sizeof(double) * (2 * n0 - 1) * (size_t)(2 * n1 - 1)));
   for (int d = 0; d < g->dim; d++) bad |= !(s->gface[d] = malloc(sizeof(double) * (N / s->p.grid.n[d]) * (s->p.grid.n[d] - 1)));
   bad |= !(s->lnorm = malloc(sizeof(double) * N)) | !(s->lscale = malloc(sizeof(double) * N));
-  bad |= !(s->scratch = malloc(sizeof(double) * 5 * (size_t)s->maxn * s->nt));
+  bad |= !(s->scratch = malloc(sizeof(double) * (5 + 5 * FV_BLOCK) * (size_t)s->maxn * s->nt));
   if (bad) {
     flow_msg(msg, len, "fv: out of memory for %zu cells", N);
     fv_free(s);
