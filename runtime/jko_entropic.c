@@ -21,7 +21,7 @@ struct jko_ent {
   int N, n0, n1, nt;
   double vol, lvol, gamma;
   double *Vt, *C0, *C1;      /* C_d[k] = (k h_d)^2 / eps */
-  double *K0, *K1;           /* K_d[k] = exp(-C_d[k]) */
+  double *K0, *K1;           /* K_d[n_d - 1 + k] = exp(-C_d[|k|]), k = 1 - n_d .. n_d - 1 */
   double *ebuf;              /* per thread: exp(L - max L) of one line */
   double *alpha, *beta, *lp, *lK, *tmp, *y;
   int warm;
@@ -68,7 +68,7 @@ jko_ent *jko_ent_new(const jko_ent_problem *p, char *msg, size_t len) {
   int bad = 0;
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   bad |= !(J->C0 = malloc(sizeof(double) * J->n0)) | !(J->C1 = malloc(sizeof(double) * J->n1));
-  bad |= !(J->K0 = malloc(sizeof(double) * J->n0)) | !(J->K1 = malloc(sizeof(double) * J->n1));
+  bad |= !(J->K0 = malloc(sizeof(double) * (2 * J->n0 - 1))) | !(J->K1 = malloc(sizeof(double) * (2 * J->n1 - 1)));
   bad |= !(J->ebuf = malloc(sizeof(double) * (size_t)(J->n0 > J->n1 ? J->n0 : J->n1) * J->nt));
   double *ws = malloc(sizeof(double) * (p->V.nwork + 1));
   if (bad || !ws) {
@@ -79,8 +79,8 @@ jko_ent *jko_ent_new(const jko_ent_problem *p, char *msg, size_t len) {
   }
   for (int k = 0; k < J->n0; k++) J->C0[k] = (k * h0) * (k * h0) / p->eps;
   for (int k = 0; k < J->n1; k++) J->C1[k] = (k * h1) * (k * h1) / p->eps;
-  for (int k = 0; k < J->n0; k++) J->K0[k] = exp(-J->C0[k]);
-  for (int k = 0; k < J->n1; k++) J->K1[k] = exp(-J->C1[k]);
+  for (int k = 1 - J->n0; k < J->n0; k++) J->K0[J->n0 - 1 + k] = exp(-J->C0[k < 0 ? -k : k]);
+  for (int k = 1 - J->n1; k < J->n1; k++) J->K1[J->n1 - 1 + k] = exp(-J->C1[k < 0 ? -k : k]);
   if (p->V.fn)
     for (int c = 0; c < J->N; c++) {
       double x[2] = { fv_center(&p->grid, 0, c % J->n0), p->grid.dim == 2 ? fv_center(&p->grid, 1, c / J->n0) : 0 },
@@ -135,10 +135,26 @@ static void lse_line(int n, const double *C, const double *K, const double *L, i
     return;
   }
   for (int j = 0; j < n; j++) e[j] = exp(L[(size_t)j * st] - M);
-  for (int i = 0; i < n; i++) {
+  /* four outputs at a time, each summed over j in order (independent
+  ** chains for the pipeline; the same bits as one at a time) */
+  const double *Kc = K + n - 1;          /* Kc[d] = exp(-C[|d|]) */
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (int j = 0; j < n; j++) {
+      double ej = e[j];
+      s0 += Kc[i - j] * ej;
+      s1 += Kc[i + 1 - j] * ej;
+      s2 += Kc[i + 2 - j] * ej;
+      s3 += Kc[i + 3 - j] * ej;
+    }
+    double sq[4] = { s0, s1, s2, s3 };
+    for (int q = 0; q < 4; q++)
+      out[(size_t)(i + q) * ost] = sq[q] >= 1e-200 ? M + log(sq[q]) : lse_exact(n, i + q, C, L, st);
+  }
+  for (; i < n; i++) {
     double s = 0;
-    for (int j = 0; j < i; j++) s += K[i - j] * e[j];
-    for (int j = i; j < n; j++) s += K[j - i] * e[j];
+    for (int j = 0; j < n; j++) s += Kc[i - j] * e[j];
     out[(size_t)i * ost] = s >= 1e-200 ? M + log(s) : lse_exact(n, i, C, L, st);
   }
 }
