@@ -652,6 +652,12 @@ static int grid_run(flow_job *J) {
     return HNN_ERR_RUNTIME;
   }
   r->c.t_end = r->until;
+  /* the engine first: a start it refuses (V not finite at a cell, ...)
+  ** writes nothing */
+  if (start_engine(r, variant, msg, sizeof msg)) {
+    diag_error(&S->diags, run->src, run->loc, "run %s: %s", J->flow->name, msg[0] ? msg : "failed");
+    return HNN_ERR_RUNTIME;
+  }
   flow_progress_start(&r->c, S, J->flow->name);
   if (open_outputs(S, run, r, variant, &err)) {
     diag_error(&S->diags, run->src, run->loc, "%s", err);
@@ -659,7 +665,7 @@ static int grid_run(flow_job *J) {
     close_outputs(r, 0, NULL);
     return HNN_ERR_RUNTIME;
   }
-  if (start_engine(r, variant, msg, sizeof msg) || grid_loop(r, variant, msg, sizeof msg)) {
+  if (grid_loop(r, variant, msg, sizeof msg)) {
     diag_error(&S->diags, run->src, run->loc, "run %s: %s", J->flow->name, msg[0] ? msg : "failed");
     status = HNN_ERR_RUNTIME;
   }
