@@ -29,7 +29,7 @@ struct fv_solver {
   fv_options o;
   int N, nt;
   double h[2], vol;
-  double *rho, *rstar, *xi, *conv, *R, *delta, *trial, *save;
+  double *rho, *rstar, *xi, *conv, *R, *delta, *delta2, *trial, *save;   /* delta2: the trial's Newton step */
   double *Vt;                /* V at cell centres */
   double *Wt;                /* W at offsets: ((dj + n1-1) (2 n0 - 1) + di + n0-1) */
   double *gface[2];          /* mobility at interior faces, line-major per direction */
@@ -184,6 +184,7 @@ typedef struct line_job {
   double lam;
   const double *rho;
   int jac;                   /* 1: also solve J delta = -R */
+  double *delta;             /* where the Newton step goes */
   int fail;                  /* set by a line whose solve failed (any line may) */
   double floor;
 } line_job;
@@ -254,7 +255,7 @@ static void line_body(void *ctx, long lo, long hi, int thread) {
         long l = l0 + q;
         int base = line_base(s, g, (int)l);
         if (line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), rho + base, s->rstar + base, s->xi + base,
-                       s->R + base, s->delta + base, tri, &s->lnorm[l], &s->lscale[l]))
+                       s->R + base, J->delta + base, tri, &s->lnorm[l], &s->lscale[l]))
           __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
       }
       continue;
@@ -281,22 +282,23 @@ static void line_body(void *ctx, long lo, long hi, int thread) {
         size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
         const double *G = gat + (size_t)5 * q * n;
         s->R[ck] = G[3 * n + k];
-        if (J->jac && !failed[q]) s->delta[ck] = G[4 * n + k];
+        if (J->jac && !failed[q]) J->delta[ck] = G[4 * n + k];
       }
   }
 }
 
-/* Residual (and, if jac, the Newton step) at rho; returns ||R||_1 and the
-** rounding scale in *scale; -1 if a line's Jacobian was singular. */
-static double residual(fv_solver *s, const sweep_geom *g, double lam, const double *rho, int jac, double *scale,
-                       double floor) {
+/* Residual (and, if jac, the Newton step into delta) at rho; returns
+** ||R||_1 (-1 if not finite) and the rounding scale in *scale; *jac_failed:
+** a line's Jacobian was singular (the step is then undefined). */
+static double residual(fv_solver *s, const sweep_geom *g, double lam, const double *rho, int jac, double *delta,
+                       double *scale, double floor, int *jac_failed) {
   compute_xi(s, rho);
-  line_job J = { s, *g, lam, rho, jac, 0, floor };
+  line_job J = { s, *g, lam, rho, jac, delta, 0, floor };
   pool_run(s->nt, g->nlines, 0, line_body, &J);
   double n = 0, sc = 0;
   for (int l = 0; l < g->nlines; l++) n += s->lnorm[l], sc += s->lscale[l];
   *scale = sc;
-  if (J.fail) return -1;
+  *jac_failed = J.fail;
   return isfinite(n) ? n : -1;
 }
 
@@ -329,18 +331,25 @@ static int sweep(fv_solver *s, int d, double dt) {
   for (int c = 0; c < s->N; c++) rmax = fmax(rmax, s->rho[c]), rsum += s->rho[c];
   double floor = 1e-12 * rmax;
   s->st.sweeps++;
+  /* The residual of an accepted trial point is the next iteration's, so the
+  ** trials are evaluated with their Newton step (into delta2, swapped in on
+  ** acceptance): one residual evaluation per iteration when the full step is
+  ** taken, and the same numbers as evaluating it again. */
+  double scale;
+  int jfail;
+  double nrm = residual(s, &g, lam, s->rho, 1, s->delta, &scale, floor, &jfail);
+  if (jfail) nrm = -1;
   for (int it = 0; it < s->o.max_newton; it++) {
-    double scale, nrm = residual(s, &g, lam, s->rho, 1, &scale, floor);
     s->st.newton++;
     if (nrm < 0) return 1;
     double dmax = 0;
     for (int c = 0; c < s->N; c++) dmax = fmax(dmax, fabs(s->delta[c]));
     double alpha = 1, tn = -1, off = 0;
-    int ok = 0;
+    int ok = 0, tfail = 0;
     for (int ls = 0; ls < 40; ls++, alpha *= 0.5) {
       off = make_trial(s, alpha);
       double tscale;
-      tn = residual(s, &g, lam, s->trial, 0, &tscale, floor);
+      tn = residual(s, &g, lam, s->trial, 1, s->delta2, &tscale, floor, &tfail);
       /* rounding floor of ||R||_1: the residual's terms are ~ scale */
       if (tn >= 0 && (tn < nrm || tn <= 1e-13 * tscale)) {
         ok = 1;
@@ -351,11 +360,15 @@ static int sweep(fv_solver *s, int d, double dt) {
     double *tmp = s->rho;
     s->rho = s->trial;
     s->trial = tmp;
+    tmp = s->delta;
+    s->delta = s->delta2;
+    s->delta2 = tmp;
     /* done after a full, (all but 1e-15 of the mass) additive step that
     ** moved no cell by more than tol * max rho */
     if (alpha == 1 && off <= 1e-15 * rsum && dmax <= s->o.tol * rmax) return 0;
     rmax = 0;
     for (int c = 0; c < s->N; c++) rmax = fmax(rmax, s->rho[c]);
+    nrm = tfail ? -1 : tn;
   }
   return 1;
 }
@@ -453,7 +466,7 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
   s->vol = s->h[0] * s->h[1];
   s->maxn = n0 > n1 ? n0 : n1;
   size_t N = (size_t)s->N;
-  double **arrs[] = { &s->rho, &s->rstar, &s->xi, &s->conv, &s->R, &s->delta, &s->trial, &s->save, &s->Vt };
+  double **arrs[] = { &s->rho, &s->rstar, &s->xi, &s->conv, &s->R, &s->delta, &s->delta2, &s->trial, &s->save, &s->Vt };
   int bad = 0;
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   if (p->W.fn) bad |= !(s->Wt = malloc(sizeof(double) * (2 * n0 - 1) * (size_t)(2 * n1 - 1)));
@@ -484,7 +497,7 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
 
 void fv_free(fv_solver *s) {
   if (!s) return;
-  double *arrs[] = { s->rho, s->rstar, s->xi, s->conv, s->R, s->delta, s->trial, s->save, s->Vt, s->Wt,
+  double *arrs[] = { s->rho, s->rstar, s->xi, s->conv, s->R, s->delta, s->delta2, s->trial, s->save, s->Vt, s->Wt,
                      s->gface[0], s->gface[1], s->lnorm, s->lscale, s->scratch };
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) free(arrs[k]);
   free(s);

@@ -85,15 +85,16 @@ class FV:
         return r, scale, (a, b, c)
 
     def sweep(self, rho, V, dt):
-        """One implicit sweep along the last axis (lines are rows)."""
+        """One implicit sweep along the last axis (lines are rows); as in fv.c, a trial point is
+        evaluated with its Newton step, which is the next iteration's when the trial is taken."""
         lam = dt / self.h
         rstar = rho.copy()
         rmax, rsum = rho.max(), rho.sum()
+        r, _, (a, b, c) = self.residual(rho, rstar, V, lam, True)
+        nrm = np.abs(r).sum()
+        delta = thomas(a, b, c, -r)
         for _ in range(60):
-            r, _, (a, b, c) = self.residual(rho, rstar, V, lam, True)
             self.newton += 1
-            nrm = np.abs(r).sum()
-            delta = thomas(a, b, c, -r)
             dmax = np.abs(delta).max()
             alpha = 1.0
             for _ in range(40):
@@ -103,7 +104,7 @@ class FV:
                 with np.errstate(over="ignore"):   # the exp branch is taken only where d/rho < -1/2
                     trial = np.where(mult, rho * np.exp(np.maximum(d / rho, -700.0)), v)
                 off = np.abs(trial - v).sum()
-                tr, tscale, _ = self.residual(trial, rstar, V, lam, False)
+                tr, tscale, (ta, tb, tc) = self.residual(trial, rstar, V, lam, True)
                 tn = np.abs(tr).sum()
                 if tn < nrm or tn <= 1e-13 * tscale:
                     break
@@ -114,6 +115,8 @@ class FV:
             if alpha == 1 and off <= 1e-15 * rsum and dmax <= 1e-12 * rmax:
                 return rho
             rmax = rho.max()
+            nrm = tn
+            delta = thomas(ta, tb, tc, -tr)
         raise RuntimeError("Newton failed")
 
     def step(self, rho, dt, parity):
