@@ -213,8 +213,9 @@ static int line_solve(const fv_solver *s, const line_job *J, int nk, const doubl
     r[k + 1] -= lam * F;
     scale += 2 * lam * fabs(F);
     if (J->jac) {
-      double d0 = gf[k] * ((u > 0 ? u : 0) + (up > 0 ? up * dxi(s, rho[k], J->floor) * ih : 0));
-      double d1 = gf[k] * ((u < 0 ? u : 0) - (up > 0 ? up * dxi(s, rho[k + 1], J->floor) * ih : 0));
+      /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
+      double d0 = (u > 0 ? u : 0) + (up > 0 ? gf[k] * up * dxi(s, rho[k], J->floor) * ih : 0);
+      double d1 = (u < 0 ? u : 0) - (up > 0 ? gf[k] * up * dxi(s, rho[k + 1], J->floor) * ih : 0);
       b[k] += lam * d0;
       c[k] += lam * d1;
       a[k + 1] -= lam * d0;
