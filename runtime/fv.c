@@ -189,6 +189,52 @@ typedef struct line_job {
   double floor;
 } line_job;
 
+/* Second order (fv_options.order 2): the face values of CCH's piecewise-
+** linear reconstruction, rho_k +- s_k/2 with the minmod slope
+** s_k = minmod(2 (rho_k - rho_{k-1}), (rho_{k+1} - rho_{k-1})/2, 2 (rho_{k+1} - rho_k))
+** (0 in the end cells).  With theta = 2 a face value lies between the
+** cell's and its neighbour's, so it is >= 0 when they are, F has the sign
+** of u and u F >= 0: mass and the energy inequality hold as for the
+** first-order flux.  The Jacobian keeps the face value's dependence on
+** the two cells of the face (tridiagonal), not on the next ones, so Newton
+** converges linearly; positivity is no longer an M-matrix property but is
+** kept by the trial points (make_trial). */
+/* minmod of a, b, c, and which one it is (0, 1, 2; -1 for 0) */
+static double minmod3(double a, double b, double c, int *which) {
+  double v[3] = { a, b, c };
+  *which = -1;
+  if (!((a > 0 && b > 0 && c > 0) || (a < 0 && b < 0 && c < 0))) return 0;
+  int w = 0;
+  for (int q = 1; q < 3; q++)
+    if (fabs(v[q]) < fabs(v[w])) w = q;
+  *which = w;
+  return v[w];
+}
+
+/* The upwind face value between cells k and k + 1 of a line (upwind cell
+** k when right, else k + 1), and its derivatives e0, e1 with respect to
+** rho_k and rho_{k+1} (the dependence on rho_{k-1} or rho_{k+2} is left
+** out of the tridiagonal Jacobian). */
+static double face_value(const double *rho, int nk, int k, int right, double *e0, double *e1) {
+  int c = right ? k : k + 1, w;
+  *e0 = right, *e1 = !right;
+  if (c == 0 || c == nk - 1) return rho[c];
+  double dl = rho[c] - rho[c - 1], dr = rho[c + 1] - rho[c];
+  double sl = minmod3(2 * dl, 0.5 * (dl + dr), 2 * dr, &w);
+  /* value rho_c +- sl/2; d(sl/2)/d rho_{c-1}, rho_c, rho_{c+1} by branch */
+  static const double ds[3][3] = { { -1, 1, 0 }, { -0.25, 0, 0.25 }, { 0, -1, 1 } };
+  if (w < 0) return rho[c];
+  if (right) {   /* c = k: rho_k + sl/2 */
+    *e0 = 1 + ds[w][1];
+    *e1 = ds[w][2];
+    return rho[c] + 0.5 * sl;
+  }
+  /* c = k + 1: rho_{k+1} - sl/2 */
+  *e0 = -ds[w][0];
+  *e1 = 1 - ds[w][1];
+  return rho[c] - 0.5 * sl;
+}
+
 /* One line on contiguous values rho, rstar, xi (nk cells, gf its nk - 1
 ** face mobilities): the residual into R and, with jac, the Newton step into
 ** D; tri holds 5 lines of scratch.  *nrm, *scale: the line's sums.  0, or 1
@@ -207,15 +253,17 @@ static int line_solve(const fv_solver *s, const line_job *J, int nk, const doubl
   double scale = 0;
   for (int k = 0; k + 1 < nk; k++) {
     double u = -gf[k] * (xi[k + 1] - xi[k]) * ih;
-    double up = u >= 0 ? rho[k] : rho[k + 1];
+    double e0 = u > 0, e1 = u < 0;
+    double up = s->o.order == 2 ? face_value(rho, nk, k, u >= 0, &e0, &e1) : u >= 0 ? rho[k] : rho[k + 1];
+    if (u == 0) e0 = e1 = 0;
     double F = u * up;
     r[k] += lam * F;
     r[k + 1] -= lam * F;
     scale += 2 * lam * fabs(F);
     if (J->jac) {
       /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
-      double d0 = (u > 0 ? u : 0) + (up > 0 ? gf[k] * up * dxi(s, rho[k], J->floor) * ih : 0);
-      double d1 = (u < 0 ? u : 0) - (up > 0 ? gf[k] * up * dxi(s, rho[k + 1], J->floor) * ih : 0);
+      double d0 = u * e0 + (up > 0 ? gf[k] * up * dxi(s, rho[k], J->floor) * ih : 0);
+      double d1 = u * e1 - (up > 0 ? gf[k] * up * dxi(s, rho[k + 1], J->floor) * ih : 0);
       b[k] += lam * d0;
       c[k] += lam * d1;
       a[k + 1] -= lam * d0;
@@ -454,7 +502,7 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
     s->p.grid.lo[1] = 0;
     s->p.grid.hi[1] = 1;
   }
-  fv_options def = { 60, 1e-12, 24, 0 };
+  fv_options def = { 60, 1e-12, 24, 0, 1 };
   s->o = o ? *o : def;
   if (s->o.max_newton <= 0) s->o.max_newton = def.max_newton;
   if (!(s->o.tol > 0)) s->o.tol = def.tol;

@@ -31,7 +31,7 @@
 
 enum { V_FV, V_JKO, V_ENTROPIC };
 
-static const char *const fv_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", NULL };
+static const char *const fv_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "order", NULL };
 static const char *const jko_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "points", "paths",
                                                 NULL };
 static const char *const ent_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "tol",
@@ -135,6 +135,7 @@ typedef struct grun {
   double vol, until, dt, every;
   long npoints;                /* jko: quantile points N (N + 1 values) */
   long npaths;                 /* jko: quantile paths written (s = round(i N / K)/N, i = 0..K) */
+  long order;                  /* fokker_planck: 1 or 2 in space */
   double eps, tol;
   long maxiter;
   flow_law L;
@@ -314,6 +315,7 @@ static int grid_prepare(flow_job *J) {
   r->until = 1;
   r->npoints = r->ncells;
   r->npaths = -1;
+  r->order = 1;
   r->tol = 1e-9;
   r->maxiter = 100000;
   if (flow_opt_positive(S, run, "until", &r->until)) return HNN_ERR_SCRIPT;
@@ -321,7 +323,7 @@ static int grid_prepare(flow_job *J) {
   r->every = r->until / 10;
   if (flow_opt_positive(S, run, "dt", &r->dt) || flow_opt_positive(S, run, "every", &r->every) ||
       flow_opt_count(S, run, "points", 2, 100000000, &r->npoints) || flow_opt_positive(S, run, "tol", &r->tol) ||
-      flow_opt_count(S, run, "paths", 1, 100000000, &r->npaths) ||
+      flow_opt_count(S, run, "paths", 1, 100000000, &r->npaths) || flow_opt_count(S, run, "order", 1, 2, &r->order) ||
       flow_opt_count(S, run, "maxiter", 1, 1000000000, &r->maxiter))
     return HNN_ERR_SCRIPT;
   if (r->npaths < 0 || r->npaths > r->npoints) r->npaths = r->npoints;
@@ -542,7 +544,8 @@ static int start_engine(grun *r, int variant, char *msg, size_t len) {
   switch (variant) {
   case V_FV: {
     fv_problem p = { .grid = r->g, .V = G->U, .W = G->W, .mob = G->mob, .T = G->T, .nu = G->nu, .m = G->m };
-    r->fv = fv_new(&p, NULL, r->rho, msg, len);
+    fv_options o = { .order = (int)r->order };
+    r->fv = fv_new(&p, &o, r->rho, msg, len);
     return r->fv == NULL;
   }
   case V_JKO: {
