@@ -259,7 +259,11 @@ static int line_solve(const fv_solver *s, const line_job *J, int nk, const doubl
     double F = u * up;
     r[k] += lam * F;
     r[k + 1] -= lam * F;
-    scale += 2 * lam * fabs(F);
+    /* rounding of F: u is a difference of xi's, each with a few ulps of
+    ** |xi| (T log rho, V: |xi| can be far above xi's differences near a
+    ** steady state), so the floor counts lam g (|xi_k| + |xi_k+1|)/h |up| at
+    ** ~10 ulps (1e-13 scale, below) besides |F| */
+    scale += 2 * lam * fabs(F) + 1e-2 * lam * gf[k] * (fabs(xi[k]) + fabs(xi[k + 1])) * ih * fabs(up);
     if (J->jac) {
       /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
       double d0 = u * e0 + (up > 0 ? gf[k] * up * dxi(s, rho[k], J->floor) * ih : 0);
