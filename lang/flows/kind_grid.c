@@ -528,8 +528,33 @@ static void current(grun *r, int variant, fv_monitors *m) {
   }
 }
 
+/* U (the potential and kl terms) at every cell centre must be finite: said
+** in the energy's terms before an engine says it of its V. */
+static int check_local(grun *r, char *msg, size_t len) {
+  const flow_fn *U = &r->ge.U;
+  if (!U->fn) return 0;
+  double *ws = hnn_xcalloc(U->nwork + 1, sizeof *ws);
+  int bad = 0;
+  for (int j = 0; j < r->g.n[1] && !bad; j++)
+    for (int i = 0; i < r->g.n[0] && !bad; i++) {
+      double x[2] = { fv_center(&r->g, 0, i), r->dim == 2 ? fv_center(&r->g, 1, j) : 0 }, v = NAN;
+      if (U->fn(x, NULL, &v, ws) || !isfinite(v)) {
+        bad = 1;
+        if (r->dim == 1)
+          snprintf(msg, len, "the potential and kl terms of '%s' are %g at the cell centre x = %g (a potential must be finite "
+                   "and a kl target > 0 on the grid)", r->E->name, v, x[0]);
+        else
+          snprintf(msg, len, "the potential and kl terms of '%s' are %g at the cell centre x = (%g, %g) (a potential "
+                   "must be finite and a kl target > 0 on the grid)", r->E->name, v, x[0], x[1]);
+      }
+    }
+  free(ws);
+  return bad;
+}
+
 static int start_engine(grun *r, int variant, char *msg, size_t len) {
   grid_energy *G = &r->ge;
+  if (check_local(r, msg, len)) return 1;
   r->rho = hnn_xmalloc((size_t)r->ncells * sizeof *r->rho);
   r->row = hnn_xmalloc((size_t)r->ncells * sizeof *r->row);
   memcpy(r->rho, r->rho0, (size_t)r->ncells * sizeof *r->rho);
