@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fv_fftconv.h"
 #include "fv_tridiag.h"
 #include "pool.h"
 
@@ -32,6 +33,7 @@ struct fv_solver {
   double *rho, *rstar, *xi, *conv, *R, *delta, *delta2, *trial, *save;   /* delta2: the trial's Newton step */
   double *Vt;                /* V at cell centres */
   double *Wt;                /* W at offsets: ((dj + n1-1) (2 n0 - 1) + di + n0-1) */
+  fv_fftconv *fft;           /* 2-D: W * rho by FFT */
   double *gface[2];          /* mobility at interior faces, line-major per direction */
   double *lnorm, *lscale;    /* per-line partial sums */
   double *scratch;           /* per thread: 5 lines, and 5 per line of a block of FV_BLOCK */
@@ -148,11 +150,20 @@ static void conv_body(void *ctx, long lo, long hi, int thread) {
   }
 }
 
-static void compute_xi(fv_solver *s, const double *rho) {
-  if (s->p.W.fn) {
-    conv_job J = { s, rho };
-    pool_run(s->nt, s->N, 0, conv_body, &J);
+/* s->conv = vol W * rho: by FFT on 2-D grids (fv_fftconv.h), else the
+** direct sum over the offset table (O(n^2) in 1-D) */
+static void convolve(fv_solver *s, const double *rho) {
+  if (s->fft) {
+    fv_fftconv_apply(s->fft, rho, s->conv);
+    for (int c = 0; c < s->N; c++) s->conv[c] *= s->vol;
+    return;
   }
+  conv_job J = { s, rho };
+  pool_run(s->nt, s->N, 0, conv_body, &J);
+}
+
+static void compute_xi(fv_solver *s, const double *rho) {
+  if (s->p.W.fn) convolve(s, rho);
   double T = s->p.T, nu = s->p.nu, m = s->p.m, cm = nu > 0 ? nu * m / (m - 1) : 0;
   for (int c = 0; c < s->N; c++) {
     double v = s->Vt[c] + (s->p.W.fn ? s->conv[c] : 0);
@@ -545,6 +556,11 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
     fv_free(s);
     return NULL;
   }
+  if (s->p.W.fn && g->dim == 2 && !(s->fft = fv_fftconv_new(g->n[0], g->n[1], s->Wt))) {
+    flow_msg(msg, len, "fv: out of memory for the FFT of W (%d x %d cells)", g->n[0], g->n[1]);
+    fv_free(s);
+    return NULL;
+  }
   return s;
 }
 
@@ -553,6 +569,7 @@ void fv_free(fv_solver *s) {
   double *arrs[] = { s->rho, s->rstar, s->xi, s->conv, s->R, s->delta, s->delta2, s->trial, s->save, s->Vt, s->Wt,
                      s->gface[0], s->gface[1], s->lnorm, s->lscale, s->scratch };
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) free(arrs[k]);
+  fv_fftconv_free(s->fft);
   free(s);
 }
 
@@ -565,10 +582,7 @@ const fv_stats *fv_stats_of(const fv_solver *s) { return &s->st; }
 void fv_monitor_of(const fv_solver *s, const double *rho, fv_monitors *m) {
   fv_solver *w = (fv_solver *)s;   /* conv is scratch; the density is untouched */
   memset(m, 0, sizeof *m);
-  if (s->p.W.fn) {
-    conv_job J = { w, rho };
-    pool_run(s->nt, s->N, 0, conv_body, &J);
-  }
+  if (s->p.W.fn) convolve(w, rho);
   const fv_grid *g = &s->p.grid;
   int n0 = g->n[0];
   double mass = 0, pot = 0, inter = 0, ent = 0, pw = 0, mx = 0, my = 0, m2 = 0, mn = INFINITY;

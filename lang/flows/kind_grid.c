@@ -23,6 +23,7 @@
 
 #include "flowkind.h"
 #include "fv.h"
+#include "fv_fftconv.h"
 #include "gridenergy.h"
 #include "jko1d.h"
 #include "jko_entropic.h"
@@ -378,6 +379,11 @@ static int grid_prepare(flow_job *J) {
   J->plan.rows = snaps * per;
   J->plan.values = 14;
   J->plan.memory = cells * 8 * 40 + (J->kind->variant == V_JKO ? (double)r->npoints * 8 * 14 : 0);
+  for (int i = 0; r->E->energy && i < r->E->energy->nterms; i++)   /* interaction: W table and, in 2-D, its FFT */
+    if (r->E->energy->terms[i].piece == ENERGY_INTERACTION) {
+      J->plan.memory += cells * 8 * 4 + (dim == 2 ? fv_fftconv_bytes(r->g.n[0], r->g.n[1]) : 0);
+      break;
+    }
   return HNN_OK;
 }
 
