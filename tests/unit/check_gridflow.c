@@ -13,6 +13,7 @@
 **   - porous medium m = 2 and 3: the L1 error to the Barenblatt solution at
 **     t = 1 and its rate;
 **   - a quadratic interaction: the variance T + (v0 - T) e^(-2t);
+**   - entropic JKO of the heat flow: the Gaussian recursion of its steps;
 **   - in every run: mass to 1e-12, no negative density, free energy never
 **     increasing;
 **   - the same bits for 1 and 2 threads (2-D finite volumes).
@@ -490,6 +491,45 @@ START_TEST(test_entropic) {
 }
 END_TEST
 
+/* The entropic JKO of the heat flow from a Gaussian stays Gaussian: over
+** couplings with covariance [[s2, c], [c, v]] the step minimizes
+** s2 + v - 2c - (eps/2) log(s2 v - c^2) - tau T log v (the grid adds
+** constants), so 2 c^2 + eps c - 2 s2 v = 0 and
+** 1 - (eps/2) s2/(s2 v - c^2) - tau T/v = 0 (check_grid.c derives it).  The
+** midpoint rule is spectrally accurate for Gaussians and the marginal
+** tolerance is 1e-11, so the variances agree to 1e-9 (check_grid measured
+** 6e-11). */
+static double ent_next(double s2, double eps, double tau, double T) {
+  double lo = 1e-12, hi = 100;
+  for (int it = 0; it < 200; it++) {
+    double v = 0.5 * (lo + hi), c = (-eps + sqrt(eps * eps + 16 * s2 * v)) / 4, D = s2 * v - c * c;
+    if (1 - (eps / 2) * s2 / D - tau * T / v > 0) hi = v;
+    else lo = v;
+  }
+  return 0.5 * (lo + hi);
+}
+
+START_TEST(test_entropic_gaussian) {
+  env e;
+  env_open(&e);
+  load_ok(&e, "energy H = entropy\nflow je = entropic_jko(H, eps = 0.05)\n"
+              "run je from normal([0], [0.5]) grid [-8, 8] cells 320 dt 0.1 until 0.4 every 0.1 tol 1e-11 -> \"g.csv\"\n");
+  csv m = read_csv(&e, "g_monitor.csv");
+  ck_assert_int_eq(m.rows, 5);
+  invariants(&m, 1);
+  double v = at(&m, 0, M_M2) - at(&m, 0, M_MEAN) * at(&m, 0, M_MEAN), worst = 0;
+  for (int r = 1; r < m.rows; r++) {
+    v = ent_next(v, 0.05, 0.1, 1);
+    double var = at(&m, r, M_M2) - at(&m, r, M_MEAN) * at(&m, r, M_MEAN);
+    worst = fmax(worst, fabs(var / v - 1));
+  }
+  note("entropic Gaussian recursion: worst relative variance error %.3g", worst);
+  ck_assert_double_lt(worst, 1e-9);
+  free(m.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------ 2-D, threads */
 
 static char *file_text(env *e, const char *name) {
@@ -578,6 +618,7 @@ int main(void) {
   tcase_add_test(tc, test_barenblatt);
   tcase_add_test(tc, test_interaction);
   tcase_add_test(tc, test_entropic);
+  tcase_add_test(tc, test_entropic_gaussian);
   tcase_add_test(tc, test_2d_threads);
   tcase_add_test(tc, test_errors);
   suite_add_tcase(s, tc);
