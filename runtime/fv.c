@@ -18,20 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fv_fftconv.h"
 #include "fv_tridiag.h"
 #include "pool.h"
+
+/* y-sweep lines gathered together (line_body) */
+#define FV_BLOCK 8
 
 struct fv_solver {
   fv_problem p;
   fv_options o;
   int N, nt;
   double h[2], vol;
-  double *rho, *rstar, *xi, *conv, *R, *delta, *trial, *save;
+  double *rho, *rstar, *xi, *conv, *R, *delta, *delta2, *trial, *save;   /* delta2: the trial's Newton step */
   double *Vt;                /* V at cell centres */
   double *Wt;                /* W at offsets: ((dj + n1-1) (2 n0 - 1) + di + n0-1) */
+  fv_fftconv *fft;           /* 2-D: W * rho by FFT */
   double *gface[2];          /* mobility at interior faces, line-major per direction */
   double *lnorm, *lscale;    /* per-line partial sums */
-  double *scratch;           /* per thread: 5 lines */
+  double *scratch;           /* per thread: 5 lines, and 5 per line of a block of FV_BLOCK */
   int maxn;
   double t;
   long parity;
@@ -145,11 +150,20 @@ static void conv_body(void *ctx, long lo, long hi, int thread) {
   }
 }
 
-static void compute_xi(fv_solver *s, const double *rho) {
-  if (s->p.W.fn) {
-    conv_job J = { s, rho };
-    pool_run(s->nt, s->N, 0, conv_body, &J);
+/* s->conv = vol W * rho: by FFT on 2-D grids (fv_fftconv.h), else the
+** direct sum over the offset table (O(n^2) in 1-D) */
+static void convolve(fv_solver *s, const double *rho) {
+  if (s->fft) {
+    fv_fftconv_apply(s->fft, rho, s->conv);
+    for (int c = 0; c < s->N; c++) s->conv[c] *= s->vol;
+    return;
   }
+  conv_job J = { s, rho };
+  pool_run(s->nt, s->N, 0, conv_body, &J);
+}
+
+static void compute_xi(fv_solver *s, const double *rho) {
+  if (s->p.W.fn) convolve(s, rho);
   double T = s->p.T, nu = s->p.nu, m = s->p.m, cm = nu > 0 ? nu * m / (m - 1) : 0;
   for (int c = 0; c < s->N; c++) {
     double v = s->Vt[c] + (s->p.W.fn ? s->conv[c] : 0);
@@ -181,77 +195,174 @@ typedef struct line_job {
   double lam;
   const double *rho;
   int jac;                   /* 1: also solve J delta = -R */
+  double *delta;             /* where the Newton step goes */
   int fail;                  /* set by a line whose solve failed (any line may) */
   double floor;
 } line_job;
 
+/* Second order (fv_options.order 2): the face values of CCH's piecewise-
+** linear reconstruction, rho_k +- s_k/2 with the minmod slope
+** s_k = minmod(2 (rho_k - rho_{k-1}), (rho_{k+1} - rho_{k-1})/2, 2 (rho_{k+1} - rho_k))
+** (0 in the end cells).  With theta = 2 a face value lies between the
+** cell's and its neighbour's, so it is >= 0 when they are, F has the sign
+** of u and u F >= 0: mass and the energy inequality hold as for the
+** first-order flux.  The Jacobian keeps the face value's dependence on
+** the two cells of the face (tridiagonal), not on the next ones, so Newton
+** converges linearly; positivity is no longer an M-matrix property but is
+** kept by the trial points (make_trial). */
+/* minmod of a, b, c, and which one it is (0, 1, 2; -1 for 0) */
+static double minmod3(double a, double b, double c, int *which) {
+  double v[3] = { a, b, c };
+  *which = -1;
+  if (!((a > 0 && b > 0 && c > 0) || (a < 0 && b < 0 && c < 0))) return 0;
+  int w = 0;
+  for (int q = 1; q < 3; q++)
+    if (fabs(v[q]) < fabs(v[w])) w = q;
+  *which = w;
+  return v[w];
+}
+
+/* The upwind face value between cells k and k + 1 of a line (upwind cell
+** k when right, else k + 1), and its derivatives e0, e1 with respect to
+** rho_k and rho_{k+1} (the dependence on rho_{k-1} or rho_{k+2} is left
+** out of the tridiagonal Jacobian). */
+static double face_value(const double *rho, int nk, int k, int right, double *e0, double *e1) {
+  int c = right ? k : k + 1, w;
+  *e0 = right, *e1 = !right;
+  if (c == 0 || c == nk - 1) return rho[c];
+  double dl = rho[c] - rho[c - 1], dr = rho[c + 1] - rho[c];
+  double sl = minmod3(2 * dl, 0.5 * (dl + dr), 2 * dr, &w);
+  /* value rho_c +- sl/2; d(sl/2)/d rho_{c-1}, rho_c, rho_{c+1} by branch */
+  static const double ds[3][3] = { { -1, 1, 0 }, { -0.25, 0, 0.25 }, { 0, -1, 1 } };
+  if (w < 0) return rho[c];
+  if (right) {   /* c = k: rho_k + sl/2 */
+    *e0 = 1 + ds[w][1];
+    *e1 = ds[w][2];
+    return rho[c] + 0.5 * sl;
+  }
+  /* c = k + 1: rho_{k+1} - sl/2 */
+  *e0 = -ds[w][0];
+  *e1 = 1 - ds[w][1];
+  return rho[c] - 0.5 * sl;
+}
+
+/* One line on contiguous values rho, rstar, xi (nk cells, gf its nk - 1
+** face mobilities): the residual into R and, with jac, the Newton step into
+** D; tri holds 5 lines of scratch.  *nrm, *scale: the line's sums.  0, or 1
+** when the tridiagonal solve failed. */
+static int line_solve(const fv_solver *s, const line_job *J, int nk, const double *gf, const double *rho,
+                      const double *rstar, const double *xi, double *R, double *D, double *tri, double *nrm_out,
+                      double *scale_out) {
+  int n = s->maxn;
+  double *a = tri, *b = a + n, *c = b + n, *r = c + n, *w = r + n;
+  double ih = 1 / s->h[J->g.d], lam = J->lam;
+  for (int k = 0; k < nk; k++) {
+    r[k] = rho[k] - rstar[k];
+    a[k] = c[k] = 0;
+    b[k] = 1;
+  }
+  double scale = 0;
+  for (int k = 0; k + 1 < nk; k++) {
+    double u = -gf[k] * (xi[k + 1] - xi[k]) * ih;
+    double e0 = u > 0, e1 = u < 0;
+    double up = s->o.order == 2 ? face_value(rho, nk, k, u >= 0, &e0, &e1) : u >= 0 ? rho[k] : rho[k + 1];
+    if (u == 0) e0 = e1 = 0;
+    double F = u * up;
+    r[k] += lam * F;
+    r[k + 1] -= lam * F;
+    /* rounding of F: u is a difference of xi's, each with a few ulps of
+    ** |xi| (T log rho, V: |xi| can be far above xi's differences near a
+    ** steady state), so the floor counts lam g (|xi_k| + |xi_k+1|)/h |up| at
+    ** ~10 ulps (1e-13 scale, below) besides |F| */
+    scale += 2 * lam * fabs(F) + 1e-2 * lam * gf[k] * (fabs(xi[k]) + fabs(xi[k + 1])) * ih * fabs(up);
+    if (J->jac) {
+      /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
+      double d0 = u * e0 + (up > 0 ? gf[k] * up * dxi(s, rho[k], J->floor) * ih : 0);
+      double d1 = u * e1 - (up > 0 ? gf[k] * up * dxi(s, rho[k + 1], J->floor) * ih : 0);
+      b[k] += lam * d0;
+      c[k] += lam * d1;
+      a[k + 1] -= lam * d0;
+      b[k + 1] -= lam * d1;
+    }
+  }
+  double nrm = 0;
+  for (int k = 0; k < nk; k++) {
+    R[k] = r[k];
+    nrm += fabs(r[k]);
+    scale += fabs(rho[k]) + fabs(rstar[k]);
+  }
+  *nrm_out = nrm;
+  *scale_out = scale;
+  if (!J->jac) return 0;
+  for (int k = 0; k < nk; k++) r[k] = -r[k];
+  if (fv_tridiag_solve(nk, a, b, c, r, w)) return 1;
+  memcpy(D, r, sizeof(double) * nk);
+  return 0;
+}
+
+/* Lines of a sweep.  Along x a line is contiguous and is solved in place;
+** along y its cells are n0 apart, so FV_BLOCK neighbouring lines are
+** gathered together (each cache line read once for all of them), solved
+** as contiguous lines, and scattered back: the same arithmetic, so the
+** same bits. */
 static void line_body(void *ctx, long lo, long hi, int thread) {
   line_job *J = ctx;
   fv_solver *s = J->s;
   const sweep_geom *g = &J->g;
-  int nk = g->nk;
-  double *a = s->scratch + (size_t)thread * 5 * s->maxn, *b = a + s->maxn, *c = b + s->maxn, *r = c + s->maxn,
-         *w = r + s->maxn;
-  double ih = 1 / s->h[g->d], lam = J->lam;
-  for (long l = lo; l < hi; l++) {
-    int base = line_base(s, g, (int)l), st = g->stride;
-    const double *gf = s->gface[g->d] + (size_t)l * (nk - 1);
-    const double *rho = J->rho, *xi = s->xi;
-    for (int k = 0; k < nk; k++) {
-      int ck = base + k * st;
-      r[k] = rho[ck] - s->rstar[ck];
-      a[k] = c[k] = 0;
-      b[k] = 1;
-    }
-    double scale = 0;
-    for (int k = 0; k + 1 < nk; k++) {
-      int c0 = base + k * st, c1 = c0 + st;
-      double u = -gf[k] * (xi[c1] - xi[c0]) * ih;
-      double up = u >= 0 ? rho[c0] : rho[c1];
-      double F = u * up;
-      r[k] += lam * F;
-      r[k + 1] -= lam * F;
-      scale += 2 * lam * fabs(F);
-      if (J->jac) {
-        double d0 = gf[k] * ((u > 0 ? u : 0) + (up > 0 ? up * dxi(s, rho[c0], J->floor) * ih : 0));
-        double d1 = gf[k] * ((u < 0 ? u : 0) - (up > 0 ? up * dxi(s, rho[c1], J->floor) * ih : 0));
-        b[k] += lam * d0;
-        c[k] += lam * d1;
-        a[k + 1] -= lam * d0;
-        b[k + 1] -= lam * d1;
+  int nk = g->nk, st = g->stride, n = s->maxn;
+  double *tri = s->scratch + (size_t)thread * (5 + 5 * FV_BLOCK) * n, *gat = tri + 5 * n;
+  const double *rho = J->rho;
+  for (long l0 = lo; l0 < hi; l0 += FV_BLOCK) {
+    int nb = hi - l0 < FV_BLOCK ? (int)(hi - l0) : FV_BLOCK;
+    if (st == 1) {
+      for (int q = 0; q < nb; q++) {
+        long l = l0 + q;
+        int base = line_base(s, g, (int)l);
+        if (line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), rho + base, s->rstar + base, s->xi + base,
+                       s->R + base, J->delta + base, tri, &s->lnorm[l], &s->lscale[l]))
+          __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
       }
+      continue;
     }
-    double nrm = 0;
-    for (int k = 0; k < nk; k++) {
-      int ck = base + k * st;
-      s->R[ck] = r[k];
-      nrm += fabs(r[k]);
-      scale += fabs(rho[ck]) + fabs(s->rstar[ck]);
-    }
-    s->lnorm[l] = nrm;
-    s->lscale[l] = scale;
-    if (J->jac) {
-      for (int k = 0; k < nk; k++) r[k] = -r[k];
-      if (fv_tridiag_solve(nk, a, b, c, r, w)) {
-        __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
-        continue;
+    /* gathered lines q: rho, rstar, xi, R, delta at gat + (5 q + 0..4) n */
+    for (int k = 0; k < nk; k++)
+      for (int q = 0; q < nb; q++) {
+        size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
+        double *G = gat + (size_t)5 * q * n;
+        G[k] = rho[ck];
+        G[n + k] = s->rstar[ck];
+        G[2 * n + k] = s->xi[ck];
       }
-      for (int k = 0; k < nk; k++) s->delta[base + k * st] = r[k];
+    int failed[FV_BLOCK];
+    for (int q = 0; q < nb; q++) {
+      long l = l0 + q;
+      double *G = gat + (size_t)5 * q * n;
+      failed[q] = line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), G, G + n, G + 2 * n, G + 3 * n,
+                             G + 4 * n, tri, &s->lnorm[l], &s->lscale[l]);
+      if (failed[q]) __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
     }
+    for (int k = 0; k < nk; k++)
+      for (int q = 0; q < nb; q++) {
+        size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
+        const double *G = gat + (size_t)5 * q * n;
+        s->R[ck] = G[3 * n + k];
+        if (J->jac && !failed[q]) J->delta[ck] = G[4 * n + k];
+      }
   }
 }
 
-/* Residual (and, if jac, the Newton step) at rho; returns ||R||_1 and the
-** rounding scale in *scale; -1 if a line's Jacobian was singular. */
-static double residual(fv_solver *s, const sweep_geom *g, double lam, const double *rho, int jac, double *scale,
-                       double floor) {
+/* Residual (and, if jac, the Newton step into delta) at rho; returns
+** ||R||_1 (-1 if not finite) and the rounding scale in *scale; *jac_failed:
+** a line's Jacobian was singular (the step is then undefined). */
+static double residual(fv_solver *s, const sweep_geom *g, double lam, const double *rho, int jac, double *delta,
+                       double *scale, double floor, int *jac_failed) {
   compute_xi(s, rho);
-  line_job J = { s, *g, lam, rho, jac, 0, floor };
+  line_job J = { s, *g, lam, rho, jac, delta, 0, floor };
   pool_run(s->nt, g->nlines, 0, line_body, &J);
   double n = 0, sc = 0;
   for (int l = 0; l < g->nlines; l++) n += s->lnorm[l], sc += s->lscale[l];
   *scale = sc;
-  if (J.fail) return -1;
+  *jac_failed = J.fail;
   return isfinite(n) ? n : -1;
 }
 
@@ -284,18 +395,25 @@ static int sweep(fv_solver *s, int d, double dt) {
   for (int c = 0; c < s->N; c++) rmax = fmax(rmax, s->rho[c]), rsum += s->rho[c];
   double floor = 1e-12 * rmax;
   s->st.sweeps++;
+  /* The residual of an accepted trial point is the next iteration's, so the
+  ** trials are evaluated with their Newton step (into delta2, swapped in on
+  ** acceptance): one residual evaluation per iteration when the full step is
+  ** taken, and the same numbers as evaluating it again. */
+  double scale;
+  int jfail;
+  double nrm = residual(s, &g, lam, s->rho, 1, s->delta, &scale, floor, &jfail);
+  if (jfail) nrm = -1;
   for (int it = 0; it < s->o.max_newton; it++) {
-    double scale, nrm = residual(s, &g, lam, s->rho, 1, &scale, floor);
     s->st.newton++;
     if (nrm < 0) return 1;
     double dmax = 0;
     for (int c = 0; c < s->N; c++) dmax = fmax(dmax, fabs(s->delta[c]));
     double alpha = 1, tn = -1, off = 0;
-    int ok = 0;
+    int ok = 0, tfail = 0;
     for (int ls = 0; ls < 40; ls++, alpha *= 0.5) {
       off = make_trial(s, alpha);
       double tscale;
-      tn = residual(s, &g, lam, s->trial, 0, &tscale, floor);
+      tn = residual(s, &g, lam, s->trial, 1, s->delta2, &tscale, floor, &tfail);
       /* rounding floor of ||R||_1: the residual's terms are ~ scale */
       if (tn >= 0 && (tn < nrm || tn <= 1e-13 * tscale)) {
         ok = 1;
@@ -306,11 +424,15 @@ static int sweep(fv_solver *s, int d, double dt) {
     double *tmp = s->rho;
     s->rho = s->trial;
     s->trial = tmp;
+    tmp = s->delta;
+    s->delta = s->delta2;
+    s->delta2 = tmp;
     /* done after a full, (all but 1e-15 of the mass) additive step that
     ** moved no cell by more than tol * max rho */
     if (alpha == 1 && off <= 1e-15 * rsum && dmax <= s->o.tol * rmax) return 0;
     rmax = 0;
     for (int c = 0; c < s->N; c++) rmax = fmax(rmax, s->rho[c]);
+    nrm = tfail ? -1 : tn;
   }
   return 1;
 }
@@ -395,7 +517,7 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
     s->p.grid.lo[1] = 0;
     s->p.grid.hi[1] = 1;
   }
-  fv_options def = { 60, 1e-12, 24, 0 };
+  fv_options def = { 60, 1e-12, 24, 0, 1 };
   s->o = o ? *o : def;
   if (s->o.max_newton <= 0) s->o.max_newton = def.max_newton;
   if (!(s->o.tol > 0)) s->o.tol = def.tol;
@@ -408,13 +530,13 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
   s->vol = s->h[0] * s->h[1];
   s->maxn = n0 > n1 ? n0 : n1;
   size_t N = (size_t)s->N;
-  double **arrs[] = { &s->rho, &s->rstar, &s->xi, &s->conv, &s->R, &s->delta, &s->trial, &s->save, &s->Vt };
+  double **arrs[] = { &s->rho, &s->rstar, &s->xi, &s->conv, &s->R, &s->delta, &s->delta2, &s->trial, &s->save, &s->Vt };
   int bad = 0;
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   if (p->W.fn) bad |= !(s->Wt = malloc(sizeof(double) * (2 * n0 - 1) * (size_t)(2 * n1 - 1)));
   for (int d = 0; d < g->dim; d++) bad |= !(s->gface[d] = malloc(sizeof(double) * (N / s->p.grid.n[d]) * (s->p.grid.n[d] - 1)));
   bad |= !(s->lnorm = malloc(sizeof(double) * N)) | !(s->lscale = malloc(sizeof(double) * N));
-  bad |= !(s->scratch = malloc(sizeof(double) * 5 * (size_t)s->maxn * s->nt));
+  bad |= !(s->scratch = malloc(sizeof(double) * (5 + 5 * FV_BLOCK) * (size_t)s->maxn * s->nt));
   if (bad) {
     flow_msg(msg, len, "fv: out of memory for %zu cells", N);
     fv_free(s);
@@ -434,14 +556,20 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
     fv_free(s);
     return NULL;
   }
+  if (s->p.W.fn && g->dim == 2 && !(s->fft = fv_fftconv_new(g->n[0], g->n[1], s->Wt))) {
+    flow_msg(msg, len, "fv: out of memory for the FFT of W (%d x %d cells)", g->n[0], g->n[1]);
+    fv_free(s);
+    return NULL;
+  }
   return s;
 }
 
 void fv_free(fv_solver *s) {
   if (!s) return;
-  double *arrs[] = { s->rho, s->rstar, s->xi, s->conv, s->R, s->delta, s->trial, s->save, s->Vt, s->Wt,
+  double *arrs[] = { s->rho, s->rstar, s->xi, s->conv, s->R, s->delta, s->delta2, s->trial, s->save, s->Vt, s->Wt,
                      s->gface[0], s->gface[1], s->lnorm, s->lscale, s->scratch };
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) free(arrs[k]);
+  fv_fftconv_free(s->fft);
   free(s);
 }
 
@@ -454,10 +582,7 @@ const fv_stats *fv_stats_of(const fv_solver *s) { return &s->st; }
 void fv_monitor_of(const fv_solver *s, const double *rho, fv_monitors *m) {
   fv_solver *w = (fv_solver *)s;   /* conv is scratch; the density is untouched */
   memset(m, 0, sizeof *m);
-  if (s->p.W.fn) {
-    conv_job J = { w, rho };
-    pool_run(s->nt, s->N, 0, conv_body, &J);
-  }
+  if (s->p.W.fn) convolve(w, rho);
   const fv_grid *g = &s->p.grid;
   int n0 = g->n[0];
   double mass = 0, pot = 0, inter = 0, ent = 0, pw = 0, mx = 0, my = 0, m2 = 0, mn = INFINITY;

@@ -11,7 +11,9 @@
 ** The scheme: cell averages rho_i; at each interior face the velocity
 ** u = -G^-1 (xi_{i+1} - xi_i)/h and the upwind flux F = u+ rho_i + u- rho_{i+1}
 ** (u+ = max(u, 0), u- = min(u, 0)).  This is CCH with the piecewise-constant
-** reconstruction (first order in space).  Time: implicit Euler, with u taken
+** reconstruction (first order in space); fv_options.order 2 takes the
+** piecewise-linear minmod reconstruction instead (second order, fv.c).
+** Time: implicit Euler, with u taken
 ** at the NEW density (fully implicit), solved by Newton (tridiagonal
 ** Jacobian; the nonlocal W * rho term is left out of the Jacobian, so with
 ** W the iteration converges linearly).  In 2-D each step is two implicit
@@ -69,6 +71,9 @@ typedef struct fv_options {
                        ** than tol * max rho (0: 1e-12) */
   int max_halvings;    /* a failed sweep is split in halves up to this depth (0: 24) */
   int threads;         /* 0: pool_max_threads() */
+  int order;           /* 2: second order in space, the piecewise-linear
+                       ** reconstruction of CCH with minmod slopes (theta = 2)
+                       ** along each sweep; 0 or 1: piecewise constant */
 } fv_options;
 
 typedef struct fv_monitors {

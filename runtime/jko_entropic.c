@@ -21,6 +21,8 @@ struct jko_ent {
   int N, n0, n1, nt;
   double vol, lvol, gamma;
   double *Vt, *C0, *C1;      /* C_d[k] = (k h_d)^2 / eps */
+  double *K0, *K1;           /* K_d[n_d - 1 + k] = exp(-C_d[|k|]), k = 1 - n_d .. n_d - 1 */
+  double *ebuf;              /* per thread: exp(L - max L) of one line */
   double *alpha, *beta, *lp, *lK, *tmp, *y;
   int warm;
 };
@@ -66,6 +68,8 @@ jko_ent *jko_ent_new(const jko_ent_problem *p, char *msg, size_t len) {
   int bad = 0;
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   bad |= !(J->C0 = malloc(sizeof(double) * J->n0)) | !(J->C1 = malloc(sizeof(double) * J->n1));
+  bad |= !(J->K0 = malloc(sizeof(double) * (2 * J->n0 - 1))) | !(J->K1 = malloc(sizeof(double) * (2 * J->n1 - 1)));
+  bad |= !(J->ebuf = malloc(sizeof(double) * (size_t)(J->n0 > J->n1 ? J->n0 : J->n1) * J->nt));
   double *ws = malloc(sizeof(double) * (p->V.nwork + 1));
   if (bad || !ws) {
     free(ws);
@@ -75,6 +79,8 @@ jko_ent *jko_ent_new(const jko_ent_problem *p, char *msg, size_t len) {
   }
   for (int k = 0; k < J->n0; k++) J->C0[k] = (k * h0) * (k * h0) / p->eps;
   for (int k = 0; k < J->n1; k++) J->C1[k] = (k * h1) * (k * h1) / p->eps;
+  for (int k = 1 - J->n0; k < J->n0; k++) J->K0[J->n0 - 1 + k] = exp(-J->C0[k < 0 ? -k : k]);
+  for (int k = 1 - J->n1; k < J->n1; k++) J->K1[J->n1 - 1 + k] = exp(-J->C1[k < 0 ? -k : k]);
   if (p->V.fn)
     for (int c = 0; c < J->N; c++) {
       double x[2] = { fv_center(&p->grid, 0, c % J->n0), p->grid.dim == 2 ? fv_center(&p->grid, 1, c / J->n0) : 0 },
@@ -93,24 +99,63 @@ jko_ent *jko_ent_new(const jko_ent_problem *p, char *msg, size_t len) {
 
 void jko_ent_free(jko_ent *J) {
   if (!J) return;
-  double *arrs[] = { J->Vt, J->alpha, J->beta, J->lp, J->lK, J->tmp, J->y, J->C0, J->C1 };
+  double *arrs[] = { J->Vt, J->alpha, J->beta, J->lp, J->lK, J->tmp, J->y, J->C0, J->C1, J->K0, J->K1, J->ebuf };
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) free(arrs[k]);
   free(J);
 }
 
 /* ---- log K applied along one direction: out[i] = LSE_j(L[j] - C[|i - j|])
-** over the n values of a line (stride st) */
-static void lse_line(int n, const double *C, const double *L, int st, double *out, int ost) {
-  for (int i = 0; i < n; i++) {
-    double mx = -INFINITY;
+** over the n values of a line (stride st).
+** Stabilized by the line's maximum M: out[i] = M + log sum_j K[|i - j|] e_j
+** with e_j = exp(L[j] - M) <= 1, n exps and n^2 products a line instead of
+** n^2 exps.  What it drops is below the smallest double: an e_j or a K
+** that underflows contributes less than 1e-307 (n of them less than
+** n 1e-307), so when the sum is at least 1e-200 the result has the
+** log-domain value to ~1e-15 relative; an output whose sum is smaller (its
+** cells far below the line's maximum) is computed in the log domain, term
+** by term, as before. */
+static double lse_exact(int n, int i, const double *C, const double *L, int st) {
+  double mx = -INFINITY;
+  for (int j = 0; j < n; j++) {
+    double v = L[(size_t)j * st] - C[i > j ? i - j : j - i];
+    if (v > mx) mx = v;
+  }
+  if (mx == -INFINITY) return -INFINITY;
+  double s = 0;
+  for (int j = 0; j < n; j++) s += exp(L[(size_t)j * st] - C[i > j ? i - j : j - i] - mx);
+  return mx + log(s);
+}
+
+static void lse_line(int n, const double *C, const double *K, const double *L, int st, double *out, int ost,
+                     double *e) {
+  double M = -INFINITY;
+  for (int j = 0; j < n; j++) M = fmax(M, L[(size_t)j * st]);
+  if (M == -INFINITY) {
+    for (int i = 0; i < n; i++) out[(size_t)i * ost] = -INFINITY;
+    return;
+  }
+  for (int j = 0; j < n; j++) e[j] = exp(L[(size_t)j * st] - M);
+  /* four outputs at a time, each summed over j in order (independent
+  ** chains for the pipeline; the same bits as one at a time) */
+  const double *Kc = K + n - 1;          /* Kc[d] = exp(-C[|d|]) */
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     for (int j = 0; j < n; j++) {
-      double v = L[(size_t)j * st] - C[i > j ? i - j : j - i];
-      if (v > mx) mx = v;
+      double ej = e[j];
+      s0 += Kc[i - j] * ej;
+      s1 += Kc[i + 1 - j] * ej;
+      s2 += Kc[i + 2 - j] * ej;
+      s3 += Kc[i + 3 - j] * ej;
     }
+    double sq[4] = { s0, s1, s2, s3 };
+    for (int q = 0; q < 4; q++)
+      out[(size_t)(i + q) * ost] = sq[q] >= 1e-200 ? M + log(sq[q]) : lse_exact(n, i + q, C, L, st);
+  }
+  for (; i < n; i++) {
     double s = 0;
-    if (mx > -INFINITY)
-      for (int j = 0; j < n; j++) s += exp(L[(size_t)j * st] - C[i > j ? i - j : j - i] - mx);
-    out[(size_t)i * ost] = mx > -INFINITY ? mx + log(s) : -INFINITY;
+    for (int j = 0; j < n; j++) s += Kc[i - j] * e[j];
+    out[(size_t)i * ost] = s >= 1e-200 ? M + log(s) : lse_exact(n, i, C, L, st);
   }
 }
 
@@ -121,17 +166,17 @@ typedef struct kjob {
 } kjob;
 
 static void rows_body(void *ctx, long lo, long hi, int thread) {
-  (void)thread;
   kjob *k = ctx;
-  int n0 = k->J->n0;
-  for (long r = lo; r < hi; r++) lse_line(n0, k->J->C0, k->in + r * n0, 1, k->out + r * n0, 1);
+  int n0 = k->J->n0, nm = n0 > k->J->n1 ? n0 : k->J->n1;
+  double *e = k->J->ebuf + (size_t)thread * nm;
+  for (long r = lo; r < hi; r++) lse_line(n0, k->J->C0, k->J->K0, k->in + r * n0, 1, k->out + r * n0, 1, e);
 }
 
 static void cols_body(void *ctx, long lo, long hi, int thread) {
-  (void)thread;
   kjob *k = ctx;
-  int n0 = k->J->n0, n1 = k->J->n1;
-  for (long c = lo; c < hi; c++) lse_line(n1, k->J->C1, k->in + c, n0, k->out + c, n0);
+  int n0 = k->J->n0, n1 = k->J->n1, nm = n0 > n1 ? n0 : n1;
+  double *e = k->J->ebuf + (size_t)thread * nm;
+  for (long c = lo; c < hi; c++) lse_line(n1, k->J->C1, k->J->K1, k->in + c, n0, k->out + c, n0, e);
 }
 
 /* out = log(K exp(in)) (K is symmetric, so it is also log(K^T exp(in))) */

@@ -79,6 +79,7 @@ extern const flow_kind flow_kind_particles, flow_kind_langevin;   /* kind_wparti
 extern const flow_kind flow_kind_mobility;
 extern const flow_kind flow_kind_adam, flow_kind_adam_descent;
 extern const flow_kind flow_kind_meanfield;
+extern const flow_kind flow_kind_fokker_planck, flow_kind_jko, flow_kind_entropic_jko;   /* kind_grid.c */
 
 /* --------------------------------------------------- declarations (flows.c) */
 

@@ -40,6 +40,9 @@ static const flow_kind *const kinds[] = {
   &flow_kind_adam,
   &flow_kind_adam_descent,
   &flow_kind_meanfield,
+  &flow_kind_fokker_planck,
+  &flow_kind_jko,
+  &flow_kind_entropic_jko,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 

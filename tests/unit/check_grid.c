@@ -20,6 +20,7 @@
 
 #include "check_run.h"
 #include "fv.h"
+#include "fv_fftconv.h"
 #include "jko1d.h"
 #include "jko_entropic.h"
 
@@ -40,6 +41,11 @@ static int cb_quad_d(const double *x, const double *dir, double *out, double *ws
 static int cb_quad_dd(const double *x, const double *dir, double *out, double *ws) {
   (void)dir, (void)ws;
   out[0] = g_a + 3 * g_b * x[0] * x[0];
+  return 0;
+}
+static int cb_quad2(const double *x, const double *dir, double *out, double *ws) {
+  (void)dir, (void)ws;
+  out[0] = 0.5 * (x[0] * x[0] + x[1] * x[1]) + 0.3 * x[0];
   return 0;
 }
 static int cb_gauss_kernel(const double *z, const double *dir, double *out, double *ws) {
@@ -369,6 +375,76 @@ START_TEST(test_fv_interaction_steady) {
 }
 END_TEST
 
+/* ---- W * rho by FFT (fv_fftconv.c) against the direct sum, odd and even
+** sizes: the circular convolution of period 2n reproduces the linear one;
+** rounding of the FFT is ~ log2(M) eps of sum |W| |rho| (bound 1e-13). */
+START_TEST(test_fftconv_direct) {
+  int sizes[3][2] = { { 13, 9 }, { 8, 8 }, { 1, 7 } };
+  for (int t = 0; t < 3; t++) {
+    int n0 = sizes[t][0], n1 = sizes[t][1], w0 = 2 * n0 - 1, w1 = 2 * n1 - 1;
+    double *W = malloc(sizeof(double) * w0 * w1), *r = malloc(sizeof(double) * n0 * n1);
+    double *out = malloc(sizeof(double) * n0 * n1);
+    for (int k = 0; k < w0 * w1; k++) W[k] = sin(0.7 * k + 0.3) + 0.2;
+    for (int k = 0; k < n0 * n1; k++) r[k] = 1.5 + cos(1.3 * k);
+    fv_fftconv *F = fv_fftconv_new(n0, n1, W);
+    ck_assert_ptr_nonnull(F);
+    fv_fftconv_apply(F, r, out);
+    double worst = 0;
+    for (int j = 0; j < n1; j++)
+      for (int i = 0; i < n0; i++) {
+        double acc = 0, mag = 0;
+        for (int b = 0; b < n1; b++)
+          for (int a = 0; a < n0; a++) {
+            double w = W[(j - b + n1 - 1) * w0 + (i - a + n0 - 1)];
+            acc += w * r[b * n0 + a];
+            mag += fabs(w * r[b * n0 + a]);
+          }
+        worst = fmax(worst, fabs(out[j * n0 + i] - acc) / mag);
+      }
+    ck_assert_msg(worst < 1e-13, "%d x %d: relative difference %g", n0, n1, worst);
+    fv_fftconv_free(F);
+    free(W), free(r), free(out);
+  }
+}
+END_TEST
+
+/* ---- 2-D steady state with interaction (W * rho by FFT): xi = V + W*rho
+** + T log rho constant over the grid (checked with a direct sum here) */
+START_TEST(test_fv_interaction_steady_2d) {
+  fv_problem p;
+  memset(&p, 0, sizeof p);
+  p.grid.dim = 2;
+  p.grid.n[0] = 24, p.grid.n[1] = 20;
+  p.grid.lo[0] = p.grid.lo[1] = -3;
+  p.grid.hi[0] = p.grid.hi[1] = 3;
+  p.T = 0.3;
+  p.V = fn(cb_quad2);
+  p.W = fn(cb_gauss_kernel);
+  double r[480];
+  for (int c = 0; c < 480; c++) r[c] = 1 + 0.5 * sin(c * 0.37);
+  char msg[256];
+  fv_solver *s = fv_new(&p, NULL, r, msg, sizeof msg);
+  ck_assert_msg(s != NULL, "%s", msg);
+  for (int k = 0; k < 60; k++) ck_assert_msg(fv_step(s, 0.5, msg, sizeof msg) == 0, "%s", msg);
+  const double *rho = fv_density(s);
+  double h0 = 6.0 / 24, h1 = 6.0 / 20, lo = INFINITY, hi = -INFINITY;
+  for (int c = 0; c < 480; c++) {
+    double x = fv_center(&p.grid, 0, c % 24), y = fv_center(&p.grid, 1, c / 24), v;
+    double xy[2] = { x, y };
+    cb_quad2(xy, NULL, &v, NULL);
+    double xi = v + p.T * log(rho[c]);
+    for (int e = 0; e < 480; e++) {
+      double z[2] = { x - fv_center(&p.grid, 0, e % 24), y - fv_center(&p.grid, 1, e / 24) }, w;
+      cb_gauss_kernel(z, NULL, &w, NULL);
+      xi += h0 * h1 * w * rho[e];
+    }
+    lo = fmin(lo, xi), hi = fmax(hi, xi);
+  }
+  ck_assert_msg(hi - lo <= 1e-8, "xi varies by %g at the 2-D steady state", hi - lo);
+  fv_free(s);
+}
+END_TEST
+
 /* ---- the same bits for 1 and 2 threads (2-D, with W, so the convolution
 ** and the line solves both run on the pool) */
 static double *run_threads(int threads) {
@@ -678,6 +754,8 @@ Suite *grid_suite(void) {
   tcase_add_test(t, test_fv_heat_2d_product);
   tcase_add_test(t, test_fv_fpk_mobility);
   tcase_add_test(t, test_fv_interaction_steady);
+  tcase_add_test(t, test_fftconv_direct);
+  tcase_add_test(t, test_fv_interaction_steady_2d);
   tcase_add_test(t, test_fv_threads_bits);
   tcase_add_test(t, test_fv_bad_input);
   tcase_add_test(t, test_fv_run_outputs);
