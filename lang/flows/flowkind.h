@@ -74,6 +74,7 @@ extern const flow_kind flow_kind_gradient_descent, flow_kind_natural_gradient_de
 extern const flow_kind flow_kind_diffusion, flow_kind_wasserstein;
 extern const flow_kind flow_kind_augmented_lagrangian;
 extern const flow_kind flow_kind_geodesic;
+extern const flow_kind flow_kind_hidden_hopfield;
 
 /* --------------------------------------------------- declarations (flows.c) */
 

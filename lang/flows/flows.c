@@ -32,6 +32,7 @@ static const flow_kind *const kinds[] = {
   &flow_kind_augmented_lagrangian,
   &flow_kind_wasserstein,
   &flow_kind_geodesic,
+  &flow_kind_hidden_hopfield,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 
