@@ -23,6 +23,7 @@ struct hid_ws {
   double *b;             /* U' g(v), nh */
   double *y;             /* a point of h, nh (quadrature) */
   double *z;             /* normal draws, nv + nh */
+  double *drift;         /* nv + nh */
   gsl_integration_workspace *quad;
 };
 
@@ -41,6 +42,7 @@ void hid_ws_free(hid_ws *w) {
   free(w->b);
   free(w->y);
   free(w->z);
+  free(w->drift);
   if (w->quad) gsl_integration_workspace_free(w->quad);
   free(w);
 }
@@ -59,8 +61,9 @@ hid_ws *hid_ws_alloc(const hid_net *net) {
   w->b = malloc(sizeof(double) * (size_t)net->nh);
   w->y = malloc(sizeof(double) * (size_t)net->nh);
   w->z = malloc(sizeof(double) * ((size_t)net->nv + net->nh));
+  w->drift = malloc(sizeof(double) * ((size_t)net->nv + net->nh));
   w->quad = gsl_integration_workspace_alloc(400);
-  if (!w->cb || !w->lg_v || !w->lg_h || !w->geo_v || !w->geo_h || !w->fac || !w->b || !w->y || !w->z || !w->quad) {
+  if (!w->cb || !w->lg_v || !w->lg_h || !w->geo_v || !w->geo_h || !w->fac || !w->b || !w->y || !w->z || !w->drift || !w->quad) {
     hid_ws_free(w);
     return NULL;
   }
@@ -240,8 +243,7 @@ int hid_step(const hid_net *net, double *x, int clamp_v, double dt, gsl_rng *r, 
     return step_clamped(net, w->b, x + nv, dt, r, w);
   }
   size_t n = (size_t)nv + nh;
-  double *drift = malloc(sizeof(double) * n);
-  if (!drift) return HID_ENOMEM;
+  double *drift = w->drift;
   s = hid_drift(net, x, 0, drift, w);
   if (!s) {
     for (size_t i = 0; i < n; i++) x[i] += dt * drift[i];
@@ -252,7 +254,6 @@ int hid_step(const hid_net *net, double *x, int clamp_v, double dt, gsl_rng *r, 
       if (!s) s = add_noise(&net->Lh, w->geo_h, x + nv, scale, r, w);
     }
   }
-  free(drift);
   if (!s && !all_finite(x, n)) s = HID_ENONFINITE;
   return s;
 }
@@ -531,7 +532,8 @@ int hid_rl_run(hid_net *net, const double *xi, int P, const hid_rl_opts *o, hid_
       rl_pattern *p = &c.pat[k];
       if (p->status) {
         status = p->status;
-        flow_msg(err, errlen, "round %ld, %s: %s", r, p->msg[0] ? p->msg : "a pattern", hid_strerror(status));
+        if (status == HID_EINTR) flow_msg(err, errlen, "interrupted at round %ld", r);
+        else flow_msg(err, errlen, "round %ld, %s: %s", r, p->msg[0] ? p->msg : "a pattern", hid_strerror(status));
         break;
       }
       row.free_energy += p->F / P;

@@ -259,9 +259,14 @@ static int hidden_prepare(flow_job *J) {
 
 /* --------------------------------------------------------- compile */
 
+/* A non-separable Lagrangian's K and div K are built from n forward sweeps
+** through an n x n Cholesky inverse: O(n^3) IR nodes.  Past this size the
+** compiler's memory, not the run, would be the limit. */
+#define HIDDEN_MAX_FULL 64
+
 /* The callbacks of one Lagrangian at size n: [L, grad L] and [K, div K],
 ** K = (hessian L)^-1 (a vector when grad L is elementwise in x). */
-static int lagr_compile(hnn_state *S, sym *L, int n, hid_lagr *out) {
+static int lagr_compile(hnn_state *S, sym *L, int n, hid_lagr *out, ast *at) {
   ir_ctx *ir = ir_ctx_new();
   ir_node *x = ir_var(ir, ir_vector_shape(n), "x");
   ir_node *body = lower_inline(S, ir, L, 1, &x);
@@ -278,6 +283,12 @@ static int lagr_compile(hnn_state *S, sym *L, int n, hid_lagr *out) {
     ir_node *w = diff_jacobian_diag(ir, g, x);
     geo[0] = ir_div(ir, ir_const(ir, 1.0), w);
     geo[1] = diff_jacobian_diag(ir, geo[0], x);   /* (div K)_i = d_i K_ii */
+  } else if (n > HIDDEN_MAX_FULL) {
+    diag_error(&S->diags, at->src, at->loc,
+               "the Lagrangian '%s' is not separable and has %d variables; hidden_hopfield inverts a full Hessian "
+               "symbolically up to %d (write it as a sum of functions of single units)", L->name, n, HIDDEN_MAX_FULL);
+    ir_ctx_free(ir);
+    return 1;
   } else {
     geo[0] = ir_spdinv(ir, diff_jacobian(ir, g, x));
     ir_node *div = ir_zeros(ir, x->shape);
@@ -302,8 +313,9 @@ static int lagr_compile(hnn_state *S, sym *L, int n, hid_lagr *out) {
 }
 
 int hidden_compile_lagrangians(hnn_state *S, sym *flow, hid_net *net) {
-  return lagr_compile(S, state_lookup(S, positional(flow, 0)->name), net->nv, &net->Lv) ||
-         lagr_compile(S, state_lookup(S, positional(flow, 1)->name), net->nh, &net->Lh);
+  ast *lv = positional(flow, 0), *lh = positional(flow, 1);
+  return lagr_compile(S, state_lookup(S, lv->name), net->nv, &net->Lv, lv) ||
+         lagr_compile(S, state_lookup(S, lh->name), net->nh, &net->Lh, lh);
 }
 
 static int hidden_compile(flow_job *J) {
@@ -446,7 +458,7 @@ static int hidden_run(flow_job *J) {
 }
 
 const flow_kind flow_kind_hidden_hopfield = {
-  .name = "hidden_hopfield", .usage = USAGE, .nroles = 1, .roles = { R_OBJECTIVE }, .keywords = { "T", "U", "I" },
+  .name = "hidden_hopfield", .usage = USAGE, .nroles = 2, .roles = { R_OBJECTIVE, R_OBJECTIVE }, .keywords = { "T", "U", "I" },
   .options = hidden_run_options, .siblings = { "_U", NULL }, .check_decl = hidden_check_decl,
   .check_run = hidden_check_run, .prepare = hidden_prepare, .compile = hidden_compile, .run = hidden_run,
   .release = hidden_release

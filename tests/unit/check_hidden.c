@@ -16,6 +16,7 @@
 */
 #include <check.h>
 #include <gsl/gsl_integration.h>
+#include <gsl/gsl_linalg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,67 @@ START_TEST(test_gaussian_conditional) {
     }
   }
   free(hs);
+  env_close(&e);
+}
+END_TEST
+
+/* The joint dynamics (Thm 16: linear f, g) with Lv = |v|^2/2, Lh = |h|^2/2:
+** exp(-E/T) is Gaussian with precision [[1, -U], [-U', 1]]/T and mean
+** solving v = U h + I, h = U' v. */
+START_TEST(test_joint_gaussian) {
+  const char *script =
+    "objective Lv(v[2]) = 0.5*dot(v, v)\n"
+    "objective Lh(h[2]) = 0.5*dot(h, h)\n"
+    "param W[2,2] = 0\n"
+    "flow net = hidden_hopfield(Lv, Lh, U = W, T = 0.4)\n";
+  const double U[4] = { 0.4, -0.2, 0.1, 0.3 }, I[2] = { 0.5, -0.3 };
+  env e;
+  env_open(&e, script, 2, 2, U, I);
+  e.net.T = 0.4;
+  /* covariance T Q^-1 and mean Q^-1 (I, 0) for Q = [[1, -U], [-U', 1]] */
+  gsl_matrix *Q = gsl_matrix_alloc(4, 4), *Qi = gsl_matrix_alloc(4, 4);
+  gsl_permutation *perm = gsl_permutation_alloc(4);
+  gsl_matrix_set_identity(Q);
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 2; j++) {
+      gsl_matrix_set(Q, i, 2 + j, -U[i * 2 + j]);
+      gsl_matrix_set(Q, 2 + j, i, -U[i * 2 + j]);
+    }
+  int sg;
+  gsl_linalg_LU_decomp(Q, perm, &sg);
+  gsl_linalg_LU_invert(Q, perm, Qi);
+  double mean[4], cov[4][4];
+  for (int a = 0; a < 4; a++) {
+    mean[a] = gsl_matrix_get(Qi, a, 0) * I[0] + gsl_matrix_get(Qi, a, 1) * I[1];
+    for (int b = 0; b < 4; b++) cov[a][b] = e.net.T * gsl_matrix_get(Qi, a, b);
+  }
+  const int N = 6000;
+  const double dt = 0.01;
+  hid_ws *w = hid_ws_alloc(&e.net);
+  gsl_rng *r = rng_stream(11, RNG_BLOCK, 0);
+  double *xs = malloc(sizeof(double) * N * 4), x[4];
+  int bad = 0;
+  for (int i = 0; i < N; i++) {
+    memset(x, 0, sizeof x);
+    for (int t = 0; t < 1500; t++) bad |= hid_step(&e.net, x, 0, dt, r, w) != HID_OK;
+    memcpy(xs + i * 4, x, sizeof x);
+  }
+  ck_assert_int_eq(bad, 0);
+  /* the slowest mode decays at rate 1 - |U|_2 > 0.5: t = 15 leaves < 1e-3 of
+  ** the start; tolerances 5 standard errors plus EM's O(dt) bias */
+  for (int a = 0; a < 4; a++) {
+    double m = 0, v = 0;
+    for (int i = 0; i < N; i++) m += xs[i * 4 + a] / N;
+    for (int i = 0; i < N; i++) v += (xs[i * 4 + a] - m) * (xs[i * 4 + a] - m) / (N - 1);
+    ck_assert_msg(fabs(m - mean[a]) < 5 * sqrt(cov[a][a] / N) + 1e-3, "x%d: mean %g vs %g", a, m, mean[a]);
+    ck_assert_msg(fabs(v - cov[a][a]) < cov[a][a] * (5 * sqrt(2.0 / N) + 2 * dt), "x%d: var %g vs %g", a, v, cov[a][a]);
+  }
+  free(xs);
+  gsl_rng_free(r);
+  hid_ws_free(w);
+  gsl_permutation_free(perm);
+  gsl_matrix_free(Q);
+  gsl_matrix_free(Qi);
   env_close(&e);
 }
 END_TEST
@@ -401,6 +463,7 @@ static Suite *hidden_suite(void) {
   TCase *t = tcase_create("hidden");
   tcase_set_timeout(t, 120);
   tcase_add_test(t, test_gaussian_conditional);
+  tcase_add_test(t, test_joint_gaussian);
   tcase_add_test(t, test_divergence_term_gives_gibbs_law);
   tcase_add_test(t, test_free_energy_closed_form);
   tcase_add_test(t, test_drift_finite_differences_separable);
