@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <gsl/gsl_errno.h>
 #include <gsl/gsl_integration.h>
 #include <gsl/gsl_randist.h>
 
@@ -78,6 +79,7 @@ const char *hid_strerror(int s) {
   case HID_ENONFINITE: return "a state or a weight became non-finite";
   case HID_EHESSIAN: return "a Hessian is not positive definite";
   case HID_EQUAD: return "a free-energy integral did not converge";
+  case HID_EFAR: return "exp(-E/T) overflows in a free-energy integral: the samples are far from the mode of q_E(h|v) (relax longer)";
   case HID_ENOMEM: return "out of memory";
   case HID_EINTR: return "interrupted";
   case HID_EINVAL: return "invalid options";
@@ -260,39 +262,41 @@ int hid_step(const hid_net *net, double *x, int clamp_v, double dt, gsl_rng *r, 
 
 /* ------------------------------------------------------ free energy */
 
-/* phi(h) = h.f(h) - L_h(h) - b.f(h): E(v, h) minus its v-only part. */
-static int phi(const hid_net *net, const double *b, const double *h, double *out, hid_ws *w) {
-  int s = call_lg(&net->Lh, h, w->lg_h, w);
-  if (s) return s;
-  const double *f = w->lg_h + 1;
-  double e = -w->lg_h[0];
-  for (int j = 0; j < net->nh; j++) e += (h[j] - b[j]) * f[j];
-  *out = e;
-  return HID_OK;
-}
-
 typedef struct quad_ctx {
   const hid_net *net;
   hid_ws *w;
   const double *b;
   double *y;             /* the center, with coordinate j varying */
   int j;
-  double phi0;           /* phi at the center */
+  double L0;             /* L_h at the center */
+  double psi0;           /* (c_j - b_j) f_j(c_j) */
   int status;
 } quad_ctx;
 
+/* exp(-(phi_j(t) - phi_j(c_j))/T).  L_h is separable, so moving y_j leaves
+** every other f_k as it was, and phi_j(t) - phi_j(c_j) = (t - b_j) f_j(t)
+** - psi0 - (L_h(y) - L_h(c)): only the L_h difference sums over all units. */
 static double integrand(double t, void *p) {
   quad_ctx *q = p;
-  double save = q->y[q->j], e;
-  q->y[q->j] = t;
-  int s = phi(q->net, q->b, q->y, &e, q->w);
-  q->y[q->j] = save;
-  double a = -(e - q->phi0) / q->net->T;
+  int j = q->j;
+  double save = q->y[j];
+  q->y[j] = t;
+  int s = call_lg(&q->net->Lh, q->y, q->w->lg_h, q->w);
+  q->y[j] = save;
+  double d = (t - q->b[j]) * q->w->lg_h[1 + j] - q->psi0 - (q->w->lg_h[0] - q->L0);
+  double a = -d / q->net->T;
   if (s || !(a < 700)) {
-    if (!q->status) q->status = s ? s : HID_EQUAD;
+    if (!q->status) q->status = s ? s : HID_EFAR;
     return 0;
   }
   return exp(a);
+}
+
+/* A half-line's integral: GSL's estimate also when it stops on roundoff
+** (the L_h difference of a large L_h carries ~1e-16 |L_h| / T of noise into
+** the exponent) if its own error estimate is still below 1e-7 relative. */
+static int half_line(int status, double val, double err) {
+  return status == 0 || (status == GSL_EROUND && err <= 1e-7 * fabs(val));
 }
 
 int hid_free_energy(const hid_net *net, const double *v, const double *center, double *F, hid_ws *w) {
@@ -301,29 +305,36 @@ int hid_free_energy(const hid_net *net, const double *v, const double *center, d
   if ((s = call_lg(&net->Lv, v, w->lg_v, w))) return s;
   double ev = -w->lg_v[0];
   for (int i = 0; i < nv; i++) ev += (v[i] - net->I[i]) * w->lg_v[1 + i];
-  double *b = malloc(sizeof(double) * (size_t)nh * 2);
+  double *b = malloc(sizeof(double) * (size_t)nh * 3);
   if (!b) return HID_ENOMEM;
-  double *y = b + nh;
+  double *y = b + nh, *f0 = b + 2 * (size_t)nh;
   ut_times(net, w->lg_v + 1, b);
   memcpy(y, center, sizeof(double) * (size_t)nh);
-  quad_ctx q = { net, w, b, y, 0, 0, HID_OK };
-  s = phi(net, b, y, &q.phi0, w);
+  quad_ctx q = { net, w, b, y, 0, 0, 0, HID_OK };
+  double phi0 = 0;
+  if (!(s = call_lg(&net->Lh, y, w->lg_h, w))) {
+    q.L0 = w->lg_h[0];
+    memcpy(f0, w->lg_h + 1, sizeof(double) * (size_t)nh);
+    phi0 = -q.L0;
+    for (int j = 0; j < nh; j++) phi0 += (y[j] - b[j]) * f0[j];
+  }
   double lnsum = 0;
   gsl_function fn = { integrand, &q };
-  /* exp(-(phi - phi0)/T) is ~1 at the mode and decays like a Gaussian of
-  ** width ~sqrt(T K); each half-line is mapped to (0, 1] by GSL. */
+  /* exp(-(phi_j - phi_j(c_j))/T) is ~1 near the mode and decays like a
+  ** Gaussian of width ~sqrt(T K); each half-line is mapped to (0, 1] by GSL */
   for (int j = 0; j < nh && !s; j++) {
-    double lo = 0, hi = 0, elo, ehi;
+    double lo = 0, hi = 0, elo = 0, ehi = 0;
     q.j = j;
+    q.psi0 = (y[j] - b[j]) * f0[j];
     int g1 = gsl_integration_qagil(&fn, y[j], 0, 1e-10, 400, w->quad, &lo, &elo);
     int g2 = q.status ? 0 : gsl_integration_qagiu(&fn, y[j], 0, 1e-10, 400, w->quad, &hi, &ehi);
     if (q.status) s = q.status;
-    else if (g1 || g2 || !(lo + hi > 0) || !isfinite(lo + hi)) s = HID_EQUAD;
+    else if (!half_line(g1, lo, elo) || !half_line(g2, hi, ehi) || !(lo + hi > 0) || !isfinite(lo + hi)) s = HID_EQUAD;
     else lnsum += log(lo + hi);
   }
   free(b);
   if (s) return s;
-  *F = ev + q.phi0 - net->T * lnsum;
+  *F = ev + phi0 - net->T * lnsum;
   return isfinite(*F) ? HID_OK : HID_EQUAD;
 }
 

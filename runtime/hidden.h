@@ -71,7 +71,8 @@ enum {
   HID_EQUAD = -4,        /* a free-energy integral did not converge */
   HID_ENOMEM = -5,
   HID_EINTR = -6,        /* flow_interrupted() */
-  HID_EINVAL = -7
+  HID_EINVAL = -7,
+  HID_EFAR = -8          /* the relaxed samples are far from the mode of q_E(h|v) */
 };
 
 /* Scratch of one thread. */
