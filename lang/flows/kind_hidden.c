@@ -377,7 +377,12 @@ static int run_trajectory(flow_job *J, hrun *r) {
   int bad = !w || !rng;
   long k = 0;
   char where[96] = "";
+  run_ctx pc;
+  memset(&pc, 0, sizeof pc);
+  flow_progress_start(&pc, J->S, J->flow->name);
+  pc.steps_end = r->steps;
   for (; !bad && !s; k++) {
+    if (k % FLOW_TICK_STEPS == 0) flow_progress(&pc, k * r->o.dt, k);
     if (k % r->every == 0 || k == r->steps) {
       s = hid_energy(net, row, row + n, w);
       if (s) snprintf(where, sizeof where, " at step %ld", k);
@@ -392,6 +397,7 @@ static int run_trajectory(flow_job *J, hrun *r) {
     s = hid_step(net, row, 0, r->o.dt, rng, w);
     if (s) snprintf(where, sizeof where, " at step %ld", k + 1);
   }
+  flow_progress_end(&pc);
   if (s || bad) {
     run_out_abort(out);
     status = s ? fail(J, "run %s: %s%s", s == HID_EINTR ? "interrupted" : hid_strerror(s), where)
@@ -428,7 +434,12 @@ static int run_rl(flow_job *J, hrun *r) {
     free(err);
     return status;
   }
-  int s = hid_rl_run(net, r->start, r->P, &r->o, rl_emit, &c, NULL, NULL, msg, sizeof msg);
+  run_ctx pc;
+  memset(&pc, 0, sizeof pc);
+  flow_progress_start(&pc, J->S, J->flow->name);
+  pc.steps_end = r->o.rounds;
+  int s = hid_rl_run(net, r->start, r->P, &r->o, rl_emit, &c, flow_progress_tick, &pc, msg, sizeof msg);
+  flow_progress_end(&pc);
   if (s) {
     run_out_abort(c.out);
     return fail(J, "run %s: %s%s", msg, "");
