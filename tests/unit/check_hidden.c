@@ -10,6 +10,9 @@
 **   - the conditional free energy -T ln Z_E(v) against its closed form;
 **   - the drift -K grad E + T div K and K = H^-1 against finite differences
 **     of E and of the compiled K (separable and full Lagrangians);
+**   - the joint dynamics with quadratic Lagrangians (Thm 16) samples the
+**     Gaussian exp(-E/T); at T = 0 a run is explicit Euler on Def. 15's
+**     field (checked row by row) and E decreases (a Lyapunov function);
 **   - Recall-and-Learn: the free energy decreases every round, the stored
 **     patterns are recalled from corrupted cues, and the output is the same
 **     bytes for 1 and 2 threads.
@@ -51,7 +54,9 @@ static void env_open(env *e, const char *script, int nv, int nh, const double *U
   if (U) memcpy(e->U, U, sizeof(double) * (size_t)nv * nh);
   if (I) memcpy(e->I, I, sizeof(double) * (size_t)nv);
   e->net.nv = nv, e->net.nh = nh, e->net.U = e->U, e->net.I = e->I;
-  ck_assert_int_eq(hidden_compile_lagrangians(e->S, state_lookup(e->S, "net"), &e->net), 0);
+  sym *flow = state_lookup(e->S, "net");
+  ck_assert_ptr_nonnull(flow);
+  ck_assert_int_eq(hidden_compile_lagrangians(e->S, flow, &e->net), 0);
 }
 
 static void env_close(env *e) {
@@ -386,6 +391,90 @@ START_TEST(test_drift_finite_differences_full) {
 }
 END_TEST
 
+/* ------------------------------------------------- trajectory runs */
+
+/* Rows of a CSV the script wrote into dir ('#' lines skipped). */
+static int read_rows(const char *dir, const char *name, double *d, int cap, int *cols) {
+  char path[256], line[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "r");
+  ck_assert_msg(f != NULL, "no file %s", path);
+  int n = 0, rows = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] == '#') continue;
+    int c = 0;
+    for (char *p = line, *end;; p = end + 1) {
+      double v = strtod(p, &end);
+      ck_assert(end != p && n < cap);
+      d[n++] = v;
+      c++;
+      if (*end != ',') break;
+    }
+    *cols = c;
+    rows++;
+  }
+  fclose(f);
+  return rows;
+}
+
+/* T = 0 with quadratic Lagrangians: the run is explicit Euler on the linear
+** field x' = A x + c, A = [[-1, U], [U', -1]], c = (I, 0), so every row is
+** (1 + hA)^k x0 + ... exactly up to roundoff; E = x'Qx/2 - c'x decreases. */
+START_TEST(test_deterministic_trajectory) {
+  const char *script =
+    "objective Lv(v[2]) = 0.5*dot(v, v)\n"
+    "objective Lh(h[2]) = 0.5*dot(h, h)\n"
+    "param W[2,2] = [[0.4, -0.2], [0.1, 0.3]]\n"
+    "flow net = hidden_hopfield(Lv, Lh, U = W, I = [0.5, -0.3], T = 0)\n"
+    "run net from [1, -1, 0.5, 2] steps 200 every 1 h 0.05 -> \"det.csv\"\n"
+    "function logcosh(x[k]) = abs(x) + log1p(exp(-2*abs(x))) - log(2)\n"
+    "objective Sv(v[2]) = sum(logcosh(3*v))/3 + 0.05*dot(v, v)\n"
+    "objective Sh(h[2]) = sum(logcosh(h)) + 0.05*dot(h, h)\n"
+    "param W2[2,2] = [[2, -1], [1.5, 2]]\n"
+    "flow nl = hidden_hopfield(Sv, Sh, U = W2, I = 0.2, T = 0)\n"
+    "run nl from [0.3, -0.8, 1, -2] steps 400 every 1 h 0.01 -> \"nl.csv\"\n";
+  const double U[4] = { 0.4, -0.2, 0.1, 0.3 }, I[2] = { 0.5, -0.3 }, h = 0.05;
+  env e;
+  env_open(&e, script, 2, 2, U, I);
+  static double d[401 * 8];
+  int cols = 0, rows = read_rows(e.dir, "det.csv", d, 401 * 8, &cols);
+  ck_assert_int_eq(rows, 201);
+  ck_assert_int_eq(cols, 7);   /* t, step, v1, v2, h1, h2, E */
+  double x[4] = { 1, -1, 0.5, 2 }, worst = 0, prevE = INFINITY;
+  for (int k = 0; k < rows; k++) {
+    const double *r = d + k * cols;
+    ck_assert_double_eq_tol(r[0], k * h, 1e-12);
+    for (int a = 0; a < 4; a++) worst = fmax(worst, fabs(r[2 + a] - x[a]));
+    double E = 0.5 * (x[0] * x[0] + x[1] * x[1] + x[2] * x[2] + x[3] * x[3]) - I[0] * x[0] - I[1] * x[1];
+    for (int i = 0; i < 2; i++)
+      for (int j = 0; j < 2; j++) E -= x[i] * U[i * 2 + j] * x[2 + j];
+    ck_assert_msg(fabs(r[6] - E) < 1e-12, "row %d: E %.17g vs %.17g", k, r[6], E);
+    ck_assert_msg(r[6] <= prevE, "E rose at row %d", k);
+    prevE = r[6];
+    double dx[4];
+    for (int i = 0; i < 2; i++) {
+      dx[i] = I[i] - x[i];
+      dx[2 + i] = -x[2 + i];
+      for (int j = 0; j < 2; j++) {
+        dx[i] += U[i * 2 + j] * x[2 + j];
+        dx[2 + i] += U[j * 2 + i] * x[j];
+      }
+    }
+    for (int a = 0; a < 4; a++) x[a] += h * dx[a];
+  }
+  /* 200 Euler steps in double: the same operations in another order, ~1e-15 */
+  ck_assert_msg(worst < 1e-12, "trajectory off by %g", worst);
+  /* nonlinear: E is a Lyapunov function of Def. 15 (dE/dt = -grad E' K grad E) */
+  rows = read_rows(e.dir, "nl.csv", d, 401 * 8, &cols);
+  ck_assert_int_eq(rows, 401);
+  for (int k = 1; k < rows; k++)
+    ck_assert_msg(d[k * cols + 6] <= d[(k - 1) * cols + 6], "E rose at row %d: %.17g > %.17g", k, d[k * cols + 6],
+                  d[(k - 1) * cols + 6]);
+  ck_assert(d[6] - d[400 * cols + 6] > 0.1);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------ Recall-and-Learn */
 
 static const char *script_rl =
@@ -464,6 +553,7 @@ static Suite *hidden_suite(void) {
   tcase_set_timeout(t, 120);
   tcase_add_test(t, test_gaussian_conditional);
   tcase_add_test(t, test_joint_gaussian);
+  tcase_add_test(t, test_deterministic_trajectory);
   tcase_add_test(t, test_divergence_term_gives_gibbs_law);
   tcase_add_test(t, test_free_energy_closed_form);
   tcase_add_test(t, test_drift_finite_differences_separable);
