@@ -320,7 +320,15 @@ int hidden_compile_lagrangians(hnn_state *S, sym *flow, hid_net *net) {
 
 static int hidden_compile(flow_job *J) {
   hrun *r = J->priv;
-  return hidden_compile_lagrangians(J->S, J->flow, &r->net);
+  if (hidden_compile_lagrangians(J->S, J->flow, &r->net)) return 1;
+  if (r->rl && r->net.T > 0 && !r->net.Lh.diagonal) {
+    ast *lh = positional(J->flow, 1);
+    diag_error(&J->S->diags, J->run->src, J->run->loc,
+               "Recall-and-Learn at T > 0 needs the free energy -T ln Z(v), computed for a separable Lh (a sum of "
+               "functions of single hidden units); '%s' is not", lh->name);
+    return 1;
+  }
+  return 0;
 }
 
 static void hidden_release(flow_job *J) {
