@@ -23,8 +23,10 @@ run net from patterns rounds 50 rate 0.05 samples 16 relax 50 recall 400 h 0.05 
 HNN
 echo "P,recall_rate,overlap,seeds"
 for P in 1 2 3 4 6 8 12; do
+  : > "$tmp/rows"
   for seed in 1 2 3; do
     (cd "$tmp" && "$HNN" --seed $seed -D P=$P -D nh=$NH cap.hnn) || exit 1
-    grep -v '^#' "$tmp/cap.csv" | tail -1
-  done | awk -F, -v P=$P '{ r += $4; o += $5; n++ } END { printf "%d,%.2f,%.3f,%d\n", P, r/n, o/n, n }'
+    grep -v '^#' "$tmp/cap.csv" | tail -1 >> "$tmp/rows"
+  done
+  awk -F, -v P=$P '{ r += $4; o += $5; n++ } END { printf "%d,%.2f,%.3f,%d\n", P, r/n, o/n, n }' "$tmp/rows"
 done
