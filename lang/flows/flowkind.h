@@ -80,6 +80,7 @@ extern const flow_kind flow_kind_mobility;
 extern const flow_kind flow_kind_adam, flow_kind_adam_descent;
 extern const flow_kind flow_kind_meanfield;
 extern const flow_kind flow_kind_fokker_planck, flow_kind_jko, flow_kind_entropic_jko;   /* kind_grid.c */
+extern const flow_kind flow_kind_hidden_hopfield;
 
 /* --------------------------------------------------- declarations (flows.c) */
 

@@ -43,6 +43,7 @@ static const flow_kind *const kinds[] = {
   &flow_kind_fokker_planck,
   &flow_kind_jko,
   &flow_kind_entropic_jko,
+  &flow_kind_hidden_hopfield,
 };
 #define NKINDS (sizeof kinds / sizeof *kinds)
 

@@ -803,7 +803,7 @@ START_TEST(test_flow_kinds_complete) {
     ck_assert_msg((k->nroles >= 1 && k->nroles <= 3) || k->check_decl, "%s", k->name);
     for (size_t j = 0; j < n; j++) ck_assert_str_ne(flows_kind_at(j)->name, k->name);
   }
-  ck_assert_uint_ge(n, 21);
+  ck_assert_uint_ge(n, 22);
 }
 END_TEST
 
