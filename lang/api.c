@@ -185,6 +185,7 @@ hnn_fn *state_compile(hnn_state *S, ir_ctx *ir, int nvars, ir_node **vars, int n
 int state_eval_ir(hnn_state *S, ir_node *r, double *v) {
   /* constants (folded by the IR) and a param's values need no compiled module */
   if (r->op == IR_PARAM) {
+    if (!r->data) return -1;   /* a param that failed: reported where it is declared */
     memcpy(v, r->data, (size_t)ir_shape_size(r->shape) * sizeof *v);
     return 0;
   }

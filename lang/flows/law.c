@@ -171,7 +171,10 @@ int law_read(hnn_state *S, ast *e, const char *what, flow_law *L) {
   memset(L, 0, sizeof *L);
   if (e->kind == AST_NAME) {
     sym *p = state_lookup(S, e->name);
-    if (p && p->kind == SYM_PARAM) return read_matrix(S, e, L);
+    if (p && p->kind == SYM_PARAM) {
+      if (sema_check_sym(S, p) || !p->data) return HNN_ERR_SCRIPT;   /* reported where p is declared */
+      return read_matrix(S, e, L);
+    }
   }
   if (!ast_is_plain_call(e)) return usage(S, e, what);
   if (strcmp(e->name, "uniform") == 0 && e->nkids == 1) return read_box(S, e->kids[0], L);
