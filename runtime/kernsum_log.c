@@ -11,8 +11,9 @@
 **   exact  sum >= 1e-250: the terms that underflowed (each < 1e-307 of the
 **          largest weight, N of them) are below 2^-52 of it.
 ** Other targets (far from every heavy source, or a sum that the grid's
-** absolute error could make negative) are recomputed exactly in the log
-** domain: the largest exponent first, then the shifted sum, both vectorized.
+** absolute error could make negative) are recomputed exactly: by the exact
+** path of ks_sum with the same weights where that sum is certified, else in
+** the log domain (the largest exponent first, then the shifted sum).
 ** Weights that underflow in the shift are < e^-708 of the largest; certified
 ** sums are >= 1e-13 of it (the grid) or 1e-250, so dropping them is below
 ** rounding.  Results never depend on the thread count.
@@ -86,6 +87,31 @@ static void recompute(void *ctx, long lo, long hi, int thread) {
   }
 }
 
+/* The targets idx[0..*n) that the grid could not certify, by the exact path
+** with the same shifted weights (vectorized, blocked: far cheaper than the
+** log domain); those still below KL_EXACT_MIN stay in idx, *n of them. */
+static int exact_again(double h, int d, const double *x, size_t N, const double *y, const double *w, double m,
+                       int threads, size_t *idx, size_t *n, double *lpot) {
+  size_t nre = *n, keep = 0;
+  double *xs = malloc(nre * (size_t)d * sizeof *xs), *pe = malloc(nre * sizeof *pe);
+  int rc = KS_ENOMEM;
+  if (!xs || !pe) goto out;
+  for (size_t q = 0; q < nre; q++)
+    memcpy(xs + q * (size_t)d, x + idx[q] * (size_t)d, (size_t)d * sizeof *xs);
+  ks_opts eo;
+  ks_opts_default(&eo);
+  eo.threads = threads, eo.method = KS_EXACT;
+  if ((rc = ks_sum(KS_GAUSS, h, d, nre, xs, N, y, w, pe, NULL, &eo, NULL))) goto out;
+  for (size_t q = 0; q < nre; q++) {
+    if (pe[q] >= KL_EXACT_MIN) lpot[idx[q]] = m + log(pe[q]);
+    else idx[keep++] = idx[q];
+  }
+  *n = keep;
+out:
+  free(xs), free(pe);
+  return rc;
+}
+
 int ks_logsum(double h, int d, size_t M, const double *x, size_t N, const double *y, const double *lw, double *lpot,
               const ks_opts *o, ks_stats *st) {
   ks_opts od;
@@ -123,8 +149,10 @@ int ks_logsum(double h, int d, size_t M, const double *x, size_t N, const double
     if (pot[i] >= keep) lpot[i] = m + log(pot[i]);
     else idx[nre++] = i;
   }
+  size_t nlog = nre;
+  if (nre && ss.method == KS_GRID && (rc = exact_again(h, d, x, N, y, w, m, o->threads, idx, &nlog, lpot))) goto out;
   kl_job J = { d, N, x, y, lw, 0.5 / (h * h), idx, lpot };
-  pool_run(o->threads ? o->threads : pool_max_threads(), (long)nre, 1, recompute, &J);
+  pool_run(o->threads ? o->threads : pool_max_threads(), (long)nlog, 1, recompute, &J);
   if (st) {
     *st = ss;
     st->bound_pot = ss.method == KS_GRID ? o->tol : 0;
