@@ -59,6 +59,7 @@ typedef struct ks_stats {
   double spacing;     /* grid: spacing */
   size_t grid_points; /* grid: points of one grid */
   int slices;         /* slice: directions */
+  size_t recomputed;  /* ks_logsum: targets recomputed exactly in the log domain */
 } ks_stats;
 
 enum {
@@ -76,6 +77,16 @@ void ks_opts_default(ks_opts *o);
 ** and KS_IMQ (ignored for KS_ENERGY).  o and st may be NULL. */
 int ks_sum(ks_kind kind, double h, int d, size_t M, const double *x, size_t N, const double *y,
            const double *w, double *pot, double *grad, const ks_opts *o, ks_stats *st);
+
+/* Gaussian sums with log weights, as logs (kernsum_log.c):
+**     lpot_i = log sum_j exp(lw_j) exp(-|x_i - y_j|^2 / (2 h^2))
+** for weights whose logs span any range (lw finite, N >= 1).  tol = 0:
+** exact up to rounding; tol > 0: |lpot_i - exact| <= tol for every i (the
+** grid path where it is cheaper, every sum it cannot certify recomputed
+** exactly).  st->bound_pot is that bound (0 for exact sums), st->recomputed
+** the count of recomputed targets.  o->method KS_EXACT forces exact sums. */
+int ks_logsum(double h, int d, size_t M, const double *x, size_t N, const double *y, const double *lw, double *lpot,
+              const ks_opts *o, ks_stats *st);
 
 const char *ks_strerror(int status);
 

@@ -42,7 +42,6 @@
 
 #define KS_PARTS 16            /* spread slabs (fixed: results independent of threads) */
 #define KS_GRID_MAX 33554432.0 /* points of one grid (256 MB) */
-#define KS_GRID_TOL_MIN 1e-13
 #define KS_PMAX 16
 static const double KC = 1.086435;
 

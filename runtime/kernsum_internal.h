@@ -41,6 +41,8 @@ typedef struct ks_grid_plan {
   double iden[16];           /* 1 / prod_{m != k} (k - m), the Lagrange denominators */
 } ks_grid_plan;
 
+#define KS_GRID_TOL_MIN 1e-13 /* the grid path refuses smaller tolerances (rounding) */
+
 int ks_grid_plan_make(const ks_call *c, double tol, ks_grid_plan *g);
 int ks_grid_run(const ks_call *c, const ks_grid_plan *g);
 /* The bound of the grid path for points p, spacing ratio dx/h, tail t (kernsum_grid.c). */

@@ -8,6 +8,8 @@
 ** kernel with absorbed potentials (prox_kernel.c), stored when it fits
 ** opts.kernel_mem, otherwise built on the fly.  Stops on the relative L1
 ** violation of the old marginal.  Then the scale of rho_new is restored.
+** For a cost Euclidean in coordinates the sums can go through the
+** kernel-sum engine instead (prox_fast.c, prox_opts.kernel).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +50,8 @@ void prox_opts_default(prox_opts *o) {
   o->threads = 0;
   o->norm = PROX_NORM_GAUSS;
   o->kernel_mem = (size_t)512 << 20;
+  o->kernel = PROX_KERNEL_AUTO;
+  o->kernel_tol = 1e-6;
 }
 
 prox_ws *prox_ws_alloc(int n, size_t N) {
@@ -261,64 +265,13 @@ static int log_phi(const prox_opts *o, int n, size_t N, const double *x, double 
   return 0;
 }
 
-int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
-              const double *x_old, const double *x_new, const double *rho_old,
-              const double *f_new, double *rho_new, prox_stats *st) {
-  prox_stats dummy;
-  if (!st) st = &dummy;
-  memset(st, 0, sizeof *st);
-  if (!w || !o || !x_old || !x_new || !rho_old || !f_new || !rho_new || N < 1 || N > w->cap)
-    return PROX_EINVAL;
-  if (!(o->eps > 0.0) || !(o->T > 0.0) || !(o->h > 0.0) || !(o->tol >= 0.0) || o->max_iter < 0)
-    return PROX_EINVAL;
-  if (p && p->n != w->n) return PROX_EINVAL;
+/* The fixed point with the N x N kernel (prox_kernel.c), stored when it
+** fits o->kernel_mem, else built on the fly; leaves the final columns
+** log Gamma'y (with absorbed b) in w->lt. */
+static int direct_solve(prox_ws *w, const prox_opts *o, size_t N, const double *cost, size_t used, double mass,
+                        double pw, const double *rho_old, prox_stats *st) {
   const int n = w->n, nt = nthreads(o);
-  const double pw = 1.0 / (1.0 + o->eps / (o->T * o->h));
-  double mass = 0.0;
-  for (size_t i = 0; i < N; i++) {
-    if (!(rho_old[i] > 0.0) || !isfinite(rho_old[i])) return PROX_EINVAL;
-    if (!isfinite(f_new[i])) return PROX_ENONFINITE;
-    for (int d = 0; d < n; d++)
-      if (!isfinite(x_old[i * n + d]) || !isfinite(x_new[i * n + d])) return PROX_ENONFINITE;
-    w->lro[i] = log(rho_old[i]);
-    mass += rho_old[i];
-  }
-  /* a constant in f only scales xi, which the marginal constraint absorbs:
-  ** subtract min f so the log potentials stay small (their rounding,
-  ** ulp(|potential|), is the relative error of the plan) */
-  double fmin = f_new[0];
-  for (size_t i = 1; i < N; i++)
-    if (f_new[i] < fmin) fmin = f_new[i];
-  for (size_t i = 0; i < N; i++) w->lxi[i] = -(f_new[i] - fmin) / o->T - 1.0;
-  st->mass_in = mass;
-
-  /* geometry: coordinates, or the stored midpoint cost */
   int rc;
-  int midpoint = !o->coord && p && !p->geo_coord.fn && p->metric.fn;
-  size_t used = 0;
-  double *cost = NULL;
-  if (midpoint) {
-    if ((rc = grow(&w->cost, &w->cost_cap, N * N))) return rc;
-    if ((rc = midpoint_cost(p, n, N, x_old, x_new, w->cost, nt))) return rc;
-    cost = w->cost;
-    used = N * N * sizeof(double);
-  } else {
-    flow_cb geo = p ? p->geo_coord.fn : NULL;
-    size_t bytes = N * (size_t)n * sizeof(double);
-    int reuse = w->last_N == N && w->last_coord == o->coord && w->last_ctx == o->coord_ctx && w->last_geo == geo &&
-                memcmp(x_old, w->last_new, bytes) == 0;
-    w->last_N = 0; /* cnew is about to change */
-    if (reuse) {
-      double *t = w->cold; /* the same points through the same map: the same coordinates */
-      w->cold = w->cnew, w->cnew = t;
-      st->coords_reused = 1;
-    } else if ((rc = coords(o, p, n, N, x_old, w->cold, nt))) {
-      return rc;
-    }
-    if ((rc = coords(o, p, n, N, x_new, w->cnew, nt))) return rc;
-    memcpy(w->last_new, x_new, bytes);
-    w->last_N = N, w->last_coord = o->coord, w->last_ctx = o->coord_ctx, w->last_geo = geo;
-  }
   prox_ker k = { .n = n, .threads = nt, .par = N * N >= PAR_MIN, .N = N, .inv2eps = 0.5 / o->eps,
                  .cold = w->cold, .cnew = w->cnew, .a = w->a, .b = w->b, .cost = cost };
   size_t avail = o->kernel_mem > used ? o->kernel_mem - used : 0;
@@ -396,16 +349,91 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   }
   /* lt now holds the final columns with the row-feasible plan:
   ** log rho_new = beta + log Gamma'y */
-  double *lr = w->ls; /* reuse: log of the raw rho_new */
-  double mout = 0.0;
-  for (size_t j = 0; j < N; j++) {
-    lr[j] = be[j] + lt[j] - b[j];
-    if (isnan(lr[j])) return PROX_ENONFINITE;
-    mout += exp(lr[j]);
-  }
+  for (size_t j = 0; j < N; j++) w->ls[j] = be[j] + lt[j] - b[j];
   st->iterations = it;
   st->marginal_err = err;
   st->converged = err < o->tol;
+  return 0;
+}
+
+int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
+              const double *x_old, const double *x_new, const double *rho_old,
+              const double *f_new, double *rho_new, prox_stats *st) {
+  prox_stats dummy;
+  if (!st) st = &dummy;
+  memset(st, 0, sizeof *st);
+  if (!w || !o || !x_old || !x_new || !rho_old || !f_new || !rho_new || N < 1 || N > w->cap)
+    return PROX_EINVAL;
+  if (!(o->eps > 0.0) || !(o->T > 0.0) || !(o->h > 0.0) || !(o->tol >= 0.0) || o->max_iter < 0)
+    return PROX_EINVAL;
+  if ((unsigned)o->kernel > PROX_KERNEL_SUMS || !(o->kernel_tol >= 0.0) || !isfinite(o->kernel_tol)) return PROX_EINVAL;
+  if (p && p->n != w->n) return PROX_EINVAL;
+  const int n = w->n, nt = nthreads(o);
+  const double pw = 1.0 / (1.0 + o->eps / (o->T * o->h));
+  double mass = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    if (!(rho_old[i] > 0.0) || !isfinite(rho_old[i])) return PROX_EINVAL;
+    if (!isfinite(f_new[i])) return PROX_ENONFINITE;
+    for (int d = 0; d < n; d++)
+      if (!isfinite(x_old[i * n + d]) || !isfinite(x_new[i * n + d])) return PROX_ENONFINITE;
+    w->lro[i] = log(rho_old[i]);
+    mass += rho_old[i];
+  }
+  /* a constant in f only scales xi, which the marginal constraint absorbs:
+  ** subtract min f so the log potentials stay small (their rounding,
+  ** ulp(|potential|), is the relative error of the plan) */
+  double fmin = f_new[0];
+  for (size_t i = 1; i < N; i++)
+    if (f_new[i] < fmin) fmin = f_new[i];
+  for (size_t i = 0; i < N; i++) w->lxi[i] = -(f_new[i] - fmin) / o->T - 1.0;
+  st->mass_in = mass;
+
+  /* geometry: coordinates, or the stored midpoint cost */
+  int rc;
+  int midpoint = !o->coord && p && !p->geo_coord.fn && p->metric.fn;
+  size_t used = 0;
+  double *cost = NULL;
+  if (midpoint) {
+    if ((rc = grow(&w->cost, &w->cost_cap, N * N))) return rc;
+    if ((rc = midpoint_cost(p, n, N, x_old, x_new, w->cost, nt))) return rc;
+    cost = w->cost;
+    used = N * N * sizeof(double);
+  } else {
+    flow_cb geo = p ? p->geo_coord.fn : NULL;
+    size_t bytes = N * (size_t)n * sizeof(double);
+    int reuse = w->last_N == N && w->last_coord == o->coord && w->last_ctx == o->coord_ctx && w->last_geo == geo &&
+                memcmp(x_old, w->last_new, bytes) == 0;
+    w->last_N = 0; /* cnew is about to change */
+    if (reuse) {
+      double *t = w->cold; /* the same points through the same map: the same coordinates */
+      w->cold = w->cnew, w->cnew = t;
+      st->coords_reused = 1;
+    } else if ((rc = coords(o, p, n, N, x_old, w->cold, nt))) {
+      return rc;
+    }
+    if ((rc = coords(o, p, n, N, x_new, w->cnew, nt))) return rc;
+    memcpy(w->last_new, x_new, bytes);
+    w->last_N = N, w->last_coord = o->coord, w->last_ctx = o->coord_ctx, w->last_geo = geo;
+  }
+  int use_sums = !midpoint && (o->kernel == PROX_KERNEL_SUMS ||
+                                (o->kernel == PROX_KERNEL_AUTO && N >= PROX_SUMS_MIN_N && n <= 3));
+  if (midpoint && o->kernel == PROX_KERNEL_SUMS) return PROX_EINVAL;
+  double *lr; /* log of the raw rho_new */
+  if (use_sums) {
+    prox_ks ks = { .n = n, .threads = nt, .max_iter = o->max_iter, .N = N, .eps = o->eps, .pw = pw, .tol = o->tol,
+                   .ktol = o->kernel_tol, .mass = mass, .cold = w->cold, .cnew = w->cnew, .rho_old = rho_old,
+                   .lro = w->lro, .lxi = w->lxi, .al = w->al, .be = w->be, .ls = w->ls, .lt = w->lt };
+    lr = w->lw;
+    if ((rc = prox_ks_solve(&ks, lr, st))) return rc;
+  } else {
+    lr = w->ls;
+    if ((rc = direct_solve(w, o, N, cost, used, mass, pw, rho_old, st))) return rc;
+  }
+  double mout = 0.0;
+  for (size_t j = 0; j < N; j++) {
+    if (isnan(lr[j])) return PROX_ENONFINITE;
+    mout += exp(lr[j]);
+  }
   st->mass_out = mout;
 
   /* normalization: mean_i phi(x_i)/r_i estimates 1/scale */

@@ -30,6 +30,16 @@ typedef enum {
 ** sweeps (3x faster at N = 2000) and perturbs rho by ~1e-9 relative. */
 enum { PROX_SINGLE = 0, PROX_DOUBLE = 1 };
 
+/* How the kernel is applied (prox_opts.kernel). */
+typedef enum {
+  PROX_KERNEL_AUTO = 0,   /* PROX_KERNEL_SUMS when N >= PROX_SUMS_MIN_N, n <= 3 and
+                          ** the cost is Euclidean in coordinates; else DIRECT */
+  PROX_KERNEL_DIRECT = 1, /* the N x N kernel, stored or on the fly (prox_kernel.c) */
+  PROX_KERNEL_SUMS = 2    /* the kernel-sum engine (prox_fast.c, kernsum.h) with
+                          ** kernel_tol; needs a cost Euclidean in coordinates */
+} prox_kernel;
+#define PROX_SUMS_MIN_N 4000
+
 /* A coordinate map: writes the coordinates of the N points x (N x n,
 ** row-major) into phi coordinate-major (phi[d*N + i]); 0, or nonzero. */
 typedef int (*prox_coord_fn)(void *ctx, int n, size_t N, const double *x, double *phi);
@@ -52,6 +62,9 @@ typedef struct prox_opts {
   ** p->metric, else Euclidean. */
   prox_coord_fn coord;
   void *coord_ctx;
+  prox_kernel kernel;  /* PROX_KERNEL_AUTO (default), DIRECT or SUMS */
+  double kernel_tol;   /* SUMS: bound on the log error of every kernel sum
+                       ** (0: exact sums; default 1e-6, see docs/prox.md) */
 } prox_opts;
 
 /* The identity as prox_opts.coord: a Euclidean cost even when the problem
@@ -70,6 +83,8 @@ typedef struct prox_stats {
   int fallbacks;       /* entries recomputed by exact log-sum-exp */
   int stored;          /* 0 on the fly, 1 stored double, 2 stored single */
   int coords_reused;   /* x_old was the previous step's x_new: its coordinates were kept */
+  int kernel_engine;   /* 0 the direct kernel, 1 kernel-sum engine exact, 2 its grid path */
+  double kernel_bound; /* engine 2: the bound on the log error of each kernel sum */
 } prox_stats;
 
 /* Status: 0 ok, > 0 warning (results usable), < 0 error (rho_new unset). */

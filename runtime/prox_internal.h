@@ -26,4 +26,18 @@ void prox_ker_build(prox_ker *k);
 int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
                    double *lwy, double *wy, double *lt, double *part);
 
+/* The fixed point through the kernel-sum engine (prox_fast.c), for a cost
+** Euclidean in the coordinates cold, cnew (n x N, coordinate-major). */
+struct prox_stats;
+typedef struct prox_ks {
+  int n, threads, max_iter;
+  size_t N;
+  double eps, pw, tol, ktol, mass;  /* pw = 1/(1 + eps/(T h)); tol: marginal; ktol: kernel sums */
+  const double *cold, *cnew, *rho_old, *lro, *lxi;
+  double *al, *be, *ls, *lt;        /* N each */
+} prox_ks;
+
+/* Fills lr (log of the raw rho_new) and the iteration fields of st. */
+int prox_ks_solve(const prox_ks *k, double *lr, struct prox_stats *st);
+
 #endif

@@ -31,8 +31,8 @@
 #include "strbuf.h"
 
 static const char *const particle_run_options[] = { "particles", "h", "steps", "every", "boundary", "box", "scheme",
-                                                "tol", "maxiter", "normalize", "precision",
-                                                MON_DIST_OPTION_NAMES, NULL };
+                                                "tol", "maxiter", "normalize", "precision", "sums",
+                                                "sums_tol", MON_DIST_OPTION_NAMES, NULL };
 
 /* ------------------------------------------------------------ checks */
 
@@ -63,6 +63,13 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     } else if (strcmp(o->name, "precision") == 0) {
       if (v->kind != AST_NAME || (strcmp(v->name, "single") && strcmp(v->name, "double"))) {
         diag_error(&S->diags, v->src, v->loc, "precision (of the stored kernel) is single or double");
+        errs++;
+      }
+    } else if (strcmp(o->name, "sums") == 0) {
+      if (v->kind != AST_NAME || (strcmp(v->name, "auto") && strcmp(v->name, "exact") && strcmp(v->name, "fast"))) {
+        diag_error(&S->diags, v->src, v->loc,
+                   "sums (the kernel sums of the proximal step) is auto, exact (the N x N kernel) or fast (the "
+                   "kernel-sum engine within sums_tol)");
         errs++;
       }
     } else if (strcmp(o->name, "scheme") == 0) {
@@ -374,6 +381,20 @@ int particles_prepare(flow_job *J) {
     po->max_iter = (int)maxiter;
     ast *pr = flow_option(run, "precision");
     if (pr && strcmp(pr->name, "double") == 0) po->kernel_prec = PROX_DOUBLE;
+    if (flow_opt_positive(S, run, "sums_tol", &po->kernel_tol)) return HNN_ERR_SCRIPT;
+    ast *ke = flow_option(run, "sums");
+    int mform = flow_role_sym(S, flow, R_METRIC)->mform;
+    if (ke && strcmp(ke->name, "exact") == 0) po->kernel = PROX_KERNEL_DIRECT;
+    if (ke && strcmp(ke->name, "fast") == 0) {
+      /* kernel sums need a cost Euclidean in coordinates (docs/prox.md) */
+      if (mform != MET_EUCLIDEAN && mform != MET_HOPFIELD) {
+        diag_error(&S->diags, ke->src, ke->loc,
+                   "sums fast needs a metric whose geodesic distance is Euclidean in coordinates (euclidean or "
+                   "hopfield(s)); this metric's cost is the midpoint rule: use sums exact");
+        return HNN_ERR_SCRIPT;
+      }
+      po->kernel = PROX_KERNEL_SUMS;
+    }
     ast *nz = flow_option(run, "normalize");
     if (nz && strcmp(nz->name, "none") == 0) po->norm = PROX_NORM_NONE;
     if (nz && strcmp(nz->name, "box") == 0) {
@@ -396,6 +417,8 @@ int particles_prepare(flow_job *J) {
   /* the exact W2 of a monitor: LEMON's arcs, ~64 bytes per pair of points */
   for (int c = 0; c < r->md.ncols; c++)
     if (r->md.kind[c] == DIST_W2 && n > 1) J->plan.memory += (double)N * r->md.ntarget[c] * 64;
+  if (r->wasserstein) /* kernel sums: points row-major, weights, sums (the grid is capped in kernsum) */
+    J->plan.memory += (double)N * 8 * (2.0 * n + 6);
   if (r->wasserstein && flow_role_sym(S, flow, R_METRIC)->mform != MET_EUCLIDEAN &&
       flow_role_sym(S, flow, R_METRIC)->mform != MET_HOPFIELD)
     J->plan.memory += (double)N * N * 8;

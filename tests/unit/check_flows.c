@@ -645,6 +645,54 @@ START_TEST(test_wasserstein_hopfield_cost) {
 }
 END_TEST
 
+/* `sums fast` in a language run: the same Hopfield-cost steps as above,
+** through the kernel-sum engine with sums_tol 1e-6 (docs/prox.md): each
+** log density within 2 sums_tol (1 + p)/(1 - p) = 2.1e-6 (p = 1/41) of
+** the exact step, plus the 1e-8 of the test above; the same in relative L2. */
+START_TEST(test_wasserstein_kernel_fast) {
+  env e;
+  env_open(&e);
+  const int N = 200;
+  load_ok(&e, "activation s(u) = 0.5*tanh(0.25*(u - 0.5)) + 0.5\n"
+              "metric G = hopfield(s)\n"
+              "objective f(x[2]) = ((10*x[1] - 5)^2 + 10*x[2] - 16)^2 + (10*x[1] - 12 + (10*x[2] - 5)^2)^2\n"
+              "flow w = wasserstein(f, G, T = 25, eps = 0.1)\n"
+              "run w from uniform([0, 1]^2) particles 200 h 1e-4 steps 3 every 1 boundary reflect"
+              " tol 1e-12 normalize none sums fast sums_tol 1e-6 -> \"w.csv\"\n");
+  csv c = read_csv(&e, "w.csv");
+  ck_assert_int_eq(c.rows, 4 * N);
+  flow_problem p;
+  memset(&p, 0, sizeof p);
+  p.n = 2;
+  p.geo_coord.fn = sp_phi;
+  prox_opts o;
+  prox_opts_default(&o);
+  o.eps = 0.1, o.T = 25, o.h = 1e-4, o.tol = 1e-12, o.norm = PROX_NORM_NONE, o.kernel_prec = PROX_DOUBLE;
+  o.kernel = PROX_KERNEL_DIRECT;
+  const double pw = 1 / (1 + o.eps / (o.T * o.h)), bound = 2e-6 * (1 + pw) / (1 - pw) + 1e-8;
+  prox_ws *w = prox_ws_alloc(2, (size_t)N);
+  double xo[400], xn[400], ro[200], fn[200], rn[200];
+  for (int k = 0; k < 3; k++) {
+    for (int i = 0; i < N; i++) {
+      int a = k * N + i, b = (k + 1) * N + i;
+      xo[2 * i] = at(&c, a, 3), xo[2 * i + 1] = at(&c, a, 4), ro[i] = at(&c, a, 5);
+      xn[2 * i] = at(&c, b, 3), xn[2 * i + 1] = at(&c, b, 4), fn[i] = at(&c, b, 6);
+    }
+    ck_assert_int_eq(prox_step(w, &p, &o, (size_t)N, xo, xn, ro, fn, rn, NULL), PROX_OK);
+    double worst = 0;
+    for (int i = 0; i < N; i++) {
+      double d = fabs(log(at(&c, (k + 1) * N + i, 5)) - log(rn[i]));
+      worst = d > worst || isnan(d) ? d : worst;
+    }
+    report("sums fast, step %d: max |log rho diff| against the exact step %.2e (bound %.2e)", k + 1, worst, bound);
+    ck_assert_msg(worst <= bound, "step %d: %g", k + 1, worst);
+  }
+  prox_ws_free(w);
+  free(c.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------ augmented Lagrangian */
 
 /* minimize 0.5 |z - c|^2 subject to sum(z) = 1, z in (0, 1) through the
@@ -825,6 +873,7 @@ static Suite *flows_suite(void) {
   tcase_add_test(t, test_diffusion_ou);
   tcase_add_test(t, test_wasserstein_ou);
   tcase_add_test(t, test_wasserstein_hopfield_cost);
+  tcase_add_test(t, test_wasserstein_kernel_fast);
   tcase_add_test(t, test_augmented_lagrangian_kkt);
   tcase_add_test(t, test_plot_statement);
   tcase_add_test(t, test_flow_field_matches_composed);

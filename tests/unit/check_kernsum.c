@@ -16,6 +16,11 @@
 **    sum_j |w_j| (|x - c| + |y_j - c|); the test allows 64 N 2^-52 of it.
 **  - 2-D slicing: the stated bounds (kernsum.h).
 **  - thread counts 1, 2, 3: bit-identical outputs on every path.
+**  - ks_logsum (log weights, log sums) against a long-double log-sum-exp:
+**    tol = 0 within the rounding of the exponents (|v| 2^-50 for the largest
+**    |v| = |lw - r^2/2h^2| of the target) plus (N + 16) 2^-52 of the sum;
+**    tol > 0 within tol for every target, with log weights spanning 1800
+**    (far beyond the range of doubles) and targets far from every source.
 */
 #include <check.h>
 #include <math.h>
@@ -303,6 +308,69 @@ START_TEST(test_threads_bitwise) {
 }
 END_TEST
 
+/* lpot_i = log sum_j exp(lw_j - |x_i - y_j|^2 / 2h^2) in long double; *scale:
+** the largest |exponent|, which sets the rounding of the double version. */
+static long double ref_logsum(int d, const double *xi, size_t N, const double *y, const double *lw, double h,
+                              long double *scale) {
+  long double mx = -INFINITY, s = 0, sc = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t j = 0; j < N; j++) {
+      long double r2 = 0;
+      for (int a = 0; a < d; a++) r2 += ((long double)y[j * d + a] - xi[a]) * ((long double)y[j * d + a] - xi[a]);
+      long double v = lw[j] - r2 / (2.0L * h * h);
+      if (pass == 0) mx = v > mx ? v : mx, sc = fabsl(v) > sc ? fabsl(v) : sc;
+      else s += expl(v - mx);
+    }
+  *scale = sc;
+  return mx + logl(s);
+}
+
+START_TEST(test_logsum) {
+  const size_t M = 1500, N = 2500;
+  struct { int d; double h, span, tol; ks_method m; } cs[] = {
+    { 2, 0.05, 6, 0, KS_AUTO }, { 2, 0.05, 1800, 0, KS_AUTO }, { 2, 0.05, 6, 1e-6, KS_GRID },
+    { 2, 0.05, 1800, 1e-3, KS_GRID }, { 1, 0.02, 1800, 1e-8, KS_GRID }, { 3, 0.1, 60, 1e-5, KS_GRID },
+  };
+  for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+    int d = cs[k].d;
+    double *x = cloud(M, d, 0), *y = cloud(N, d, 1), *lw = malloc(sizeof(double) * N), *lp = malloc(sizeof(double) * M);
+    for (size_t j = 0; j < N; j++) lw[j] = cs[k].span * (unif() - 0.5);
+    /* the last 20 targets outside the sources' square, 0.3 to 3.9 away: sums e^-18 to
+    ** e^-3000 of the largest weight (below the range of doubles from 1.1 away) */
+    for (size_t i = M - 20; i < M; i++) x[i * d] = 1.3 + 0.9 * (double)(i % 5);
+    ks_opts o;
+    ks_opts_default(&o);
+    o.tol = cs[k].tol, o.method = cs[k].m;
+    ks_stats st;
+    ck_assert_int_eq(ks_logsum(cs[k].h, d, M, x, N, y, lw, lp, &o, &st), KS_OK);
+    ck_assert_msg(cs[k].tol == 0 || st.method == KS_GRID, "case %zu: method %d", k, st.method);
+    ck_assert_msg(st.recomputed > 0, "case %zu: the far targets must be recomputed", k);
+    double worst = 0;
+    for (size_t i = 0; i < M; i++) {
+      long double sc, r = ref_logsum(d, x + i * d, N, y, lw, cs[k].h, &sc);
+      double allow = cs[k].tol > 0 ? cs[k].tol : (double)(sc * 0x1p-50L) + (N + 16) * 0x1p-52;
+      double e = fabs((double)(lp[i] - r));
+      ck_assert_msg(isfinite(lp[i]) && e <= allow, "case %zu target %zu: %.17g vs %.17Lg (allowed %g)", k, i, lp[i], r,
+                    allow);
+      worst = e > worst ? e : worst;
+    }
+    ck_assert_msg(cs[k].tol == 0 || st.bound_pot == cs[k].tol, "case %zu: bound %g", k, st.bound_pot);
+    /* bit-identical with 1, 2 and 3 threads */
+    double *lq = malloc(sizeof(double) * M);
+    for (int t = 1; t <= 3; t++) {
+      o.threads = t;
+      ck_assert_int_eq(ks_logsum(cs[k].h, d, M, x, N, y, lw, lq, &o, NULL), KS_OK);
+      ck_assert_msg(!memcmp(lp, lq, sizeof(double) * M), "case %zu: differs with %d threads", k, t);
+    }
+    free(x), free(y), free(lw), free(lp), free(lq);
+  }
+  double x[4] = { 0, 0, 1, 1 }, lw[2] = { 0, INFINITY }, out[2];
+  ck_assert_int_eq(ks_logsum(0.1, 2, 2, x, 0, x, lw, out, NULL, NULL), KS_EINVAL);
+  ck_assert_int_eq(ks_logsum(0.0, 2, 2, x, 2, x, lw, out, NULL, NULL), KS_EINVAL);
+  ck_assert_int_eq(ks_logsum(0.1, 2, 2, x, 2, x, lw, out, NULL, NULL), KS_ENONFINITE);
+}
+END_TEST
+
 START_TEST(test_bad_input) {
   double x[4] = { 0, 0, 1, 1 }, w[2] = { 1, NAN }, pot[2];
   ks_opts o;
@@ -332,6 +400,7 @@ static Suite *suite(void) {
   tcase_add_test(t, test_energy_sort);
   tcase_add_test(t, test_energy_slice);
   tcase_add_test(t, test_threads_bitwise);
+  tcase_add_test(t, test_logsum);
   tcase_add_test(t, test_bad_input);
   suite_add_tcase(s, t);
   return s;
