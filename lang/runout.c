@@ -148,3 +148,24 @@ int run_out_check_path(hnn_state *S, ast *at, const char *path) {
   sb_free(&p);
   return bad;
 }
+
+run_out *run_out_open_sibling(hnn_state *S, const char *path, const char *suffix, int ncols, const char *const *names,
+                              char **err) {
+  char *spath = run_out_sibling(path, suffix);
+  run_out *o = run_out_open(S, spath, ncols, names, err);
+  free(spath);
+  return o;
+}
+
+int run_out_finish(run_out *main_out, run_out *sibling, int ok, char **err) {
+  int bad = 0;
+  if (main_out) {
+    if (ok) bad |= run_out_close(main_out, err);
+    else run_out_abort(main_out);
+  }
+  if (sibling) {
+    if (ok && !bad) bad |= run_out_close(sibling, err);
+    else run_out_abort(sibling);
+  }
+  return bad;
+}

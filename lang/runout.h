@@ -25,6 +25,13 @@ void run_out_abort(run_out *o);                                      /* removes 
 /* Where `path` is written: relative paths under the output directory (-o,
 ** hnn_set_output_dir).  malloc'd. */
 char *run_out_path(hnn_state *S, const char *path);
+/* run_out_open of the file beside `path` named by suffix ("_monitor"):
+** PATH minus .csv plus suffix; standard output when path is NULL. */
+run_out *run_out_open_sibling(hnn_state *S, const char *path, const char *suffix, int ncols, const char *const *names,
+                              char **err);
+/* Close a run's main file and its sibling (either may be NULL): both into
+** place when ok, else both removed.  Nonzero when a close failed (*err). */
+int run_out_finish(run_out *main_out, run_out *sibling, int ok, char **err);
 /* "dir/eld.csv" + "_zstar" -> "dir/eld_zstar.csv" (malloc'd; NULL path: NULL) */
 char *run_out_sibling(const char *path, const char *suffix);
 

@@ -424,9 +424,7 @@ static int open_outputs(hnn_state *S, ast *run, grun *r, int variant, char **err
   if (r->dim == 1) mn[k++] = "w2_start";
   if (r->have_ref) mn[k++] = "w2_ref";
   mn[k] = NULL;
-  char *mpath = run_out_sibling(path, "_monitor");
-  r->mon = run_out_open(S, mpath, k, mn, err);
-  free(mpath);
+  r->mon = run_out_open_sibling(S, path, "_monitor", k, mn, err);
   r->mrow = hnn_xcalloc((size_t)k + 1, sizeof *r->mrow);
   return r->mon == NULL;
 }

@@ -427,24 +427,11 @@ static int open_outputs(hnn_state *S, ast *run, mfrun *r, char **err) {
     if (!r->c.out) return 1;
   }
   const char *mn[] = { "risk", "energy", "dissipation", "w2" };
-  char *mpath = run_out_sibling(path, "_monitor");
-  r->mon = run_out_open(S, mpath, 3 + r->w2, mn, err);
-  free(mpath);
+  r->mon = run_out_open_sibling(S, path, "_monitor", 3 + r->w2, mn, err);
   return r->mon == NULL;
 }
 
-static int close_outputs(mfrun *r, int ok, char **err) {
-  int bad = 0;
-  if (r->c.out) {
-    if (ok) bad |= run_out_close(r->c.out, err);
-    else run_out_abort(r->c.out);
-  }
-  if (r->mon) {
-    if (ok && !bad) bad |= run_out_close(r->mon, err);
-    else run_out_abort(r->mon);
-  }
-  return bad;
-}
+static int close_outputs(mfrun *r, int ok, char **err) { return run_out_finish(r->c.out, r->mon, ok, err); }
 
 static int write_neurons(mfrun *r, double t, long step) {
   int p = r->P.p;

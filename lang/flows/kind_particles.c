@@ -188,27 +188,14 @@ static int open_outputs(hnn_state *S, ast *run, prun *r, char **err) {
     mn[k++] = hnn_xstrdup("absorbed");
   }
   mon_dist_names(&r->md, mn + k);
-  char *mpath = run_out_sibling(path, "_monitor");
-  r->mon = run_out_open(S, mpath, nm, (const char *const *)mn, err);
-  free(mpath);
+  r->mon = run_out_open_sibling(S, path, "_monitor", nm, (const char *const *)mn, err);
   for (int i = 0; i < nm; i++) free(mn[i]);
   free(mn);
   r->mrow = hnn_xcalloc((size_t)nm + 1, sizeof *r->mrow);
   return r->mon == NULL;
 }
 
-static int close_outputs(prun *r, int ok, char **err) {
-  int bad = 0;
-  if (r->c.out) {
-    if (ok) bad |= run_out_close(r->c.out, err);
-    else run_out_abort(r->c.out);
-  }
-  if (r->mon) {
-    if (ok && !bad) bad |= run_out_close(r->mon, err);
-    else run_out_abort(r->mon);
-  }
-  return bad;
-}
+static int close_outputs(prun *r, int ok, char **err) { return run_out_finish(r->c.out, r->mon, ok, err); }
 
 /* The Wasserstein recursion: one SDE step moves the particles, one proximal
 ** step updates the density values at them. */

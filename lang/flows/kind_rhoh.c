@@ -167,9 +167,7 @@ static int open_outputs(hnn_state *S, ast *run, rrun *r, char **err) {
   free(names);
   if (path && !r->c.out) return 1;
   static const char *const mn[] = { "G", "loss", "mass", "dissipation", "mean_H" };
-  char *mpath = run_out_sibling(path, "_monitor");
-  r->mon = run_out_open(S, mpath, 5, mn, err);
-  free(mpath);
+  r->mon = run_out_open_sibling(S, path, "_monitor", 5, mn, err);
   return r->mon == NULL;
 }
 
@@ -266,12 +264,8 @@ static int rhoh_run(flow_job *J) {
     }
     flow_progress_end(&r->c);
     if (bad && !msg[0]) snprintf(msg, sizeof msg, "cannot write the output");
-    if (!msg[0] && r->c.out && run_out_close(r->c.out, &err)) snprintf(msg, sizeof msg, "%s", err);
-    else if (msg[0] && r->c.out) run_out_abort(r->c.out);
-    r->c.out = NULL;
-    if (!msg[0] && run_out_close(r->mon, &err)) snprintf(msg, sizeof msg, "%s", err);
-    else if (msg[0]) run_out_abort(r->mon);
-    r->mon = NULL;
+    if (run_out_finish(r->c.out, r->mon, !msg[0], &err) && !msg[0]) snprintf(msg, sizeof msg, "%s", err);
+    r->c.out = r->mon = NULL;
   }
   if (msg[0] && status == HNN_OK) {
     diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, msg);
