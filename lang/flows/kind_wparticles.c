@@ -23,16 +23,20 @@
 #include "flowkind.h"
 #include "law.h"
 #include "rng.h"
+#include "monitor_dist.h"
 #include "wpstep.h"
 
-static const char *const wp_run_options[] = { "particles", "h", "steps", "every", "bandwidth", "tol", "score", NULL };
+static const char *const wp_run_options[] = { "particles", "h", "steps", "every", "bandwidth", "tol", "score",
+                                              MON_DIST_OPTION_NAMES, NULL };
 
 /* ------------------------------------------------------------ checks */
 
 static int wp_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
-  static const char *const special[] = { "score", NULL };
+  static const char *const special[] = { "score", MON_DIST_OPTION_NAMES, NULL };
   int errs = flow_check_options(S, run, k, special);
+  for (int i = 2; i < run->nkids; i++)
+    if (mon_dist_is_option(run->kids[i]->name)) errs += mon_dist_check(S, run, run->kids[i]);
   ast *v = flow_option(run, "score");
   if (v) {
     if (v->kind != AST_NAME || (strcmp(v->name, "kde") && strcmp(v->name, "blob"))) {
@@ -58,6 +62,7 @@ typedef struct wprun {
   int have_model;
   wp_model W;
   double *x, *v, *xt, *parts, *mrow;
+  mon_dist md;                 /* w2_to, sinkhorn_to columns */
 } wprun;
 
 static int wp_prepare(flow_job *J) {
@@ -112,9 +117,10 @@ static int wp_prepare(flow_job *J) {
               r->E->energy->terms[i].piece == ENERGY_KL;
   /* rows: the cloud at every written step (to a file only) and the
   ** monitor; memory: the cloud, its velocities and the kernel sums' buffers */
+  if (mon_dist_prepare(S, run, J->flow->name, r->n, r->N, &r->md) != HNN_OK) return HNN_ERR_SCRIPT;
   double snaps = floor((double)r->steps / (double)r->every) + 2;
   J->plan.rows = snaps * (run->kids[1] ? (double)r->N + 1 : 1);
-  J->plan.values = r->E->energy->nterms + r->n + 8;
+  J->plan.values = r->E->energy->nterms + r->n + 8 + r->md.ncols;
   J->plan.memory = (double)r->N * r->n * 8 * 12 + (double)r->N * 8 * 8;
   return HNN_OK;
 }
@@ -136,7 +142,7 @@ static int open_outputs(hnn_state *S, ast *run, wprun *r, char **err) {
   for (int i = 0; i < n + 1; i++) free(names[i]);
   free(names);
   if (path && !r->c.out) return 1;
-  int np = r->W.nparts, nm = np + 2 + n + 1 + r->kde;
+  int np = r->W.nparts, nm = np + 2 + n + 1 + r->kde + r->md.ncols;
   char **mn = hnn_xcalloc((size_t)nm + 1, sizeof *mn);
   int k = 0;
   for (int i = 0; i < np; i++) mn[k++] = hnn_xstrdup(r->W.part_name[i]);
@@ -146,6 +152,7 @@ static int open_outputs(hnn_state *S, ast *run, wprun *r, char **err) {
   k += n;
   mn[k++] = hnn_xstrdup("second_moment");
   if (r->kde) mn[k++] = hnn_xstrdup("bandwidth");
+  mon_dist_names(&r->md, mn + k);
   r->mon = run_out_open_sibling(S, path, "_monitor", nm, (const char *const *)mn, err);
   for (int i = 0; i < nm; i++) free(mn[i]);
   free(mn);
@@ -179,6 +186,7 @@ static int emit(wprun *r, long k, const double *x, const double *v) {
   for (size_t i = 0; i < (size_t)N * n; i++) second += x[i] * x[i];
   m[j++] = second / N;
   if (r->kde) m[j++] = r->W.last_bandwidth;
+  if (!bad && r->md.ncols && mon_dist_row(&r->md, x, N, m + j)) return 1;
   flow_progress(&r->c, t, k);
   return bad || run_out_row(r->mon, t, k, m);
 }
@@ -193,7 +201,8 @@ static int wp_step(wprun *r, long k, char *msg, size_t len) {
   if (!r->langevin || out) {
     if (wp_velocity(W, r->x, 1, r->v, out ? r->parts : NULL, msg, len)) return -1;
     if (out && emit(r, k, r->x, r->v)) {
-      snprintf(msg, len, "output failed at step %ld: %s", k, strerror(errno));
+      if (r->md.err[0]) snprintf(msg, len, "step %ld: %.400s", k, r->md.err);
+      else snprintf(msg, len, "output failed at step %ld: %s", k, strerror(errno));
       return -2;
     }
   }
@@ -274,6 +283,7 @@ static void wp_release(flow_job *J) {
   free(r->mrow);
   free(r->c.row);
   law_free(&r->L);
+  mon_dist_free(&r->md);
   free(r);
   J->priv = NULL;
 }

@@ -10,7 +10,8 @@
 **                      (default 1000; a csv file or param matrix is used as is)
 **
 ** The values are those of the expressions w2(P, Q) and sinkhorn(P, Q)
-** (distance.h).  A particle kind wires it in as kind_particles.c does:
+** (distance.h).  diffusion, wasserstein, particles and langevin runs take
+** them.  A particle kind wires it in as kind_particles.c does:
 **   options     add MON_DIST_OPTION_NAMES to the kind's option list;
 **   check_run   if (mon_dist_is_option(o->name)) errs += mon_dist_check(S, run, o);
 **   prepare     mon_dist_prepare(S, run, flow->name, n, N, &m) (refuses a run

@@ -578,7 +578,11 @@ END_TEST
 /* A diffusion run towards N(0, I) from a shifted Gaussian: the monitor's
 ** w2 and sinkhorn columns are the distances of the particles written at
 ** the same step to the target file, and W2 falls as the cloud relaxes. */
-START_TEST(test_monitor) {
+/* A run of `decl` (flow d) from N((3, 0), 0.1 I), 200 steps of 0.01 written
+** every 50, with w2_to and sinkhorn_to a standard normal sample: the
+** monitor's last two columns against the distances recomputed from the
+** particle file (its rows: t, step, particle, x1, x2 and extra columns). */
+static void check_monitor(const char *decl, int extra) {
   enum { N = 60, M = 70, n = 2 };
   double y[M * n];
   seed(9);
@@ -586,15 +590,15 @@ START_TEST(test_monitor) {
   env e;
   env_open(&e);
   write_points(&e, "t.csv", M, n, y);
-  load(&e, "objective f(x[2]) = norm2(x)/2\nmetric G = euclidean\nflow d = diffusion(f, G, T = 1)\n"
+  load(&e, "%s\n"
            "run d from normal([3, 0], [0.1, 0.1]) particles %d h 0.01 steps 200 every 50 "
            "w2_to csv(\"%s/t.csv\") sinkhorn_to csv(\"%s/t.csv\") monitor_eps 0.5 -> \"p.csv\"\n",
-       N, e.dir, e.dir);
+       decl, N, e.dir, e.dir);
   int pr, pc, mr, mc;
   double *P = read_rows(&e, "p.csv", &pr, &pc), *Mo = read_rows(&e, "p_monitor.csv", &mr, &mc);
   ck_assert_int_eq(mr, 5);
   ck_assert_int_eq(pr, 5 * N);
-  ck_assert_int_eq(pc, 2 + 1 + n + 1);   /* t, step, particle, x1, x2, f */
+  ck_assert_int_eq(pc, 2 + 1 + n + extra);
   ot_sinkhorn_opts so;
   ot_sinkhorn_opts_default(&so);
   so.eps = 0.5, so.tol = WF_SINKHORN_TOL;
@@ -619,6 +623,18 @@ START_TEST(test_monitor) {
   free(Mo);
   env_close(&e);
 }
+
+START_TEST(test_monitor) {
+  /* the diffusion machine: rows end with f */
+  check_monitor("objective f(x[2]) = norm2(x)/2\nmetric G = euclidean\nflow d = diffusion(f, G, T = 1)", 1);
+}
+END_TEST
+
+START_TEST(test_monitor_energy_flows) {
+  /* the same law as Langevin particles of an energy, and as score particles */
+  check_monitor("objective f(x[2]) = norm2(x)/2\nenergy E = potential(f) + entropy\nflow d = langevin(E)", 0);
+  check_monitor("objective f(x[2]) = norm2(x)/2\nenergy E = potential(f) + entropy\nflow d = particles(E)", 0);
+}
 END_TEST
 
 static Suite *suite(void) {
@@ -642,6 +658,7 @@ static Suite *suite(void) {
   tcase_add_test(l, test_expressions);
   tcase_add_test(l, test_energy_pieces);
   tcase_add_test(l, test_monitor);
+  tcase_add_test(l, test_monitor_energy_flows);
   suite_add_tcase(s, l);
   return s;
 }
