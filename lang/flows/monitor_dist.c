@@ -70,7 +70,7 @@ int mon_dist_prepare(hnn_state *S, ast *run, const char *run_name, int n, long N
 }
 
 void mon_dist_names(const mon_dist *m, char **out) {
-  for (int k = 0; k < m->ncols; k++) out[k] = hnn_xstrdup(m->kind[k] == DIST_W2 ? "w2" : "sinkhorn");
+  for (int k = 0; k < m->ncols; k++) out[k] = hnn_xstrdup(m->kind[k] == DIST_W2 ? "w2_to" : "sinkhorn_to");
 }
 
 int mon_dist_row(mon_dist *m, const double *x, int N, double *out) {

@@ -3,8 +3,8 @@
 ** run's monitor file (NAME_monitor.csv), one value per monitor row (004,
 ** Exp. 3: W2 to the target along training).  Run options:
 **
-**   w2_to LAW          column `w2`: W2 (not squared) of the cloud to LAW
-**   sinkhorn_to LAW    column `sinkhorn`: S_eps(cloud, LAW), cost |x - y|^2
+**   w2_to LAW          column `w2_to`: W2 (not squared) of the cloud to LAW
+**   sinkhorn_to LAW    column `sinkhorn_to`: S_eps(cloud, LAW), cost |x - y|^2
 **   monitor_eps E      sinkhorn_to's eps (default 0.01, units of |x - y|^2)
 **   monitor_samples M  points drawn from a LAW that is not a point set
 **                      (default 1000; a csv file or param matrix is used as is)
