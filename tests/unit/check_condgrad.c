@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "condgrad.h"
+#include "check_run.h"
 #include "hnn.h"
+#include "testenv.h"
 
 #define NX 40
 static double X[NX], Q[NX], F[NX];
@@ -85,19 +87,6 @@ START_TEST(test_rules) {
 }
 END_TEST
 
-static double last_col(const char *path, int col, int *rows) {
-  FILE *f = fopen(path, "r");
-  ck_assert_ptr_nonnull(f);
-  char line[4096], last[4096] = "";
-  *rows = 0;
-  while (fgets(line, sizeof line, f))
-    if (line[0] != '#') strcpy(last, line), (*rows)++;
-  fclose(f);
-  char *p = last;
-  for (int c = 0; c < col; c++) p = strchr(p, ',') + 1;
-  return strtod(p, NULL);
-}
-
 START_TEST(test_language) {
   setup();
   char dir[] = "/tmp/hnn-fw-XXXXXX";
@@ -113,25 +102,23 @@ START_TEST(test_language) {
   ck_assert_msg(hnn_load_string(S, src, "fw.hnn") == HNN_OK, "%s", hnn_error(S));
   hnn_close(S);
   char path[256];
-  int rows;
   snprintf(path, sizeof path, "%s/fw.csv", dir);
-  double loss = last_col(path, 2, &rows);
-  ck_assert_int_eq(rows, 3);
+  csv rows = read_csv_path(path);
+  ck_assert_int_eq(rows.rows, 3);
+  double loss = at(&rows, rows.rows - 1, 2);
+  free(rows.d);
   /* the network of fw_net.csv (t, step, neuron, theta, c) at the data */
   snprintf(path, sizeof path, "%s/fw_net.csv", dir);
-  FILE *fp = fopen(path, "r");
-  ck_assert_ptr_nonnull(fp);
+  csv net = read_csv_path(path);
+  ck_assert_int_eq(net.cols, 5);
   double u[NX] = { 0 }, l1 = 0;
-  char line[8192];   /* the '# param X[40] = ...' line is long */
-  int K = 0;
-  while (fgets(line, sizeof line, fp)) {
-    double t, step, id, th, c;
-    if (line[0] == '#' || sscanf(line, "%lf,%lf,%lf,%lf,%lf", &t, &step, &id, &th, &c) != 5) continue;
+  int K = net.rows;
+  for (int i = 0; i < K; i++) {
+    double th = at(&net, i, 3), c = at(&net, i, 4);
     for (int j = 0; j < NX; j++) u[j] += c * act(th, X[j]);
     l1 += fabs(c);
-    K++;
   }
-  fclose(fp);
+  free(net.d);
   double rl = 0;
   for (int j = 0; j < NX; j++) rl += 0.5 * Q[j] * (u[j] - F[j]) * (u[j] - F[j]);
   ck_assert_msg(K >= 1 && K <= 60 && l1 <= 3 * (1 + 1e-12), "%d neurons, |c|_1 = %g", K, l1);
@@ -165,9 +152,5 @@ int main(void) {
   tcase_add_test(tc, test_rules);
   tcase_add_test(tc, test_language);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }

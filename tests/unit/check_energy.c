@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "energymodel.h"
+#include "check_run.h"
 #include "hnn.h"
 #include "state.h"
 
@@ -165,9 +166,5 @@ int main(void) {
   tcase_add_test(tc, test_errors);
   tcase_add_test(tc, test_energy_is_a_name);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }

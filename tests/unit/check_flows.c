@@ -26,6 +26,7 @@
 #include "check_run.h"
 #include "flowkind.h"
 #include "hnn.h"
+#include "testenv.h"
 #include "ode.h"
 #include "prox.h"
 
@@ -35,45 +36,9 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* HNN_TEST_VERBOSE=1 prints the measured agreements. */
-static void report(const char *fmt, ...) {
-  if (!getenv("HNN_TEST_VERBOSE")) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-typedef struct {
-  hnn_state *S;
-  char dir[64];
-  FILE *out;            /* print output and run summaries */
-} env;
-
-static void env_open(env *e) {
-  strcpy(e->dir, "/tmp/hnn-flows-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(e->dir));
-  e->out = tmpfile();
-  ck_assert_ptr_nonnull(e->out);
-  e->S = hnn_open();
-  ck_assert_ptr_nonnull(e->S);
-  hnn_set_output(e->S, e->out);
-  ck_assert_int_eq(hnn_set_output_dir(e->S, e->dir), HNN_OK);
+static void env_open_flows(env *e) {
+  env_open(e, "flows");
   ck_assert_int_eq(hnn_add_path(e->S, SRCDIR "/stdlib"), HNN_OK);
-}
-
-static void env_close(env *e) {
-  hnn_close(e->S);
-  fclose(e->out);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
-}
-
-static void load_ok(env *e, const char *text) {
-  int st = hnn_load_string(e->S, text, "t.hnn");
-  ck_assert_msg(st == HNN_OK, "script failed (%d): %s", st, hnn_error(e->S));
 }
 
 static double eval1(env *e, const char *expr) {
@@ -93,41 +58,6 @@ static char *out_text(env *e) {
   return s;
 }
 
-/* A CSV file of the run directory: '#' lines skipped, every row the same width. */
-typedef struct {
-  int rows, cols;
-  double *d;
-} csv;
-
-static double at(const csv *c, int r, int j) { return c->d[(size_t)r * c->cols + j]; }
-
-static csv read_csv(env *e, const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", e->dir, name);
-  FILE *f = fopen(path, "r");
-  ck_assert_msg(f != NULL, "no file %s", path);
-  csv c = { 0, 0, NULL };
-  size_t cap = 0, len = 0;
-  char line[65536];
-  while (fgets(line, sizeof line, f)) {
-    if (line[0] == '#' || line[0] == '\n') continue;
-    int cols = 0;
-    for (char *p = line, *end;; p = end + 1) {
-      double v = strtod(p, &end);
-      ck_assert_msg(end != p, "%s: not a number in '%s'", name, line);
-      if (len == cap) c.d = realloc(c.d, (cap = cap ? 2 * cap : 256) * sizeof *c.d);
-      c.d[len++] = v;
-      cols++;
-      if (*end != ',') break;
-    }
-    if (c.rows == 0) c.cols = cols;
-    ck_assert_int_eq(cols, c.cols);
-    c.rows++;
-  }
-  fclose(f);
-  ck_assert_int_gt(c.rows, 0);
-  return c;
-}
 
 /* Largest |a - b| over the columns [j0, j1) of rows with the same time. */
 static double max_diff(const csv *a, const csv *b, int j0, int j1) {
@@ -149,7 +79,7 @@ static double max_diff(const csv *a, const csv *b, int j0, int j1) {
 ** run); 1e-8 leaves room for the different coordinates the two integrate in. */
 START_TEST(test_hopfield_is_natural_gradient_himmelblau) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "use \"activations\"\nuse \"objectives\"\n"
               "metric G = hopfield(logistic)\n"
               "flow det = hopfield(himmelblau, logistic)\n"
@@ -176,7 +106,7 @@ END_TEST
 ** the soft-projection activation (beta = 0.5). */
 START_TEST(test_hopfield_is_natural_gradient_quadratic50) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   ck_assert_int_eq(hnn_define(e.S, "beta", "0.5"), HNN_OK);
   load_ok(&e, "use \"activations\"\n"
               "param v[50] = uniform(-1, 1)\n"
@@ -211,7 +141,7 @@ END_TEST
 ** is a few percent of the O(h) part. */
 START_TEST(test_mirror_descent_first_order) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "use \"activations\"\nuse \"objectives\"\n"
               "metric G = hopfield(logistic)\n"
               "mirror psi = hopfield(logistic)\n"
@@ -237,7 +167,7 @@ END_TEST
 ** 2-D Rosenbrock (stiff: h h_max below 2/lambda_max ~ 1e-3). */
 static void gd_ratio(const char *decls, const char *obj, const char *x0, double t, double h, double lo, double hi) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   char text[4096];
   long k = lround(t / h);
   snprintf(text, sizeof text,
@@ -282,7 +212,7 @@ END_TEST
 ** 6.91 (adaptive rkf45 steps here are < 0.5). */
 START_TEST(test_tol_stops_early) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "objective f(x[1]) = 0.5*x[1]^2\n"
               "flow gf = gradient(f)\n"
               "flow gd = gradient_descent(f, step = 0.01)\n"
@@ -308,7 +238,7 @@ END_TEST
 ** naming the flow, the time and the component, and leaves no output file. */
 START_TEST(test_blowup_is_runtime_error) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   int st = hnn_load_string(e.S,
                            "objective g(x[2]) = -x[2]^4/4 + 0.5*x[1]^2\n"
                            "flow boom = gradient(g)\n"
@@ -363,7 +293,7 @@ static double phi_tanh(double x) { return asin(x); }
 
 START_TEST(test_geodesic_closed_forms) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   ck_assert_int_eq(hnn_define(e.S, "beta", "0.25"), HNN_OK);
   load_ok(&e, "use \"activations\"\n"
               "metric GL = hopfield(logistic)\n"
@@ -405,7 +335,7 @@ END_TEST
 ** rk8pd at 1e-13 leave ~1e-10 on the points; the test asks 1e-8. */
 START_TEST(test_geodesic_path) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "activation sp(u) = 0.5*tanh(0.25*(u - 0.5)) + 0.5\n"
               "metric G = hopfield(sp)\n"
               "flow path = geodesic(G)\n"
@@ -439,7 +369,7 @@ END_TEST
 
 START_TEST(test_bregman_is_bit_kl) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "use \"activations\"\nmirror psi = hopfield(logistic)\n");
   srand(777);
   for (int trial = 0; trial < 5; trial++) {
@@ -468,7 +398,7 @@ END_TEST
 ** relative; the tails outside [-8, 8] are below e^-16. */
 START_TEST(test_partition_and_gibbs) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "objective f1(x[1]) = 0.5*x[1]^2\n"
               "objective f2(x[2]) = 0.25*x[1]^2 + 1.5*x[2]^2\n");
   double T = 0.7, Z1 = sqrt(2 * M_PI * T);
@@ -541,7 +471,7 @@ static void check_ou_row(const csv *m, int r, int N, double T, double h) {
 
 START_TEST(test_diffusion_ou) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "objective f(x[2]) = 0.5*norm2(x)\n"
               "metric E = euclidean\n"
               "flow ou = diffusion(f, E, T = 0.5)\n"
@@ -566,7 +496,7 @@ END_TEST
 ** to the noise of a 300-particle estimate, and every fixed point converged. */
 START_TEST(test_wasserstein_ou) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "objective f(x[2]) = 0.5*norm2(x)\n"
               "metric E = euclidean\n"
               "flow w = wasserstein(f, E, T = 0.5, eps = 0.1)\n"
@@ -605,7 +535,7 @@ static int sp_phi(const double *x, const double *dir, double *out, double *ws) {
 
 START_TEST(test_wasserstein_hopfield_cost) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   const int N = 200;
   load_ok(&e, "activation s(u) = 0.5*tanh(0.25*(u - 0.5)) + 0.5\n"
               "metric G = hopfield(s)\n"
@@ -651,7 +581,7 @@ END_TEST
 ** the exact step, plus the 1e-8 of the test above; the same in relative L2. */
 START_TEST(test_wasserstein_kernel_fast) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   const int N = 200;
   load_ok(&e, "activation s(u) = 0.5*tanh(0.25*(u - 0.5)) + 0.5\n"
               "metric G = hopfield(s)\n"
@@ -703,7 +633,7 @@ END_TEST
 ** file has only distances to z*). */
 START_TEST(test_augmented_lagrangian_kkt) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "activation lg(u) = 1/(1 + exp(-u))\n"
               "param c[3] = [0.9, 0.35, 0.15]\n"
               "objective J(z[3]) = 0.5*norm2(z - c)\n"
@@ -750,7 +680,7 @@ END_TEST
 
 START_TEST(test_plot_statement) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "use \"activations\"\nuse \"objectives\"\n"
               "flow det = hopfield(himmelblau, logistic)\n"
               "run det from [0.2, 0.7] until 0.05 method rk8pd dt 0.005 -> \"det.csv\"\n"
@@ -784,7 +714,7 @@ END_TEST
 ** relative each).  A full metric is left to the engine (no field). */
 START_TEST(test_flow_field_matches_composed) {
   env e;
-  env_open(&e);
+  env_open_flows(&e);
   load_ok(&e, "use \"activations\"\nuse \"objectives\"\n"
               "objective mixed(a, b[2], c) = (a - 1)^2*b[1] + exp(c*b[2]) + a*c^3 + b[1]^4\n"
               "objective sq(x[n]) = sum(x^4) + dot(x, x)^2\n"

@@ -15,45 +15,7 @@
 
 #include "check_run.h"
 #include "hnn.h"
-
-/* HNN_TEST_VERBOSE=1 prints the measured agreements. */
-static void report(const char *fmt, ...) {
-  if (!getenv("HNN_TEST_VERBOSE")) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-typedef struct {
-  hnn_state *S;
-  char dir[64];
-  FILE *out;
-} env;
-
-static void env_open(env *e) {
-  strcpy(e->dir, "/tmp/hnn-geometry-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(e->dir));
-  e->out = tmpfile();
-  e->S = hnn_open();
-  ck_assert_ptr_nonnull(e->S);
-  hnn_set_output(e->S, e->out);
-  ck_assert_int_eq(hnn_set_output_dir(e->S, e->dir), HNN_OK);
-}
-
-static void env_close(env *e) {
-  hnn_close(e->S);
-  fclose(e->out);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
-}
-
-static void load_ok(env *e, const char *text) {
-  int st = hnn_load_string(e->S, text, "t.hnn");
-  ck_assert_msg(st == HNN_OK, "script failed (%d): %s", st, hnn_error(e->S));
-}
+#include "testenv.h"
 
 static void eval(env *e, const char *expr, double *v, size_t n) {
   int st = hnn_eval(e->S, expr, v, n, NULL, NULL);
@@ -93,7 +55,7 @@ static int last_row(env *e, const char *name, double *row, int cap) {
 ** (6 samples: rounding, 1e-14). */
 START_TEST(test_fisher_closed_forms) {
   env e;
-  env_open(&e);
+  env_open(&e, "geometry");
   load_ok(&e, "param xs[400] = normal(1, 2)\n"
               "param ys[100000] = normal(1, 2)\n"
               "function lp(th[2], x[n]) = -th[2] - (x - th[1])^2/(2*exp(2*th[2]))\n"
@@ -158,7 +120,7 @@ END_TEST
 ** on the data is the empirical Fisher: a different flow, not compared. */
 START_TEST(test_natural_gradient_fisher_closed_form) {
   env e;
-  env_open(&e);
+  env_open(&e, "geometry");
   load_ok(&e, "param xs[400] = normal(1, 2)\n"
               "function lp(th[2], x[n]) = -th[2] - (x - th[1])^2/(2*exp(2*th[2]))\n"
               "objective nll(th[2]) = -mean(lp(th, xs))\n"
@@ -218,7 +180,7 @@ static double adam_discrete(double h, double a, double b, double eps, double *x)
 
 START_TEST(test_adam_first_order) {
   env e;
-  env_open(&e);
+  env_open(&e, "geometry");
   /* lr = 0.01, beta1 = 0.9, beta2 = 0.99: a = 10, b = 1 */
   load_ok(&e, "param Q[2,2] = [[3, 1], [1, 2]]\n"
               "objective f(x[2]) = 0.5*dot(x, Q*x)\n"
@@ -270,7 +232,7 @@ END_TEST
 ** the slow direction: exp(-0.1 * 40) (reported, checked > 1e-3). */
 START_TEST(test_adam_quadratic_minimizer) {
   env e;
-  env_open(&e);
+  env_open(&e, "geometry");
   load_ok(&e, "param Q[2,2] = [[10, 0], [0, 0.1]]\n"
               "objective f(x[2]) = 0.5*dot(x, Q*x)\n"
               "flow a = adam(f, lr = 0.01, beta1 = 0.9, beta2 = 0.999)\n"

@@ -29,75 +29,8 @@
 
 #include "check_run.h"
 #include "hnn.h"
+#include "testenv.h"
 
-static void note(const char *fmt, ...) {
-  if (!getenv("HNN_TEST_VERBOSE")) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-typedef struct {
-  hnn_state *S;
-  char dir[64];
-} env;
-
-static void env_open(env *e) {
-  strcpy(e->dir, "/tmp/hnn-gridflow-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(e->dir));
-  e->S = hnn_open();
-  ck_assert_ptr_nonnull(e->S);
-  ck_assert_int_eq(hnn_set_output_dir(e->S, e->dir), HNN_OK);
-}
-
-static void env_close(env *e) {
-  hnn_close(e->S);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
-}
-
-static void load_ok(env *e, const char *text) {
-  int st = hnn_load_string(e->S, text, "t.hnn");
-  ck_assert_msg(st == HNN_OK, "script failed (%d): %s", st, hnn_error(e->S));
-}
-
-typedef struct {
-  int rows, cols;
-  double *d;
-} csv;
-
-static double at(const csv *c, int r, int j) { return c->d[(size_t)r * c->cols + j]; }
-
-static csv read_csv(env *e, const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", e->dir, name);
-  FILE *f = fopen(path, "r");
-  ck_assert_msg(f != NULL, "no file %s", path);
-  csv c = { 0, 0, NULL };
-  size_t cap = 0, len = 0;
-  char line[4096];
-  while (fgets(line, sizeof line, f)) {
-    if (line[0] == '#' || line[0] == '\n') continue;
-    int cols = 0;
-    for (char *p = line, *end;; p = end + 1) {
-      double v = strtod(p, &end);
-      ck_assert_msg(end != p, "%s: not a number in '%s'", name, line);
-      if (len == cap) c.d = realloc(c.d, (cap = cap ? 2 * cap : 256) * sizeof *c.d);
-      c.d[len++] = v;
-      cols++;
-      if (*end != ',') break;
-    }
-    if (c.rows == 0) c.cols = cols;
-    ck_assert_int_eq(cols, c.cols);
-    c.rows++;
-  }
-  fclose(f);
-  ck_assert_int_gt(c.rows, 0);
-  return c;
-}
 
 /* Monitor columns: t, step, mass, energy, entropy, second_moment, mean (1-D),
 ** min_rho, iterations, w2_start (, w2_ref). */
@@ -124,7 +57,7 @@ static double last(const csv *c, int j) { return at(c, c->rows - 1, j); }
 ** or 2 in space). */
 static double heat_fv_error_order(int cells, double dt, int order) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   char src[512];
   snprintf(src, sizeof src,
            "energy H = entropy\nflow h = fokker_planck(H)\n"
@@ -150,7 +83,7 @@ START_TEST(test_heat_fv) {
   ** the error is first order: below 2h at h = 0.04 and halving with h. */
   double e1 = heat_fv_error(200, 0.02), e2 = heat_fv_error(400, 0.01);
   double rate = log2(e1 / e2);
-  note("heat fv: error %.4g (200 cells), %.4g (400 cells), rate %.3f", e1, e2, rate);
+  report("heat fv: error %.4g (200 cells), %.4g (400 cells), rate %.3f", e1, e2, rate);
   ck_assert_double_lt(e2, 2 * 0.04);
   ck_assert_double_gt(rate, 0.85);
   ck_assert_double_lt(rate, 1.15);
@@ -166,7 +99,7 @@ END_TEST
 ** under 2 as h shrinks (1.8 at 400). */
 static double ou_order2_error(int cells, double dt) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   char src[512];
   snprintf(src, sizeof src,
            "param T = 1\nobjective V(x[1]) = x[1]^2/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
@@ -187,12 +120,12 @@ static double ou_order2_error(int cells, double dt) {
 
 START_TEST(test_second_order) {
   double e1 = heat_fv_error_order(200, 0.02, 2), e2 = heat_fv_error_order(400, 0.02, 2);
-  note("heat fv order 2: error %.4g (200 cells), %.4g (400 cells), rate %.3f", e1, e2, log2(e1 / e2));
+  report("heat fv order 2: error %.4g (200 cells), %.4g (400 cells), rate %.3f", e1, e2, log2(e1 / e2));
   ck_assert_double_gt(log2(e1 / e2), 1.8);
   ck_assert_double_lt(log2(e1 / e2), 2.3);
   ck_assert_double_lt(e2, 1.5e-3);
   double o1 = ou_order2_error(100, 0.04), o2 = ou_order2_error(200, 0.01);
-  note("ou order 2: error %.4g (100 cells), %.4g (200 cells), rate %.3f", o1, o2, log2(o1 / o2));
+  report("ou order 2: error %.4g (100 cells), %.4g (200 cells), rate %.3f", o1, o2, log2(o1 / o2));
   ck_assert_double_gt(log2(o1 / o2), 1.8);
   ck_assert_double_lt(o2, 2.5e-3);
 }
@@ -203,7 +136,7 @@ END_TEST
 ** in tau, about 1.1 tau here. */
 static double heat_jko_error(double tau) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   char src[512];
   snprintf(src, sizeof src,
            "energy H = entropy\nflow j = jko(H)\n"
@@ -230,7 +163,7 @@ static double heat_jko_error(double tau) {
 START_TEST(test_heat_jko) {
   double e1 = heat_jko_error(0.02), e2 = heat_jko_error(0.01);
   double rate = log2(e1 / e2);
-  note("heat jko: error %.4g (tau 0.02), %.4g (tau 0.01), rate %.3f", e1, e2, rate);
+  report("heat jko: error %.4g (tau 0.02), %.4g (tau 0.01), rate %.3f", e1, e2, rate);
   ck_assert_double_lt(e2, 2 * 1.1 * 0.01);
   ck_assert_double_gt(rate, 0.85);
   ck_assert_double_lt(rate, 1.15);
@@ -241,7 +174,7 @@ END_TEST
 
 START_TEST(test_ou_gaussian) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   load_ok(&e, "param T = 1\nobjective V(x[1]) = x[1]^2/2\nenergy E = potential(V) + T*entropy\n"
               "flow ou = fokker_planck(E)\n"
               "run ou from normal([1], [0.25]) grid [-6, 6] cells 400 dt 0.01 until 1 every 0.25 -> \"ou.csv\"\n");
@@ -258,7 +191,7 @@ START_TEST(test_ou_gaussian) {
     double x = at(&d, r, 2), exact = peak * exp(-(x - mu) * (x - mu) / (2 * var));
     err = fmax(err, fabs(at(&d, r, 3) - exact) / peak);
   }
-  note("ou: max |rho - exact| / peak = %.4g", err);
+  report("ou: max |rho - exact| / peak = %.4g", err);
   ck_assert_double_lt(err, 1.1e-2);
   free(m.d);
   free(d.d);
@@ -276,7 +209,7 @@ END_TEST
 ** until t ~ 500 to come back.)  A mobility does not change the steady state. */
 static void stationary(const char *metric_decl, const char *flowargs) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   char src[1024];
   snprintf(src, sizeof src,
            "param T = 0.5\nobjective V(x[1]) = (x[1]^2 - 1)^2/4 + x[1]/5\nenergy E = potential(V) + T*entropy\n%s\n"
@@ -299,7 +232,7 @@ static void stationary(const char *metric_decl, const char *flowargs) {
   err /= peak;
   /* Newton stops when no cell moves by more than 1e-12 of the peak (fv.h),
   ** so the error is measured relative to the peak */
-  note("stationary %s: max |rho - exp(-V/T)/Z| / peak %.3g", flowargs, err);
+  report("stationary %s: max |rho - exp(-V/T)/Z| / peak %.3g", flowargs, err);
   ck_assert_double_lt(err, 1e-9);
   /* at the steady state a step is one Newton iteration: the residual's
   ** rounding floor counts the rounding of xi (it once did not, and with
@@ -318,7 +251,7 @@ static void stationary(const char *metric_decl, const char *flowargs) {
 ** rounding. */
 static void stationary_machine(void) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   load_ok(&e, "param T = 0.2\nactivation logistic(u) = 1/(1 + exp(-u))\n"
               "objective f(x[2]) = (x[1] - 0.3)^2 + 2*(x[2] - 0.6)^2 + x[1]*x[2]\n"
               "energy E = potential(f) + T*entropy\nmetric G = hopfield(logistic)\nflow dm = fokker_planck(E, G)\n"
@@ -336,7 +269,7 @@ static void stationary_machine(void) {
         peak = fmax(peak, g / Z);
       }
     }
-  note("stationary diffusion machine (000 eq. 49, 2-D): max |rho - exp(-f/T)/Z| / peak %.3g", err / peak);
+  report("stationary diffusion machine (000 eq. 49, 2-D): max |rho - exp(-f/T)/Z| / peak %.3g", err / peak);
   ck_assert_double_lt(err / peak, 1e-10);
   free(d.d);
   env_close(&e);
@@ -355,7 +288,7 @@ END_TEST
 ** mass is 1. */
 START_TEST(test_reference_points) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   char path[256];
   snprintf(path, sizeof path, "%s/pts.csv", e.dir);
   FILE *f = fopen(path, "w");
@@ -375,7 +308,7 @@ START_TEST(test_reference_points) {
   /* at t = 0 the binned start sits at 1.5 +- 0.25: W2 to N(0, 1) is about
   ** sqrt(1.5^2 + (1 - 0.144)^2) ~ 1.7; by t = 6 (e^-6 of the mean left) it
   ** is the h = 0.05 discretization error */
-  note("reference: w2_ref %.4g -> %.4g", at(&m, 0, 10), last(&m, 10));
+  report("reference: w2_ref %.4g -> %.4g", at(&m, 0, 10), last(&m, 10));
   ck_assert_double_gt(at(&m, 0, 10), 1.5);
   ck_assert_double_lt(last(&m, 10), 0.05);
   for (int r = 1; r < m.rows; r++) ck_assert_double_lt(at(&m, r, 10), at(&m, r - 1, 10));
@@ -402,7 +335,7 @@ static double barenblatt(double m, double x, double t) {
 
 static double barenblatt_error(const char *flow, int m, int cells, double dt) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   char src[1024];
   snprintf(src, sizeof src,
            "param m = %d\nparam t0 = 0.01\nparam a = 1/(m + 1)\nparam k = a*(m - 1)/(2*m)\nparam C = %s\n"
@@ -431,12 +364,12 @@ START_TEST(test_barenblatt) {
   for (int m = 2; m <= 3; m++) {
     double e1 = barenblatt_error("fokker_planck", m, 100, 0.02), e2 = barenblatt_error("fokker_planck", m, 200, 0.01);
     double e3 = barenblatt_error("fokker_planck", m, 400, 0.005);
-    note("barenblatt fv m = %d: L1 %.4g %.4g %.4g, rates %.3f %.3f", m, e1, e2, e3, log2(e1 / e2), log2(e2 / e3));
+    report("barenblatt fv m = %d: L1 %.4g %.4g %.4g, rates %.3f %.3f", m, e1, e2, e3, log2(e1 / e2), log2(e2 / e3));
     ck_assert_double_gt(log2(e2 / e3), 0.7);
     ck_assert_double_lt(e3, 1.5 * (m == 2 ? 4.020e-3 : 3.602e-3));
   }
   double j1 = barenblatt_error("jko", 2, 200, 0.02), j2 = barenblatt_error("jko", 2, 400, 0.01);
-  note("barenblatt jko m = 2: L1 %.4g %.4g, rate %.3f", j1, j2, log2(j1 / j2));
+  report("barenblatt jko m = 2: L1 %.4g %.4g, rate %.3f", j1, j2, log2(j1 / j2));
   ck_assert_double_gt(log2(j1 / j2), 0.7);
   ck_assert_double_lt(j2, 1.5 * 1.144e-2);
 }
@@ -449,7 +382,7 @@ END_TEST
 ** var(t) = T + (var0 - T) e^(-2t). */
 START_TEST(test_interaction) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   load_ok(&e, "param T = 0.2\nkernel k(x[1], y[1]) = norm2(x - y)/2\nenergy E = interaction(k) + T*entropy\n"
               "flow a = fokker_planck(E)\n"
               "run a from normal([0.5], [1]) grid [-5, 6] cells 440 dt 0.01 until 1 every 0.5 -> \"a.csv\"\n");
@@ -461,7 +394,7 @@ START_TEST(test_interaction) {
   double var0 = at(&m, 0, M_M2) - at(&m, 0, M_MEAN) * at(&m, 0, M_MEAN);
   double var = last(&m, M_M2) - last(&m, M_MEAN) * last(&m, M_MEAN);
   double exact = 0.2 + (var0 - 0.2) * exp(-2);
-  note("interaction: var %.6g exact %.6g, mean %.6g -> %.6g", var, exact, at(&m, 0, M_MEAN), last(&m, M_MEAN));
+  report("interaction: var %.6g exact %.6g, mean %.6g -> %.6g", var, exact, at(&m, 0, M_MEAN), last(&m, M_MEAN));
   /* the mean is kept to rounding (the velocity is odd about it); the
   ** variance is first order: numerical diffusion ~1.55 h T-weighted plus
   ** O(dt); h = 0.025 */
@@ -476,7 +409,7 @@ END_TEST
 
 START_TEST(test_entropic) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   load_ok(&e, "param T = 1\nobjective V(x[1]) = x[1]^2/2\nenergy E = potential(V) + T*entropy\n"
               "flow je = entropic_jko(E, eps = 0.01)\n"
               "run je from normal([1], [0.25]) grid [-4, 4] cells 100 dt 0.1 until 1 every 0.5 -> \"je.csv\"\n");
@@ -484,7 +417,7 @@ START_TEST(test_entropic) {
   invariants(&m, 1);
   /* the mean follows implicit Euler of x' = -x up to the entropic blur,
   ** O(eps) and O(h): 1/(1 + tau)^10 */
-  note("entropic: mean %.6g vs %.6g", last(&m, M_MEAN), pow(1 / 1.1, 10));
+  report("entropic: mean %.6g vs %.6g", last(&m, M_MEAN), pow(1 / 1.1, 10));
   ck_assert_double_lt(fabs(last(&m, M_MEAN) - pow(1 / 1.1, 10)), 0.02);
   free(m.d);
   env_close(&e);
@@ -511,7 +444,7 @@ static double ent_next(double s2, double eps, double tau, double T) {
 
 START_TEST(test_entropic_gaussian) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   load_ok(&e, "energy H = entropy\nflow je = entropic_jko(H, eps = 0.05)\n"
               "run je from normal([0], [0.5]) grid [-8, 8] cells 320 dt 0.1 until 0.4 every 0.1 tol 1e-11 -> \"g.csv\"\n");
   csv m = read_csv(&e, "g_monitor.csv");
@@ -523,7 +456,7 @@ START_TEST(test_entropic_gaussian) {
     double var = at(&m, r, M_M2) - at(&m, r, M_MEAN) * at(&m, r, M_MEAN);
     worst = fmax(worst, fabs(var / v - 1));
   }
-  note("entropic Gaussian recursion: worst relative variance error %.3g", worst);
+  report("entropic Gaussian recursion: worst relative variance error %.3g", worst);
   ck_assert_double_lt(worst, 1e-9);
   free(m.d);
   env_close(&e);
@@ -549,7 +482,7 @@ static char *file_text(env *e, const char *name) {
 static char *run_2d(const char *threads) {
   setenv("HNN_THREADS", threads, 1);
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   load_ok(&e, "function beta(x[2]) = exp(-norm2(x - [1, 0])/0.5) + exp(-norm2(x + [1, 0])/0.5)\n"
               "energy K = kl(beta)\nflow f = fokker_planck(K)\n"
               "run f from normal([0, 0], [1, 1]) grid [-3, 3] cells [48, 40] dt 0.05 until 0.5 every 0.25 -> \"f.csv\"\n");
@@ -584,7 +517,7 @@ END_TEST
 
 static void load_fails(const char *src, int status, const char *needle) {
   env e;
-  env_open(&e);
+  env_open(&e, "gridflow");
   int st = hnn_load_string(e.S, src, "t.hnn");
   ck_assert_int_eq(st, status);
   ck_assert_msg(strstr(hnn_error(e.S), needle), "message '%s' lacks '%s'", hnn_error(e.S), needle);

@@ -25,81 +25,9 @@
 
 #include "check_run.h"
 #include "hnn.h"
+#include "testenv.h"
 
-/* HNN_TEST_VERBOSE=1 prints the measured agreements. */
-static void report(const char *fmt, ...) {
-  if (!getenv("HNN_TEST_VERBOSE")) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-typedef struct {
-  hnn_state *S;
-  char dir[64];
-  FILE *out;
-} env;
-
-static void env_open(env *e) {
-  strcpy(e->dir, "/tmp/hnn-mobility-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(e->dir));
-  e->out = tmpfile();
-  e->S = hnn_open();
-  ck_assert_ptr_nonnull(e->S);
-  hnn_set_output(e->S, e->out);
-  ck_assert_int_eq(hnn_set_output_dir(e->S, e->dir), HNN_OK);
-}
-
-static void env_close(env *e) {
-  hnn_close(e->S);
-  fclose(e->out);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", e->dir);
-}
-
-static void load_ok(env *e, const char *text) {
-  int st = hnn_load_string(e->S, text, "t.hnn");
-  ck_assert_msg(st == HNN_OK, "script failed (%d): %s", st, hnn_error(e->S));
-}
-
-/* A CSV file of the run directory ('#' lines skipped). */
-typedef struct {
-  int rows, cols;
-  double *d;
-} csv;
-
-static double at(const csv *c, int r, int j) { return c->d[(size_t)r * c->cols + j]; }
 static const double *row_at(const csv *c, int r, int j) { return c->d + (size_t)r * c->cols + j; }
-
-static csv read_csv(env *e, const char *name) {
-  char path[256], line[4096];
-  snprintf(path, sizeof path, "%s/%s", e->dir, name);
-  FILE *f = fopen(path, "r");
-  ck_assert_msg(f != NULL, "no file %s", path);
-  csv c = { 0, 0, NULL };
-  size_t cap = 0, len = 0;
-  while (fgets(line, sizeof line, f)) {
-    if (line[0] == '#' || line[0] == '\n') continue;
-    int cols = 0;
-    for (char *p = line, *end;; p = end + 1) {
-      double v = strtod(p, &end);
-      ck_assert_msg(end != p, "%s: not a number in '%s'", name, line);
-      if (len == cap) c.d = realloc(c.d, (cap = cap ? 2 * cap : 1024) * sizeof *c.d);
-      c.d[len++] = v;
-      cols++;
-      if (*end != ',') break;
-    }
-    if (c.rows == 0) c.cols = cols;
-    ck_assert_int_eq(cols, c.cols);
-    c.rows++;
-  }
-  fclose(f);
-  ck_assert_int_gt(c.rows, 0);
-  return c;
-}
 
 /* 2 x 2 helpers, row-major. */
 static void mul2(const double *a, const double *b, double *c) {
@@ -140,7 +68,7 @@ static void stationary_run(env *e, int divergence, double *mean, double *cov) {
 
 START_TEST(test_stationary_law_x_dependent_K) {
   env e;
-  env_open(&e);
+  env_open(&e, "mobility");
   double mean[2], cov[4], var[2] = { 0.25, 0.5 };
   stationary_run(&e, 1, mean, cov);
   report("stationary: mean (%.4f, %.4f), cov [[%.4f, %.4f], [., %.4f]] vs diag(0.25, 0.5)", mean[0], mean[1], cov[0],
@@ -166,7 +94,7 @@ END_TEST
 ** ~ 1.5 near the bulk: 1%; allow 2%), t = 5. */
 START_TEST(test_stationary_law_generic_3d) {
   env e;
-  env_open(&e);
+  env_open(&e, "mobility");
   load_ok(&e, "objective E(x[n]) = 0.5*norm2(x)\n"
               "function K(x[n]) = diag(0*x + 1 + 0.1*norm2(x)) + outer(x, sin(x)) - outer(sin(x), x)\n"
               "flow m = mobility(E, K, T = 1)\n"
@@ -247,7 +175,7 @@ static void expm2(const double *M, double *E) {
 START_TEST(test_flux_lag_covariance) {
   double C[4], X[4], se[4];
   env e;
-  env_open(&e);
+  env_open(&e, "mobility");
   lag_covariance(&e, 1.5, C, X, se);
   env_close(&e);
   /* the continuous closed form e^{-KQ tau} Sigma, tau = 0.5: (I - hKQ)^k
@@ -270,7 +198,7 @@ START_TEST(test_flux_lag_covariance) {
   for (int j = 0; j < 4; j++) ck_assert_msg(fabs(C[j] - X[j]) < 5 * se[j], "C[%d] = %g vs %g (se %g)", j, C[j], X[j], se[j]);
   ck_assert_msg(fabs(anti - anti_x) < 5 * anti_se, "antisymmetric part %g vs %g", anti, anti_x);
   ck_assert_msg(fabs(anti_x) > 20 * anti_se, "the flux should be visible: %g (se %g)", anti_x, anti_se);
-  env_open(&e);
+  env_open(&e, "mobility");
   lag_covariance(&e, 0, C, X, se);
   env_close(&e);
   anti = C[1] - C[2];
@@ -300,7 +228,7 @@ static double gauss_free_energy(const double *m, const double *S, double T) {
 
 START_TEST(test_moments_and_free_energy) {
   env e;
-  env_open(&e);
+  env_open(&e, "mobility");
   load_ok(&e, "param Q[2,2] = [[2, 0], [0, 1]]\n"
               "objective E(x[2]) = 0.5*dot(x, Q*x)\n"
               "function K(x[2]) = [[1, 1.8], [-1.2, 0.8]]\n"
@@ -423,7 +351,7 @@ START_TEST(test_thm22_linear_drift) {
   ck_assert_msg(Jspread > 0.1, "J is constant?");
   /* the flow of (E, K) has drift -Bx and reaches N(0, P) */
   env e;
-  env_open(&e);
+  env_open(&e, "mobility");
   char text[1024];
   snprintf(text, sizeof text,
            "param Q[2,2] = [[%.17g, %.17g], [%.17g, %.17g]]\n"
@@ -478,7 +406,7 @@ START_TEST(test_same_output_any_thread_count) {
   for (int k = 0; k < 3; k++) {
     ck_assert_int_eq(setenv("HNN_THREADS", threads[k], 1), 0);
     env e;
-    env_open(&e);
+    env_open(&e, "mobility");
     load_ok(&e, "objective E(x[2]) = 0.5*(2*x[1]^2 + x[2]^2)\n"
                 "function K(x[2]) = [[1 + 0.5*x[2]^2, 1 + 0.5*sin(x[1])], [-(1 + 0.5*sin(x[1])), 1]]\n"
                 "flow m = mobility(E, K, T = 0.5)\n"

@@ -25,7 +25,9 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "hnn.h"
+#include "testenv.h"
 #include "rhoh.h"
 
 #define NX 20
@@ -175,17 +177,12 @@ START_TEST(test_bad_input) {
 }
 END_TEST
 
-/* The last data row of a CSV file: its column col (0-based). */
+/* Column col (0-based) of the last data row of a CSV file. */
 static double last_value(const char *path, int col) {
-  FILE *f = fopen(path, "r");
-  ck_assert_ptr_nonnull(f);
-  char line[4096], last[4096] = "";
-  while (fgets(line, sizeof line, f))
-    if (line[0] != '#') strcpy(last, line);
-  fclose(f);
-  char *p = last;
-  for (int c = 0; c < col; c++) p = strchr(p, ',') + 1;
-  return strtod(p, NULL);
+  csv c = read_csv_path(path);
+  double v = at(&c, c.rows - 1, col);
+  free(c.d);
+  return v;
 }
 
 START_TEST(test_language) {
@@ -242,9 +239,5 @@ int main(void) {
   tcase_add_test(tc, test_bad_input);
   tcase_add_test(tc, test_language);
   suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+  return check_run(s);
 }
