@@ -139,33 +139,32 @@ static run_out *open_main(hnn_state *S, const char *path, int dim, char **err) {
   return o;
 }
 
-static int write_net(hnn_state *S, const char *path, cg_state *cg, int dim, double t, long step, char **err) {
-  char *npath = run_out_sibling(path, "_net");
+/* The final network, NAME_net.csv: a row per neuron (t and step are the
+** last step's). */
+static run_out *open_net(hnn_state *S, const char *path, int dim, char **err) {
   int nc = dim + 2;
   char **names = hnn_xcalloc((size_t)nc, sizeof *names);
   names[0] = hnn_xstrdup("neuron");
   run_out_names(names + 1, "theta", dim);
   names[nc - 1] = hnn_xstrdup("c");
-  run_out *o = run_out_open(S, npath, nc, (const char *const *)names, err);
+  run_out *o = run_out_open_sibling(S, path, "_net", nc, (const char *const *)names, err);
   for (int i = 0; i < nc; i++) free(names[i]);
   free(names);
-  free(npath);
-  if (!o) return 1;
+  return o;
+}
+
+static int write_net(run_out *o, cg_state *cg, int dim, double t, long step) {
   const double *th, *c;
   int K = cg_neurons(cg, &th, &c), bad = 0;
-  double *row = hnn_xcalloc((size_t)nc, sizeof *row);
+  double *row = hnn_xcalloc((size_t)dim + 2, sizeof *row);
   for (int i = 0; i < K && !bad; i++) {
     row[0] = i + 1;
     memcpy(row + 1, th + (size_t)i * dim, (size_t)dim * sizeof *row);
-    row[nc - 1] = c[i];
+    row[dim + 1] = c[i];
     bad = run_out_row(o, t, step, row);
   }
   free(row);
-  if (bad) {
-    run_out_abort(o);
-    return 1;
-  }
-  return run_out_close(o, err);
+  return bad;
 }
 
 static int fw_run(flow_job *J) {
@@ -217,9 +216,13 @@ static int fw_run(flow_job *J) {
     }
     flow_progress_end(&c);
     if (bad && !msg[0]) snprintf(msg, sizeof msg, "cannot write the output");
-    if (!msg[0] && path && write_net(S, path, cg, dim, t, r->steps, &err)) snprintf(msg, sizeof msg, "%s", err ? err : "cannot write the network");
-    if (!msg[0] && run_out_close(out, &err)) snprintf(msg, sizeof msg, "%s", err);
-    else if (msg[0]) run_out_abort(out);
+    /* the network file and the rows land together or not at all */
+    run_out *net = NULL;
+    if (!msg[0] && path && !(net = open_net(S, path, dim, &err))) snprintf(msg, sizeof msg, "%s", err ? err : "cannot open the network file");
+    if (net && write_net(net, cg, dim, t, r->steps)) snprintf(msg, sizeof msg, "cannot write the network");
+    free(err);
+    err = NULL;
+    if (run_out_finish(out, net, !msg[0], &err) && !msg[0]) snprintf(msg, sizeof msg, "%s", err ? err : "cannot close the output");
   }
   if (msg[0] && status == HNN_OK) {
     diag_error(&S->diags, run->src, run->loc, "run %s: %s", flow->name, msg);

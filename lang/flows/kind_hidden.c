@@ -452,22 +452,24 @@ static int run_rl(flow_job *J, hrun *r) {
     run_out_abort(c.out);
     return fail(J, "run %s: %s%s", msg, "");
   }
-  if (run_out_close(c.out, &err)) {
-    status = fail(J, "run %s: %s%s", err ? err : "output failed", "");
-    free(err);
-    return status;
+  /* the learned U beside the rows, NAME_U.csv (row i = visible unit i): the
+  ** two files land together or not at all */
+  run_out *uo = NULL;
+  int bad = 0;
+  if (path) {
+    char *upath = run_out_sibling(path, "_U");
+    uo = open_out(J, upath, net->nh, "u", net->nh, NULL, NULL, &err);
+    free(upath);
+    bad = !uo;
   }
-  if (!path) return HNN_OK;
-  /* the learned U beside the rows: NAME_U.csv, row i = visible unit i */
-  char *upath = run_out_sibling(path, "_U");
-  run_out *uo = open_out(J, upath, net->nh, "u", net->nh, NULL, NULL, &err);
-  int bad = !uo;
-  for (int i = 0; i < net->nv && !bad; i++) bad = run_out_row(uo, i + 1, i + 1, net->U + (size_t)i * net->nh);
-  if (uo && !bad) bad = run_out_close(uo, &err);
-  else if (uo) run_out_abort(uo);
-  if (bad) status = fail(J, "run %s: %s%s", err ? err : "cannot write the learned U", "");
+  for (int i = 0; uo && i < net->nv && !bad; i++) bad = run_out_row(uo, i + 1, i + 1, net->U + (size_t)i * net->nh);
+  if (bad) {
+    run_out_finish(c.out, uo, 0, NULL);
+    status = fail(J, "run %s: %s%s", err ? err : "cannot write the learned U", "");
+  } else if (run_out_finish(c.out, uo, 1, &err)) {
+    status = fail(J, "run %s: %s%s", err ? err : "output failed", "");
+  }
   free(err);
-  free(upath);
   return status;
 }
 
