@@ -13,6 +13,7 @@ const char *ot_strerror(int status) {
   case OT_ENOMEM: return "out of memory";
   case OT_ENONFINITE: return "a point, weight or cost is not finite";
   case OT_ESOLVER: return "the exact transport solver failed";
+  case OT_EREMOTE: return "another process of the MPI job failed";
   default: return "unknown optimal transport status";
   }
 }

@@ -25,7 +25,8 @@ enum {
   OT_EINVAL = -1,      /* bad sizes, options or weights (negative, zero total) */
   OT_ENOMEM = -2,
   OT_ENONFINITE = -3,  /* a point, weight or cost is NaN or infinite */
-  OT_ESOLVER = -4      /* the exact solver failed (infeasible, unbounded) */
+  OT_ESOLVER = -4,     /* the exact solver failed (infeasible, unbounded) */
+  OT_EREMOTE = -5      /* another process of the MPI job failed (par.h) */
 };
 
 /* Message for a status code. */

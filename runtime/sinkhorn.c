@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fastexp.h"
+#include "par.h"
 #include "pool.h"
 #include "sinkhorn.h"
 
@@ -218,6 +219,27 @@ static void pass_body(void *vc, long lo, long hi, int thread) {
   }
 }
 
+/* A pass over the rows of p on nt threads.  In an MPI job (par.h) each
+** process computes its block of rows and the blocks are gathered: a row's
+** value depends on that row alone, so every process ends with the bits of
+** one process.  0, or OT_EREMOTE when another process failed. */
+static int run_pass(int nt, const pass_ctx *p) {
+  if (!par_active()) {
+    pool_run(nt, (long)((p->n + RB - 1) / RB), 1, pass_body, (void *)p);
+    return OT_OK;
+  }
+  size_t width = p->mode == 2 ? (size_t)p->d : 1;
+  long lo, hi;
+  par_share((long)p->n, &lo, &hi);
+  pass_ctx mine = *p;
+  mine.n = (size_t)(hi - lo);
+  mine.x = p->x + (size_t)lo * (size_t)p->d;
+  mine.base = p->base ? p->base + lo : NULL;
+  mine.out = p->out + (size_t)lo * width;
+  if (mine.n) pool_run(nt, (long)((mine.n + RB - 1) / RB), 1, pass_body, &mine);
+  return par_gather(p->out, (long)p->n, width * sizeof(double), 0, NULL, 0) ? OT_EREMOTE : OT_OK;
+}
+
 /* One side of a problem: points row-major (caller's) and coordinate-major
 ** (workspace), log weights. */
 typedef struct {
@@ -227,13 +249,13 @@ typedef struct {
 
 /* out = T_eps(pot): out_i = -eps log sum_j exp(pot_j / eps + lw_j - C_ij / eps)
 ** for the rows of r, the columns of c. */
-static void ctransform(ot_sinkhorn_ws *w, int nt, int d, const side *r, const side *c,
-                       const double *pot, double eps, double *out) {
+static int ctransform(ot_sinkhorn_ws *w, int nt, int d, const side *r, const side *c,
+                      const double *pot, double eps, double *out) {
   double ie = 1.0 / eps;
   for (size_t j = 0; j < c->n; j++) w->h[j] = pot[j] * ie + c->lw[j];
   pass_ctx p = { .d = d, .mode = 0, .n = r->n, .m = c->n, .ldy = w->cap, .x = r->x,
                  .y = c->xs, .h = w->h, .ie = ie, .eps = eps, .out = out };
-  pool_run(nt, (long)((r->n + RB - 1) / RB), 1, pass_body, &p);
+  return run_pass(nt, &p);
 }
 
 /* L1 marginal error sum_i a_i |exp((f_i - Tf_i) / eps) - 1| of one side of
@@ -361,11 +383,11 @@ static int iterate(prob *p, double e, double tol, int max_it, int sor_on, double
   double *f = p->f, *g = p->g, *fn = p->fn, *gn = p->gn;
   sor_state sor = { .om = 1.0, .cap = SOR_MAX, .low = INFINITY };
   if (!p->sym) {
-    ctransform(w, p->nt, p->d, v, u, f, e, gn);
+    if (ctransform(w, p->nt, p->d, v, u, f, e, gn)) return OT_EREMOTE;
     memcpy(g, gn, v->n * sizeof *g);
   }
   for (int k = 0;; k++) {
-    ctransform(w, p->nt, p->d, u, p->sym ? u : v, g, e, fn);
+    if (ctransform(w, p->nt, p->d, u, p->sym ? u : v, g, e, fn)) return OT_EREMOTE;
     *err = marginal_err(u->n, u->lw, f, fn, e, mass);
     if (!p->sym) {
       double mv;
@@ -379,7 +401,7 @@ static int iterate(prob *p, double e, double tol, int max_it, int sor_on, double
       if (sor_on) sor_update(&sor, *err, k);
       double om = sor.om;
       for (size_t i = 0; i < u->n; i++) f[i] = (1.0 - om) * f[i] + om * fn[i];
-      ctransform(w, p->nt, p->d, v, u, f, e, gn);
+      if (ctransform(w, p->nt, p->d, v, u, f, e, gn)) return OT_EREMOTE;
       for (size_t j = 0; j < v->n; j++) g[j] = (1.0 - om) * g[j] + om * gn[j];
     }
     p->it++;
@@ -415,8 +437,9 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     status = iterate(&p, e, ltol > o->tol ? ltol : o->tol, o->max_iter, 0, &err, &mass);
   if (status == OT_OK)
     status = iterate(&p, eps, o->tol, o->max_iter, 1, &err, &mass);
-  else /* the cap was hit above eps: the error and value at eps, no more iterations */
+  else if (status > 0) /* the cap was hit above eps: the error and value at eps, no more iterations */
     status = iterate(&p, eps, o->tol, p.it, 1, &err, &mass);
+  if (status < 0) return status;
   double val;
   if (sym)
     val = 2.0 * dot_w(u->n, u->lw, f) - eps * (mass - 1.0);
@@ -430,7 +453,7 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     for (size_t i = 0; i < u->n; i++) fn[i] = f[i] * ie + u->lw[i];
     pass_ctx pc = { .d = d, .mode = 1, .n = u->n, .m = v->n, .ldy = w->cap, .x = u->x,
                     .y = v->xs, .h = w->h, .base = fn, .ie = ie, .eps = eps, .out = w->row };
-    pool_run(nt, (long)((u->n + RB - 1) / RB), 1, pass_body, &pc);
+    if (run_pass(nt, &pc)) return OT_EREMOTE;
     double s = 0.0;
     for (size_t i = 0; i < u->n; i++) s += w->row[i];
     if (!isfinite(s)) return OT_ENONFINITE;
@@ -443,7 +466,7 @@ static int solve(ot_sinkhorn_ws *w, const ot_sinkhorn_opts *o, int nt, int d, co
     for (size_t i = 0; i < u->n; i++) fn[i] = f[i] * ie + u->lw[i];
     pass_ctx pc = { .d = d, .mode = 2, .n = u->n, .m = v->n, .ldy = w->cap, .x = u->x,
                     .y = v->xs, .h = w->h, .base = fn, .ie = ie, .eps = eps, .out = grad };
-    pool_run(nt, (long)((u->n + RB - 1) / RB), 1, pass_body, &pc);
+    if (run_pass(nt, &pc)) return OT_EREMOTE;
     for (size_t k = 0; k < u->n * (size_t)d; k++)
       if (!isfinite(grad[k])) return OT_ENONFINITE;
   }
