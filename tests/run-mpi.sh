@@ -3,7 +3,8 @@
 #
 # Run by `make check` only in that build, with HNN set to the built binary.
 # Each tests/mpi/*.hnn (particle blocks of the diffusion machine, absorbed
-# flags, the proximal recursion's kernel parts, the ELD ensemble) runs in
+# flags, the proximal recursion's kernel parts, the ELD ensemble, Sinkhorn's
+# row blocks) runs in
 # one process and under mpirun -np 1, 2 and 4 (--oversubscribe: this
 # machine has 2 cores), 2 processes also with 2 threads each: every
 # output file must be byte-identical (cmp) to the one-process run, and so
