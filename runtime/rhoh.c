@@ -253,6 +253,7 @@ struct rhoh_particles {
   double *hv, *hd;          /* N x nx, N x nx x dim */
   double *c, *r;
   double *k1t, *k1H, *k2t, *k2H, *t1, *H1;
+  int k1_current;           /* k1 holds the right-hand side at (theta, H): the monitor computed it */
 };
 
 const double *rhoh_particles_theta(const rhoh_particles *p) { return p->theta; }
@@ -335,7 +336,8 @@ static int particle_rhs(rhoh_particles *p, const double *theta, const double *H,
 int rhoh_particles_step(rhoh_particles *p, double h, char *msg, size_t len) {
   size_t N = p->N, D = N * p->dim;
   double loss;
-  if (particle_rhs(p, p->theta, p->H, p->k1t, p->k1H, &loss)) goto bad;
+  if (!p->k1_current && particle_rhs(p, p->theta, p->H, p->k1t, p->k1H, &loss)) goto bad;
+  p->k1_current = 0;
   for (size_t k = 0; k < D; k++) p->t1[k] = p->theta[k] + h * p->k1t[k];
   for (size_t i = 0; i < N; i++) p->H1[i] = p->H[i] + h * p->k1H[i];
   if (particle_rhs(p, p->t1, p->H1, p->k2t, p->k2H, &loss)) goto bad;
@@ -354,6 +356,7 @@ void rhoh_particles_monitor(rhoh_particles *p, rhoh_monitor *m) {
   int dim = p->dim;
   double loss = 0, pot = 0, dis = 0, mh = 0, lam = p->d.lambda;
   if (particle_rhs(p, p->theta, p->H, p->k1t, p->k1H, &loss)) loss = NAN;
+  else p->k1_current = 1;   /* the next step's first stage */
   for (size_t i = 0; i < N; i++) {
     double t2 = 0, v2 = 0;
     for (int k = 0; k < dim; k++) {
