@@ -513,6 +513,241 @@ START_TEST(test_2d_threads) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ distances in 2-D */
+
+/* 2 x 2 symmetric matrices as (a, b, c) = [[a, b], [b, c]]. */
+static void sym_sqrt(const double M[3], double R[3]) {
+  double s = sqrt(M[0] * M[2] - M[1] * M[1]), t = sqrt(M[0] + M[2] + 2 * s);
+  R[0] = (M[0] + s) / t, R[1] = M[1] / t, R[2] = (M[2] + s) / t;
+}
+
+/* A^(1/2) B A^(1/2), symmetric. */
+static void sandwich(const double A[3], const double B[3], double C[3]) {
+  double h[3], P[4];
+  sym_sqrt(A, h);
+  P[0] = h[0] * B[0] + h[1] * B[1], P[1] = h[0] * B[1] + h[1] * B[2];
+  P[2] = h[1] * B[0] + h[2] * B[1], P[3] = h[1] * B[1] + h[2] * B[2];
+  C[0] = P[0] * h[0] + P[1] * h[1];
+  C[1] = P[0] * h[1] + P[1] * h[2];
+  C[2] = P[2] * h[1] + P[3] * h[2];
+}
+
+/* W2^2 between N(m1, A) and N(m2, B): |m1 - m2|^2 + tr(A + B - 2 (A^1/2 B A^1/2)^1/2).
+** For any two laws with these means and covariances it is a lower bound
+** (Gelbrich): so it bounds the W2 of two grid densities from below, with
+** their own discrete moments. */
+static double gauss_w2sq(const double m1[2], const double A[3], const double m2[2], const double B[3]) {
+  double C[3], R[3];
+  sandwich(A, B, C);
+  sym_sqrt(C, R);
+  double dm = (m1[0] - m2[0]) * (m1[0] - m2[0]) + (m1[1] - m2[1]) * (m1[1] - m2[1]);
+  return dm + A[0] + A[2] + B[0] + B[2] - 2 * (R[0] + R[2]);
+}
+
+/* OT_eps between N(m1, A) and N(m2, B) for the cost |x - y|^2 and eps KL(P | a x b)
+** (Janati et al. 2020, Thm. 1, with sigma^2 = eps/2), without the term
+** d sigma^2 (1 - log 2 sigma^2), which cancels in the divergence. */
+static double gauss_ot_eps(const double m1[2], const double A[3], const double m2[2], const double B[3], double eps) {
+  double s2 = eps / 2, C[3], D[3];
+  sandwich(A, B, C);
+  double M[3] = { 4 * C[0] + s2 * s2, 4 * C[1], 4 * C[2] + s2 * s2 };
+  sym_sqrt(M, D);
+  double det = (D[0] + s2) * (D[2] + s2) - D[1] * D[1];
+  double dm = (m1[0] - m2[0]) * (m1[0] - m2[0]) + (m1[1] - m2[1]) * (m1[1] - m2[1]);
+  return dm + A[0] + A[2] + B[0] + B[2] - D[0] - D[2] + s2 * log(det);
+}
+
+static double gauss_sinkhorn(const double m1[2], const double A[3], const double m2[2], const double B[3], double eps) {
+  return gauss_ot_eps(m1, A, m2, B, eps) - gauss_ot_eps(m1, A, m1, A, eps) / 2 - gauss_ot_eps(m2, B, m2, B, eps) / 2;
+}
+
+/* Mean and covariance of the 2-D density rows [r0, r0 + n) of d (t, step, x1, x2, rho). */
+static void grid_moments(const csv *d, int r0, int n, double m[2], double C[3]) {
+  double W = 0, s1 = 0, s2 = 0, s11 = 0, s12 = 0, s22 = 0;
+  for (int r = r0; r < r0 + n; r++) {
+    double x = at(d, r, 2), y = at(d, r, 3), w = at(d, r, 4);
+    W += w, s1 += w * x, s2 += w * y, s11 += w * x * x, s12 += w * x * y, s22 += w * y * y;
+  }
+  m[0] = s1 / W, m[1] = s2 / W;
+  C[0] = s11 / W - m[0] * m[0], C[1] = s12 / W - m[0] * m[1], C[2] = s22 / W - m[1] * m[1];
+}
+
+/* The same moments of N(0, I) put on the grid of rows [r0, r0 + n). */
+static void normal_grid_moments(const csv *d, int r0, int n, double m[2], double C[3]) {
+  csv g = { n, 5, malloc((size_t)n * 5 * sizeof(double)) };
+  for (int r = 0; r < n; r++) {
+    double x = at(d, r0 + r, 2), y = at(d, r0 + r, 3);
+    g.d[r * 5 + 2] = x, g.d[r * 5 + 3] = y, g.d[r * 5 + 4] = exp(-(x * x + y * y) / 2);
+  }
+  grid_moments(&g, 0, n, m, C);
+  free(g.d);
+}
+
+/* The OU run of the 2-D distance tests: start N(m0, S0), reference N(0, I). */
+#define OU2_START "normal([1, -0.5], [[0.5, 0.2], [0.2, 0.3]])"
+static const double ou2_m0[2] = { 1, -0.5 }, ou2_S0[3] = { 0.5, 0.2, 0.3 };
+
+/* w2_ref and sinkhorn_to at the start on an n x n grid of [-5, 5]^2: the
+** W2 squared minus the Gelbrich bound of the two grid densities' own
+** moments (divided by h^2) and the Sinkhorn divergence's error. */
+static void w2_start_2d(int n, double *gap, double *sk_err) {
+  env e;
+  env_open(&e, "gridflow");
+  char src[1024];
+  snprintf(src, sizeof src,
+           "param T = 1\nobjective V(x[2]) = norm2(x)/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+           "run ou from " OU2_START " grid [-5, 5] cells %d dt 0.01 until 0.01 every 1 reference normal([0, 0], [1, 1])%s"
+           " -> \"g.csv\"\n", n, sk_err ? " sinkhorn_to normal([0, 0], [1, 1]) monitor_eps 0.1" : "");
+  load_ok(&e, src);
+  csv m = read_csv(&e, "g_monitor.csv"), d = read_csv(&e, "g.csv");
+  ck_assert_int_eq(m.cols, sk_err ? 12 : 11);   /* no w2_start in 2-D: w2_ref is column 10 */
+  double m1[2], A[3], m2[2], B[3], h = 10.0 / n, w2 = at(&m, 0, 10);
+  grid_moments(&d, 0, n * n, m1, A);
+  normal_grid_moments(&d, 0, n * n, m2, B);
+  double G = gauss_w2sq(m1, A, m2, B);
+  /* Gelbrich: no coupling of these two point sets costs less than G (the
+  ** solver's integer weights move the value by ~1e-15 of it) */
+  ck_assert_msg(w2 * w2 >= G * (1 - 1e-12), "W2^2 %.17g below the Gelbrich bound %.17g", w2 * w2, G);
+  *gap = (w2 * w2 - G) / (h * h);
+  report("2-D w2_ref at %d cells: %.10g, Gelbrich %.10g, closed form %.10g, (W2^2 - G)/h^2 = %.4f", n, w2, sqrt(G),
+         sqrt(gauss_w2sq(ou2_m0, ou2_S0, (double[2]){ 0, 0 }, (double[3]){ 1, 0, 1 })), *gap);
+  if (sk_err) {
+    double exact = gauss_sinkhorn(ou2_m0, ou2_S0, (double[2]){ 0, 0 }, (double[3]){ 1, 0, 1 }, 0.1);
+    *sk_err = fabs(at(&m, 0, 11) - exact);
+    report("2-D sinkhorn_to at %d cells: %.10g, closed form %.10g", n, at(&m, 0, 11), exact);
+  }
+  free(m.d);
+  free(d.d);
+  env_close(&e);
+}
+
+/* W2 and the Sinkhorn divergence to a reference law in 2-D, at the start,
+** where both densities are Gaussians put on the grid: against the closed
+** forms of W2 and of S_eps between Gaussians. */
+START_TEST(test_w2_2d) {
+  /* The grid densities are point masses at the cell centres.  Each has the
+  ** mean and covariance of its own Gaussian up to the tails beyond the box,
+  ** but quantizing a law to a lattice adds the rounding inside a cell,
+  ** variance h^2/12 per coordinate, to the cost of a map that does not send
+  ** lattice to lattice: W2^2 - G ~ 2 d h^2/12 = h^2/3 (d = 2), second
+  ** order.  Measured 0.36 h^2 and 0.35 h^2 at h = 0.625 and 0.3125; we ask
+  ** for [0, h^2/2] at both and the ratio of the gaps in W2^2 for a halved h
+  ** to be 4 +- 1.5 (second order). */
+  double g1, g2, sk;
+  w2_start_2d(16, &g1, NULL);
+  w2_start_2d(32, &g2, &sk);
+  double h1 = 10.0 / 16, h2 = 10.0 / 32;
+  ck_assert_double_le(g1, 0.5);
+  ck_assert_double_le(g2, 0.5);
+  ck_assert_double_gt(g1 * h1 * h1 / (g2 * h2 * h2), 2.5);
+  ck_assert_double_lt(g1 * h1 * h1 / (g2 * h2 * h2), 5.5);
+  /* S_eps at eps = 0.1: the entropic plan smooths at the scale sqrt(eps) =
+  ** 0.32 ~ h, so the lattice sums are spectrally accurate (2.0e-3 at h =
+  ** 0.42, 1.6e-5 at 0.31) down to the tails cut by the box: the second
+  ** moment of N(0, 1) beyond |x| = 5 is 2 (5 phi(5) + Phi(-5)) = 1.6e-5
+  ** a coordinate.  We ask 1e-4. */
+  ck_assert_double_lt(sk, 1e-4);
+}
+END_TEST
+
+/* Along the OU flow in 2-D (a density that is no longer exactly a grid
+** Gaussian): w2_ref stays between the Gelbrich bound of the density's own
+** moments and that bound plus h^2/2, w2_to of the same law is the same
+** number, and it falls to the lattice's floor as rho -> the reference (the
+** grid steady state is exp(-V)/Z at the centres, the reference on the
+** grid, exactly). */
+START_TEST(test_w2_2d_flow) {
+  int n = 20;
+  env e;
+  env_open(&e, "gridflow");
+  char src[1024];
+  snprintf(src, sizeof src,
+           "param T = 1\nobjective V(x[2]) = norm2(x)/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+           "run ou from " OU2_START " grid [-5, 5] cells %d dt 0.05 until 8 every 2 reference normal([0, 0], [1, 1])"
+           " w2_to normal([0, 0], [1, 1]) -> \"g.csv\"\n", n);
+  load_ok(&e, src);
+  csv m = read_csv(&e, "g_monitor.csv"), d = read_csv(&e, "g.csv");
+  ck_assert_int_eq(m.rows, 5);
+  ck_assert_int_eq(m.cols, 12);
+  for (int r = 0; r < m.rows; r++) {   /* invariants() has the 1-D columns */
+    ck_assert(fabs(at(&m, r, M_MASS) - 1) <= 1e-12);
+    ck_assert(at(&m, r, 8) >= 0);
+    if (r) ck_assert(at(&m, r, M_ENERGY) <= at(&m, r - 1, M_ENERGY));
+  }
+  double h = 10.0 / n;
+  for (int r = 0; r < m.rows; r++) {
+    double m1[2], A[3], m2[2], B[3], w2 = at(&m, r, 10);
+    grid_moments(&d, r * n * n, n * n, m1, A);
+    normal_grid_moments(&d, r * n * n, n * n, m2, B);
+    double G = gauss_w2sq(m1, A, m2, B);
+    report("2-D flow t = %g: w2_ref %.6g, Gelbrich %.6g", at(&m, r, 0), w2, sqrt(fmax(G, 0)));
+    ck_assert_double_eq(at(&m, r, 11), w2);
+    ck_assert(w2 * w2 >= G - 1e-12);
+    ck_assert(w2 * w2 <= G + h * h / 2);
+    if (r) ck_assert_double_lt(w2, at(&m, r - 1, 10));
+  }
+  /* near the reference the lattice W2 is ~h sqrt(mass moved) (moving
+  ** mass delta by a cell costs delta h^2): it falls like e^(-t/2), not
+  ** e^(-t); measured 0.023 at t = 8 */
+  ck_assert_double_lt(last(&m, 10), 0.05);
+  free(m.d);
+  free(d.d);
+  env_close(&e);
+}
+END_TEST
+
+/* Targets given as points are taken as they are, and the cloud's weights are
+** the cell masses: the uniform density (stationary for entropy alone) against
+** the csv file of the cell centres is at distance 0 (W2 exactly, up to
+** the solver's rounding; S_eps to its marginal tolerance 1e-6 times the
+** squared diameter); and the 1-D sinkhorn_to against S_eps between two
+** Gaussians in closed form (the piecewise-constant W2 in 1-D is O(h^2)). */
+START_TEST(test_distance_targets) {
+  env e;
+  env_open(&e, "gridflow");
+  char path[256];
+  snprintf(path, sizeof path, "%s/c.csv", e.dir);
+  FILE *f = fopen(path, "w");
+  ck_assert_ptr_nonnull(f);
+  for (int j = 0; j < 8; j++)
+    for (int i = 0; i < 8; i++) fprintf(f, "%.17g,%.17g\n", -1 + (i + 0.5) / 4, -1 + (j + 0.5) / 4);
+  fclose(f);
+  char src[2048];
+  snprintf(src, sizeof src,
+           "energy H = entropy\nflow h = fokker_planck(H)\n"
+           "run h from uniform([-1, -1], [1, 1]) grid [-1, 1] cells 8 dt 0.1 until 0.2 every 0.1 w2_to csv(\"%s\")"
+           " sinkhorn_to csv(\"%s\") -> \"u.csv\"\n"
+           "param T = 1\nobjective V(x[1]) = x[1]^2/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+           "run ou from normal([1], [0.5]) grid [-7, 7] cells 200 dt 0.01 until 0.01 every 1 w2_to normal([0], [1])"
+           " sinkhorn_to normal([0], [1]) monitor_eps 0.1 -> \"o.csv\"\n", path, path);
+  load_ok(&e, src);
+  csv m = read_csv(&e, "u_monitor.csv");
+  ck_assert_int_eq(m.cols, 12);
+  for (int r = 0; r < m.rows; r++) {
+    report("uniform vs its centres: w2_to %.3g, sinkhorn_to %.3g", at(&m, r, 10), at(&m, r, 11));
+    ck_assert_double_lt(at(&m, r, 10), 1e-6);
+    ck_assert_double_lt(fabs(at(&m, r, 11)), 1e-5);
+  }
+  free(m.d);
+  csv o = read_csv(&e, "o_monitor.csv");
+  ck_assert_int_eq(o.cols, 12);   /* ..., w2_start, w2_to, sinkhorn_to */
+  double w2 = sqrt(1 + 0.5 + 1 - 2 * sqrt(0.5));
+  /* gauss_ot_eps in 1-D (sigma^2 = eps/2 = 0.05): D = (4AB + sigma^4)^(1/2) */
+  double s2 = 0.05, D = sqrt(4 * 0.5 * 1 + s2 * s2), Da = sqrt(4 * 0.25 + s2 * s2), Db = sqrt(4 + s2 * s2);
+  double ot = 1 + 1.5 - D + s2 * log(D + s2), oa = 1 - Da + s2 * log(Da + s2), ob = 2 - Db + s2 * log(Db + s2);
+  double sk = ot - oa / 2 - ob / 2;
+  report("1-D: w2_to %.12g (exact %.12g), sinkhorn_to %.12g (exact %.12g)", at(&o, 0, 10), w2, at(&o, 0, 11), sk);
+  /* W2 of piecewise-constant densities: quantiles linear in each cell,
+  ** error O(h^2) (measured 2.4e-5 at h = 0.07, 6e-6 at 0.035); S_eps:
+  ** spectrally accurate at h = 0.07 (4e-11), we ask 1e-8 */
+  ck_assert_double_lt(fabs(at(&o, 0, 10) - w2), 1e-4);
+  ck_assert_double_lt(fabs(at(&o, 0, 11) - sk), 1e-8);
+  free(o.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------ errors */
 
 static void load_fails(const char *src, int status, const char *needle) {
@@ -535,6 +770,17 @@ START_TEST(test_errors) {
   /* a non-diagonal metric as mobility */
   load_fails("metric M(x[2]) = [[2, 1], [1, 2]]\nenergy E = entropy\nflow f = fokker_planck(E, M)\n"
              "run f from normal([0, 0], [1, 1]) grid [-3, 3] cells 20\n", HNN_ERR_SCRIPT, "not diagonal");
+  /* the exact W2 on 100 x 100 cells against the law on the grid: 1e8 pairs,
+  ** refused before the run with the estimate, pointing to sinkhorn_to */
+  load_fails("energy E = entropy\nflow f = fokker_planck(E)\n"
+             "run f from normal([0, 0], [1, 1]) grid [-3, 3] w2_to normal([0, 0], [1, 1])\n", HNN_ERR_SCRIPT,
+             "use sinkhorn_to");
+  load_fails("energy E = entropy\nflow f = fokker_planck(E)\n"
+             "run f from normal([0], [1]) grid [-3, 3] w2_to normal([0], [1]) monitor_samples 10\n", HNN_ERR_SCRIPT,
+             "monitor_samples is for particle runs");
+  load_fails("energy E = entropy\nflow f = fokker_planck(E)\n"
+             "run f from normal([0], [1]) grid [-3, 3] w2_to normal([0, 0], [1, 1])\n", HNN_ERR_SCRIPT,
+             "this law is in dimension 2, the grid in dimension 1");
 }
 END_TEST
 
@@ -553,6 +799,9 @@ int main(void) {
   tcase_add_test(tc, test_entropic);
   tcase_add_test(tc, test_entropic_gaussian);
   tcase_add_test(tc, test_2d_threads);
+  tcase_add_test(tc, test_w2_2d);
+  tcase_add_test(tc, test_w2_2d_flow);
+  tcase_add_test(tc, test_distance_targets);
   tcase_add_test(tc, test_errors);
   suite_add_tcase(s, tc);
   return check_run(s);
