@@ -169,6 +169,7 @@ typedef struct grun {
   sym *start_fn, *ref_fn;      /* start / reference given as density functions */
   flow_fn start_cb, ref_cb;
   grid_energy ge;
+  double econst;               /* the mmd / energy_distance terms' constant, added to the energy column */
   long iterations;
   /* the engines */
   fv_solver *fv;
@@ -364,9 +365,9 @@ static int targets_fit(hnn_state *S, ast *run, const grun *r) {
     if (pairs <= WF_W2_EXACT_MAX) continue;
     ast *e = flow_option(run, strcmp(g->name, "w2_ref") == 0 ? "reference" : g->name);
     diag_error(&S->diags, e->src, e->loc, "%s: the exact W2 on this grid is a network simplex on up to %d cells x %.0f "
-               "points = %.3g pairs a monitor row (~%.0f MB), above the limit of %.0f pairs: use sinkhorn_to "
-               "(entropic, memory linear in the points) or fewer cells", g->name, r->ncells, M, pairs,
-               pairs * 80 / 1e6, WF_W2_EXACT_MAX);
+               "points = %.3g pairs a monitor row (~%.0f MB, ~%.2g s of CPU at the 0.55 us a pair measured), above "
+               "the limit of %.0f pairs: use sinkhorn_to (entropic, memory linear in the points) or fewer cells",
+               g->name, r->ncells, M, pairs, pairs * 80 / 1e6, pairs * 0.55e-6, WF_W2_EXACT_MAX);
     return 1;
   }
   return 0;
@@ -465,7 +466,8 @@ static int grid_prepare(flow_job *J) {
   J->plan.values = 14 + r->ncol;
   J->plan.memory = cells * 8 * 40 + (J->kind->variant == V_JKO ? (double)r->npoints * 8 * 14 : 0);
   for (int i = 0; r->E->energy && i < r->E->energy->nterms; i++)   /* interaction: W table and, in 2-D, its FFT */
-    if (r->E->energy->terms[i].piece == ENERGY_INTERACTION) {
+    if (r->E->energy->terms[i].piece == ENERGY_INTERACTION || r->E->energy->terms[i].piece == ENERGY_MMD ||
+        r->E->energy->terms[i].piece == ENERGY_DISTANCE) {
       J->plan.memory += cells * 8 * 4 + (dim == 2 ? fv_fftconv_bytes(r->g.n[0], r->g.n[1]) : 0);
       break;
     }
@@ -662,6 +664,7 @@ static void current(grun *r, int variant, fv_monitors *m) {
   case V_FV:
     memcpy(r->rho, fv_density(r->fv), (size_t)r->ncells * sizeof *r->rho);
     fv_monitor(r->fv, m);
+    m->energy += r->econst;
     break;
   case V_JKO: {
     jko1d_to_grid(r->npoints, r->Q, r->g.n[0], r->g.lo[0], r->g.hi[0], r->rho);
@@ -838,6 +841,7 @@ static int grid_run(flow_job *J) {
   double kx[16], ky[16];
   int np = kernel_points(r, kx, ky);
   if (gridenergy_check_kernels(S, &r->ge, np, kx, ky, run)) return HNN_ERR_SCRIPT;
+  r->econst = gridenergy_constant(&r->ge);
   if ((r->start_fn && fn_on_grid(&r->start_cb, &r->g, r->vol, r->rho0, "start", msg, sizeof msg)) ||
       (r->ref_fn && fn_on_grid(&r->ref_cb, &r->g, r->vol, r->ref, "reference", msg, sizeof msg))) {
     diag_error(&S->diags, run->src, run->loc, "run %s: %s", J->flow->name, msg);

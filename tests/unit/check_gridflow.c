@@ -748,6 +748,95 @@ START_TEST(test_distance_targets) {
 }
 END_TEST
 
+
+/* ------------------------------------------------------------ target terms */
+
+/* c mmd(k, t) is interaction(2c k) + potential(-2c k * t) + c int int k t t,
+** and c energy_distance(t) the same with k = -|x - y| (docs/energies.md):
+** runs of the terms and of their rewrites by hand give the same density
+** (to rounding) and energies apart by the constant; the energy column is
+** c MMD^2 of the grid density itself, summed here from the density file;
+** and the energy never increases (the Gaussian kernel is positive
+** definite, -|x - y| conditionally so on the zero-mass steps). */
+START_TEST(test_target_terms) {
+  static const char *const src =
+      "param P = [[0.5], [1.25], [2]]\nparam c = 0.7\n"
+      "kernel k(x[1], y[1]) = exp(-norm2(x - y)/2)\nkernel k2(x[1], y[1]) = 2*c*exp(-norm2(x - y)/2)\n"
+      "objective Vt(x[1]) = -2*c*(k(x, [0.5]) + k(x, [1.25]) + k(x, [2]))/3\n"
+      "kernel kd(x[1], y[1]) = -2*c*norm(x - y)\n"
+      "objective Vd(x[1]) = 2*c*(norm(x - [0.5]) + norm(x - [1.25]) + norm(x - [2]))/3\n"
+      "energy E1 = 0.05*entropy + c*mmd(k, P)\nenergy E2 = 0.05*entropy + interaction(k2) + potential(Vt)\n"
+      "energy D1 = 0.05*entropy + c*energy_distance(P)\nenergy D2 = 0.05*entropy + interaction(kd) + potential(Vd)\n"
+      "flow f1 = fokker_planck(E1)\nflow f2 = fokker_planck(E2)\nflow g1 = fokker_planck(D1)\nflow g2 = fokker_planck(D2)\n"
+      "run f1 from normal([-1], [0.5]) grid [-4, 5] cells 180 dt 0.05 until 2 every 1 -> \"f1.csv\"\n"
+      "run f2 from normal([-1], [0.5]) grid [-4, 5] cells 180 dt 0.05 until 2 every 1 -> \"f2.csv\"\n"
+      "run g1 from normal([-1], [0.5]) grid [-4, 5] cells 180 dt 0.05 until 2 every 1 -> \"g1.csv\"\n"
+      "run g2 from normal([-1], [0.5]) grid [-4, 5] cells 180 dt 0.05 until 2 every 1 -> \"g2.csv\"\n"
+      "energy M2 = 0.1*entropy + mmd(k2d, normal([1, 0], [0.3, 0.3]), samples = 200) + energy_distance(P2)\n"
+      "kernel k2d(x[2], y[2]) = exp(-norm2(x - y))\nparam P2 = [[0, 1], [1, 0]]\nflow m2 = fokker_planck(M2)\n"
+      "run m2 from normal([-1, 0], [0.5, 0.5]) grid [-3, 3] cells 24 dt 0.1 until 1 every 0.25 -> \"m2.csv\"\n";
+  env e;
+  env_open(&e, "gridflow");
+  load_ok(&e, src);
+  const double t[3] = { 0.5, 1.25, 2 }, c = 0.7;
+  double kk = 0, dd = 0;
+  for (int a = 0; a < 3; a++)
+    for (int b = 0; b < 3; b++) {
+      kk += exp(-(t[a] - t[b]) * (t[a] - t[b]) / 2) / 9;
+      dd -= fabs(t[a] - t[b]) / 9;
+    }
+  const char *pairs[2][2] = { { "f1", "f2" }, { "g1", "g2" } };
+  for (int p = 0; p < 2; p++) {
+    char n1[32], n2[32];
+    snprintf(n1, sizeof n1, "%s_monitor.csv", pairs[p][0]);
+    snprintf(n2, sizeof n2, "%s_monitor.csv", pairs[p][1]);
+    csv m1 = read_csv(&e, n1), m2 = read_csv(&e, n2);
+    snprintf(n1, sizeof n1, "%s.csv", pairs[p][0]);
+    snprintf(n2, sizeof n2, "%s.csv", pairs[p][1]);
+    csv d1 = read_csv(&e, n1), d2 = read_csv(&e, n2);
+    invariants(&m1, 1);
+    ck_assert_int_eq(d1.rows, d2.rows);
+    double peak = 0, diff = 0;
+    for (int r = 0; r < d1.rows; r++) {
+      peak = fmax(peak, at(&d1, r, 3));
+      diff = fmax(diff, fabs(at(&d1, r, 3) - at(&d2, r, 3)));
+    }
+    /* the same sums in another order (the potential is one callback
+    ** either way, summed in the script's order): a few ulps a step */
+    ck_assert_msg(diff <= 1e-12 * peak, "%s: density differs by %g", pairs[p][0], diff);
+    for (int r = 0; r < m1.rows; r++)
+      ck_assert_double_lt(fabs(at(&m1, r, M_ENERGY) - at(&m2, r, M_ENERGY) - c * (p ? dd : kk)), 1e-12);
+    /* the energy column at t = 0 against c MMD^2 of the grid density */
+    double h = 9.0 / 180, rr = 0, rt = 0;
+    for (int i = 0; i < 180; i++) {
+      double xi = at(&d1, i, 2), ri = at(&d1, i, 3);
+      for (int j = 0; j < 180; j++) {
+        double xj = at(&d1, j, 2);
+        rr += ri * at(&d1, j, 3) * h * h * (p ? -fabs(xi - xj) : exp(-(xi - xj) * (xi - xj) / 2));
+      }
+      for (int j = 0; j < 3; j++) rt += ri * h * (p ? -fabs(xi - t[j]) : exp(-(xi - t[j]) * (xi - t[j]) / 2)) / 3;
+    }
+    double mmd2 = rr - 2 * rt + (p ? dd : kk), E0 = at(&m1, 0, M_ENERGY) - 0.05 * at(&m1, 0, M_ENTROPY);
+    report("%s: c MMD^2 %.15g, energy column - T entropy %.15g; density vs rewrite %.3g of the peak", pairs[p][0],
+           c * mmd2, E0, diff / peak);
+    ck_assert_double_lt(fabs(E0 - c * mmd2), 1e-12);
+    free(m1.d), free(m2.d), free(d1.d), free(d2.d);
+  }
+  /* 2-D (W * rho by FFT): mass, positivity, energy never increasing */
+  csv m = read_csv(&e, "m2_monitor.csv");
+  ck_assert_int_eq(m.rows, 5);
+  for (int r = 0; r < m.rows; r++) {
+    ck_assert(fabs(at(&m, r, M_MASS) - 1) <= 1e-12);
+    ck_assert(at(&m, r, 8) >= 0);
+    if (r) ck_assert(at(&m, r, M_ENERGY) <= at(&m, r - 1, M_ENERGY));
+  }
+  /* and the mass moves toward the targets (the means at (1, 0), (0.5, 0.5)) */
+  ck_assert_double_gt(last(&m, 6), at(&m, 0, 6) + 0.3);
+  free(m.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------ errors */
 
 static void load_fails(const char *src, int status, const char *needle) {
@@ -802,6 +891,7 @@ int main(void) {
   tcase_add_test(tc, test_w2_2d);
   tcase_add_test(tc, test_w2_2d_flow);
   tcase_add_test(tc, test_distance_targets);
+  tcase_add_test(tc, test_target_terms);
   tcase_add_test(tc, test_errors);
   suite_add_tcase(s, tc);
   return check_run(s);
