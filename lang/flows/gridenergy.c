@@ -34,8 +34,10 @@ int gridenergy_check(hnn_state *S, sym *E, int engine) {
             "need those pieces); run it with a particle flow";
       break;
     case ENERGY_W2:
-      why = "its first variation is the Kantorovich potential of rho to the target, which moves with rho and is not a "
-            "potential, a kernel or a function of rho at a point; run it with a particle flow";
+      if (engine != GRID_JKO)
+        why = "its first variation is the Kantorovich potential of rho to the target, which moves with rho and is "
+              "not a potential, a kernel or a function of rho at a point; in 1-D the exact JKO (jko) carries it in "
+              "quantiles, else run it with a particle flow";
       break;
     case ENERGY_INTERACTION:
       if (engine == GRID_JKO)
@@ -191,10 +193,32 @@ int gridenergy_build(hnn_state *S, sym *E, int dim, int derivs, sym *metric, ast
     G->nu += t->coef;
     G->m = t->m;
   }
+  for (int i = 0; i < G->M.nterms; i++) {
+    const em_term *t = &G->M.terms[i];
+    if (t->piece != ENERGY_W2) continue;
+    const char *why = G->w2 ? "the exact 1-D JKO carries one w2 term" : t->coef < 0 ? "w2 with a negative coefficient is "
+                      "not convex in quantiles (the step would not be one convex problem)" : NULL;
+    if (why) {
+      diag_error(&S->diags, t->decl->at->src, t->decl->at->loc, "%s", why);
+      return HNN_ERR_SCRIPT;
+    }
+    G->w2 = t;
+    G->w2c = t->coef;
+  }
   if (G->T == 0 && G->nu == 0 && derivs) {
     diag_error(&S->diags, at->src, at->loc, "the exact 1-D JKO needs entropy or power_entropy in the energy (they keep "
                "the quantiles increasing)");
     return HNN_ERR_SCRIPT;
+  }
+  for (int i = 0; i < G->M.nterms; i++) {
+    const em_term *t = &G->M.terms[i];
+    if ((t->piece == ENERGY_MMD || t->piece == ENERGY_DISTANCE) && t->ntarget > GRID_TARGET_MAX) {
+      diag_error(&S->diags, t->decl->at->src, t->decl->at->loc, "%s: a grid flow compiles k * target as one sum over "
+                 "the target's points, and its compile time grows faster than their number (10^4 points: 3 s); "
+                 "%d points is above %d: draw fewer (samples = ...) or run a particle flow",
+                 energy_piece_name(t->piece), t->ntarget, GRID_TARGET_MAX);
+      return HNN_ERR_SCRIPT;
+    }
   }
   if (build_local(S, E, dim, derivs, G) || build_interaction(S, dim, G)) return HNN_ERR_SCRIPT;
   if (metric) {

@@ -11,9 +11,10 @@
 ** interaction(2k) + potential(-2 k * t) + a constant (the potential sums
 ** k over the target's points, the ones a particle flow of the energy
 ** draws).  What a grid cannot carry is refused at the term with the
-** reason (gridenergy_check): sinkhorn and w2 (their first variations
-** solve a transport problem in rho), and interaction, mmd and
-** energy_distance in the JKO engines.
+** reason (gridenergy_check): sinkhorn (its first variation solves a
+** transport problem in rho), w2 outside the exact 1-D JKO (where
+** 1/2 W2^2 = 1/2 int (Q - Q_t)^2 ds is quadratic in the quantiles), and
+** interaction, mmd and energy_distance in the JKO engines.
 */
 #ifndef HNN_GRIDENERGY_H
 #define HNN_GRIDENERGY_H
@@ -30,7 +31,13 @@ typedef struct grid_energy {
   flow_fn W;           /* z (dim) -> sum_k c_k k_k(z, 0); fn NULL without interaction */
   flow_fn mob;         /* x -> the diagonal of G^-1(x) when a metric is given, else fn NULL */
   double T, nu, m;
+  const em_term *w2;   /* the exact 1-D JKO's w2(t) term (w2c/2 W2^2), or NULL */
+  double w2c;
 } grid_energy;
+
+/* The most target points of an mmd or energy_distance term a grid flow
+** compiles into its potential. */
+#define GRID_TARGET_MAX 10000
 
 /* The engines a term can go to. */
 enum { GRID_FV = 1, GRID_JKO = 2, GRID_ENTROPIC = 4 };

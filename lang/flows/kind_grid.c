@@ -174,7 +174,7 @@ typedef struct grun {
   /* the engines */
   fv_solver *fv;
   jko1d_problem jp;
-  double *Q, *Q0;
+  double *Q, *Q0, *Qt;          /* Qt: a w2 term's target quantiles */
   jko1d_info jinfo;
   jko_ent *je;
   /* the distance columns (w2_ref, w2_to, sinkhorn_to) */
@@ -709,6 +709,28 @@ static int check_local(grun *r, char *msg, size_t len) {
   return bad;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The quantiles at s_j = j/N (j = 0..N) of a w2 term's target, the
+** points the energy model drew (the ones a particle flow of the energy
+** moves towards), equal weights: the left-continuous empirical quantile
+** x_(ceil(s M)), and x_(1) at s = 0. */
+static double *target_quantiles(const em_term *t, long N) {
+  int M = t->ntarget;
+  double *x = hnn_xmalloc((size_t)M * sizeof *x), *Qt = hnn_xmalloc(((size_t)N + 1) * sizeof *Qt);
+  memcpy(x, t->target, (size_t)M * sizeof *x);
+  qsort(x, (size_t)M, sizeof *x, cmp_double);
+  for (long j = 0; j <= N; j++) {
+    long i = (long)ceil((double)j * M / (double)N - 1e-9) - 1;   /* j M / N whole: the step's left value */
+    Qt[j] = x[i < 0 ? 0 : i >= M ? M - 1 : i];
+  }
+  free(x);
+  return Qt;
+}
+
 static int start_engine(grun *r, int variant, char *msg, size_t len) {
   grid_energy *G = &r->ge;
   if (check_local(r, msg, len)) return 1;
@@ -736,6 +758,11 @@ static int start_engine(grun *r, int variant, char *msg, size_t len) {
   }
   case V_JKO: {
     jko1d_problem p = { .V = G->U, .dV = G->dU, .d2V = G->d2U, .T = G->T, .nu = G->nu, .m = G->m };
+    if (G->w2) {
+      r->Qt = target_quantiles(G->w2, r->npoints);
+      p.w2c = G->w2c;
+      p.Qt = r->Qt;
+    }
     r->jp = p;
     r->Q = hnn_xmalloc(((size_t)r->npoints + 1) * sizeof *r->Q);
     r->Q0 = hnn_xmalloc(((size_t)r->npoints + 1) * sizeof *r->Q0);
@@ -881,6 +908,7 @@ static void grid_release(flow_job *J) {
   jko_ent_free(r->je);
   free(r->Q);
   free(r->Q0);
+  free(r->Qt);
   free(r->rho0);
   free(r->ref);
   free(r->rho);

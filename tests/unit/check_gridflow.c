@@ -837,6 +837,34 @@ START_TEST(test_target_terms) {
 }
 END_TEST
 
+
+/* w2(t) in the exact 1-D JKO: c/2 int (Q - Q_t)^2 ds with Q_t the target's
+** quantiles.  Summing the step's conditions (the entropy's gap terms
+** telescope) gives the mean of implicit Euler towards the target's
+** trapezoid mean m_t, exactly: m_k = m_t + (m_0 - m_t)/(1 + tau c)^k.
+** For the 4 points a + (-1.5, -0.5, 0.5, 1.5) and N a multiple of 4, the
+** left-continuous quantile at s_j = j/N has trapezoid mean
+** a + (x_1 - x_4)/(2N) = a - 3/(2N). */
+START_TEST(test_jko_w2) {
+  env e;
+  env_open(&e, "gridflow");
+  load_ok(&e, "param P = [[-0.5], [0.5], [1.5], [2.5]]\nenergy E = 0.5*entropy + 2*w2(P)\nflow j = jko(E)\n"
+              "run j from normal([-1], [0.25]) grid [-6, 7] cells 260 points 2000 dt 0.1 until 2 every 0.5 -> \"j.csv\"\n");
+  csv m = read_csv(&e, "j_monitor.csv");
+  ck_assert_int_eq(m.rows, 5);
+  double mt = 1 - 3.0 / (2 * 2000), m0 = at(&m, 0, M_MEAN);
+  for (int r = 0; r < m.rows; r++) {
+    double k = at(&m, r, M_STEP), exact = mt + (m0 - mt) / pow(1 + 0.1 * 2, k);
+    report("jko w2: step %g mean %.15g, implicit Euler %.15g", k, at(&m, r, M_MEAN), exact);
+    /* Newton stops at 1e-13 of the span on each Q_j: the mean to ~1e-12 */
+    ck_assert_double_lt(fabs(at(&m, r, M_MEAN) - exact), 1e-10);
+    if (r) ck_assert_double_le(at(&m, r, M_ENERGY), at(&m, r - 1, M_ENERGY));
+  }
+  free(m.d);
+  env_close(&e);
+}
+END_TEST
+
 /* ------------------------------------------------------------ errors */
 
 static void load_fails(const char *src, int status, const char *needle) {
@@ -870,6 +898,9 @@ START_TEST(test_errors) {
   load_fails("energy E = entropy\nflow f = fokker_planck(E)\n"
              "run f from normal([0], [1]) grid [-3, 3] w2_to normal([0, 0], [1, 1])\n", HNN_ERR_SCRIPT,
              "this law is in dimension 2, the grid in dimension 1");
+  /* w2(t) runs in quantiles only */
+  load_fails("energy E = entropy + w2(normal([0], [1]), samples = 10)\nflow f = fokker_planck(E)\n"
+             "run f from normal([0], [1]) grid [-3, 3]\n", HNN_ERR_SCRIPT, "the exact JKO (jko) carries it");
 }
 END_TEST
 
@@ -892,6 +923,7 @@ int main(void) {
   tcase_add_test(tc, test_w2_2d_flow);
   tcase_add_test(tc, test_distance_targets);
   tcase_add_test(tc, test_target_terms);
+  tcase_add_test(tc, test_jko_w2);
   tcase_add_test(tc, test_errors);
   suite_add_tcase(s, tc);
   return check_run(s);
