@@ -703,6 +703,74 @@ START_TEST(test_w2_2d_flow) {
 }
 END_TEST
 
+/* The distance columns along OU flows, whose solutions are Gaussian:
+** N(m0 e^-t, I + (S0 - I) e^-2t), so W2 and S_eps to the stationary N(0, I)
+** are known in closed form at every t.  With `order 2` and dt ~ h^2 the
+** density is second order (test_second_order); the columns' own error at
+** the start is far smaller (1-D W2 6.7e-5 at 200 cells, S_eps 4e-8; 2-D
+** S_0.25 1e-5 at 24 and 32 cells), so the error at t = 1 is the flow's and
+** must fall like h^2.  Measured: 1-D W2 6.45e-3, 1.60e-3 (rate 2.0), S_0.1
+** 4.84e-3, 1.19e-3 (2.0); 2-D S_0.25 3.97e-3, 2.36e-3 at 24, 32 cells (rate
+** 1.81: (4/3)^1.81 = 1.68). */
+static void ou_distance_errors(int dim, int cells, double dt, double *e0, double *e1, double *f0, double *f1) {
+  env e;
+  env_open(&e, "gridflow");
+  char src[1024];
+  if (dim == 1)
+    snprintf(src, sizeof src,
+             "param T = 1\nobjective V(x[1]) = x[1]^2/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+             "run ou from normal([1], [0.25]) grid [-6, 6] cells %d dt %g until 1 every 1 order 2 w2_to normal([0], [1])"
+             " sinkhorn_to normal([0], [1]) monitor_eps 0.1 -> \"o.csv\"\n", cells, dt);
+  else
+    snprintf(src, sizeof src,
+             "param T = 1\nobjective V(x[2]) = norm2(x)/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+             "run ou from " OU2_START " grid [-5, 5] cells %d dt %g until 1 every 1 order 2 sinkhorn_to normal([0, 0], [1, 1])"
+             " monitor_eps 0.25 -> \"o.csv\"\n", cells, dt);
+  load_ok(&e, src);
+  csv m = read_csv(&e, "o_monitor.csv");
+  ck_assert_int_eq(m.rows, 2);
+  for (int r = 0; r < 2; r++) {
+    double t = at(&m, r, 0), a = exp(-t), b = exp(-2 * t), err_w2 = 0, err_sk;
+    if (dim == 1) {
+      double v = 1 - 0.75 * b, w2 = sqrt(a * a + (sqrt(v) - 1) * (sqrt(v) - 1));
+      double m1[2] = { a, 0 }, A[3] = { v, 0, 1 }, m2[2] = { 0, 0 }, B[3] = { 1, 0, 1 };
+      /* a product with a common unit coordinate: the 2-D formula gives the 1-D S_eps */
+      err_w2 = fabs(at(&m, r, 10) - w2);
+      err_sk = fabs(at(&m, r, 11) - gauss_sinkhorn(m1, A, m2, B, 0.1));
+    } else {
+      double m1[2] = { ou2_m0[0] * a, ou2_m0[1] * a }, A[3] = { 1 + (ou2_S0[0] - 1) * b, ou2_S0[1] * b, 1 + (ou2_S0[2] - 1) * b };
+      err_sk = fabs(at(&m, r, 10) - gauss_sinkhorn(m1, A, (double[2]){ 0, 0 }, (double[3]){ 1, 0, 1 }, 0.25));
+    }
+    if (r == 0) *e0 = err_w2, *f0 = err_sk;
+    else *e1 = err_w2, *f1 = err_sk;
+  }
+  free(m.d);
+  env_close(&e);
+}
+
+START_TEST(test_ou_distances) {
+  double a0, a1, b0, b1, c0, c1, d0, d1;
+  ou_distance_errors(1, 100, 0.04, &a0, &a1, &b0, &b1);
+  ou_distance_errors(1, 200, 0.01, &c0, &c1, &d0, &d1);
+  report("1-D OU order 2, t = 1: W2 error %.3g, %.3g (rate %.2f), S_0.1 error %.3g, %.3g (rate %.2f); at t = 0 %.2g, %.2g",
+         a1, c1, log2(a1 / c1), b1, d1, log2(b1 / d1), c0, d0);
+  ck_assert_double_lt(c0, 1e-4);
+  ck_assert_double_lt(d0, 1e-6);
+  ck_assert_double_gt(log2(a1 / c1), 1.7);
+  ck_assert_double_gt(log2(b1 / d1), 1.7);
+  ck_assert_double_lt(c1, 2.5e-3);
+  ck_assert_double_lt(d1, 2.5e-3);
+  double x0, x1, y0, y1, z0, z1;
+  ou_distance_errors(2, 24, 0.04 * (16.0 / 24) * (16.0 / 24), &x0, &x1, &y0, &y1);
+  ou_distance_errors(2, 32, 0.01, &x0, &x1, &z0, &z1);
+  report("2-D OU order 2, t = 1: S_0.25 error %.3g, %.3g (rate %.2f); at t = 0 %.2g, %.2g", y1, z1,
+         log(y1 / z1) / log(32.0 / 24), y0, z0);
+  ck_assert_double_lt(fmax(y0, z0), 1e-4);
+  ck_assert_double_gt(log(y1 / z1) / log(32.0 / 24), 1.5);
+  ck_assert_double_lt(z1, 4e-3);
+}
+END_TEST
+
 /* Targets given as points are taken as they are, and the cloud's weights are
 ** the cell masses: the uniform density (stationary for entropy alone) against
 ** the csv file of the cell centres is at distance 0 (W2 exactly, up to
@@ -754,6 +822,30 @@ START_TEST(test_distance_targets) {
 }
 END_TEST
 
+
+/* The distance columns do not depend on the thread count (the Sinkhorn
+** rows run on the pool, each summed in a fixed order; the network simplex
+** is serial). */
+static char *run_2d_distances(const char *threads) {
+  setenv("HNN_THREADS", threads, 1);
+  env e;
+  env_open(&e, "gridflow");
+  load_ok(&e, "param T = 1\nobjective V(x[2]) = norm2(x)/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
+              "run ou from " OU2_START " grid [-5, 5] cells 16 dt 0.1 until 0.5 every 0.25 reference normal([0, 0], [1, 1])"
+              " sinkhorn_to normal([0, 0], [1, 1]) monitor_eps 0.25 -> \"o.csv\"\n");
+  char *s = file_text(&e, "o_monitor.csv");
+  env_close(&e);
+  unsetenv("HNN_THREADS");
+  return s;
+}
+
+START_TEST(test_distance_threads) {
+  char *a = run_2d_distances("1"), *b = run_2d_distances("2");
+  ck_assert_str_eq(a, b);
+  free(a);
+  free(b);
+}
+END_TEST
 
 /* ------------------------------------------------------------ target terms */
 
@@ -928,6 +1020,8 @@ int main(void) {
   tcase_add_test(tc, test_w2_2d);
   tcase_add_test(tc, test_w2_2d_flow);
   tcase_add_test(tc, test_distance_targets);
+  tcase_add_test(tc, test_ou_distances);
+  tcase_add_test(tc, test_distance_threads);
   tcase_add_test(tc, test_target_terms);
   tcase_add_test(tc, test_jko_w2);
   tcase_add_test(tc, test_errors);
