@@ -457,6 +457,11 @@ static int grid_prepare(flow_job *J) {
     r->col[r->ncol++] = (gcol){ .kind = DIST_W2, .name = "w2_ref", .rho = r->ref };
   }
   if (read_targets(S, run, r) || targets_fit(S, run, r)) return HNN_ERR_SCRIPT;
+  double h2 = 0;
+  for (int d = 0; d < dim; d++) h2 = fmax(h2, fv_width(&r->g, d) * fv_width(&r->g, d));
+  if (flow_option(run, "sinkhorn_to") && r->meps < h2 / 4 && S->warn)
+    state_warn(S, "run %s: sinkhorn_to's eps %g is below h^2/4 = %.3g: between lattice densities Sinkhorn then "
+               "converges slowly (monitor_eps %.2g or more)", J->flow->name, r->meps, h2 / 4, h2 / 4);
   /* rows: every cell (and, for jko, every quantile) at every output time,
   ** and the monitor; memory: the engine's arrays (fv: ~30 per cell and the
   ** interaction table of 4 per cell; jko: ~12 per quantile point) */
