@@ -14,6 +14,11 @@
 **     t = 1 and its rate;
 **   - a quadratic interaction: the variance T + (v0 - T) e^(-2t);
 **   - entropic JKO of the heat flow: the Gaussian recursion of its steps;
+**   - the monitor's distance columns (reference / w2_to / sinkhorn_to) in
+**     1-D and 2-D: the Gelbrich bound and the h^2 lattice gap of W2, S_eps
+**     between Gaussians in closed form, along OU flows at rate 2;
+**   - the target terms: mmd and energy_distance against their hand-written
+**     interaction + potential rewrites, w2 in jko (the implicit-Euler mean);
 **   - in every run: mass to 1e-12, no negative density, free energy never
 **     increasing;
 **   - the same bits for 1 and 2 threads (2-D finite volumes).
