@@ -58,6 +58,7 @@ static double objective(const ctx *c, long N, const double *Q, const double *Qo,
       e += w * v;
     }
     if (Qo) e += w * (Q[j] - Qo[j]) * (Q[j] - Qo[j]) / (2 * tau);
+    if (p->w2c > 0) e += w * p->w2c * (Q[j] - p->Qt[j]) * (Q[j] - p->Qt[j]) / 2;
     if (j < N) {
       double g = Q[j + 1] - Q[j];
       if (!(g > 0)) return NAN;
@@ -104,7 +105,7 @@ int jko1d_step(const jko1d_problem *p, long N, const double *Qold, double tau, d
     return 2;
   }
   if (!(p->T >= 0) || !(p->nu >= 0) || !(p->T + p->nu > 0) || (p->nu > 0 && !(p->m > 1)) ||
-      (p->V.fn && (!p->dV.fn || !p->d2V.fn))) {
+      (p->V.fn && (!p->dV.fn || !p->d2V.fn)) || !(p->w2c >= 0) || (p->w2c > 0 && !p->Qt)) {
     flow_msg(msg, len, "jko1d: need T >= 0, nu >= 0, T + nu > 0, m > 1 when nu > 0, and V' and V'' with V");
     return 2;
   }
@@ -139,6 +140,7 @@ int jko1d_step(const jko1d_problem *p, long N, const double *Qold, double tau, d
       /* a concave V could make the Hessian indefinite: keep at least half
       ** of the proximal curvature (the line search keeps descent) */
       b[j] = wj * fmax(1 / tau + d2, 0.5 / tau);
+      if (p->w2c > 0) G[j] += wj * p->w2c * (X[j] - p->Qt[j]), b[j] += wj * p->w2c;
       a[j] = c[j] = 0;
     }
     for (long j = 0; j < N; j++) {

@@ -18,6 +18,9 @@
 **   M2_{k+1} - M2_k = 2 tau (T + (m - 1) P_{k+1}) - W2^2(Q_{k+1}, Q_k),
 ** P the discrete power energy nu sum_j g_j (1/(N g_j))^m/(m - 1).
 ** The interaction energy W is not handled here (not convex in Q in general).
+** A W2 term c/2 W2^2(rho, beta) = c/2 int (Q - Q_beta)^2 ds is quadratic in
+** Q (w2c, Qt below); with it and V = 0 the summed conditions give the mean
+** of implicit Euler towards the target's: m_{k+1} = (m_k + tau c m_beta)/(1 + tau c).
 */
 #ifndef HNN_JKO1D_H
 #define HNN_JKO1D_H
@@ -30,6 +33,8 @@ typedef struct jko1d_problem {
   flow_fn V, dV, d2V;  /* V(x), V'(x), V''(x), each 1 -> 1; all NULL: V = 0 */
   double T;            /* >= 0 */
   double nu, m;        /* nu >= 0, m > 1 when nu > 0; T + nu > 0 */
+  double w2c;          /* >= 0: the term w2c/2 sum_j w_j (Q_j - Qt_j)^2 */
+  const double *Qt;    /* with w2c > 0: the target's quantiles at s_j = j/N (N + 1 values) */
 } jko1d_problem;
 
 typedef struct jko1d_info {

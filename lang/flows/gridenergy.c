@@ -21,10 +21,23 @@ int gridenergy_check(hnn_state *S, sym *E, int engine) {
     switch (t->piece) {
     case ENERGY_MMD:
     case ENERGY_DISTANCE:
+      if (engine == GRID_JKO)
+        why = "it is an interaction (2 k * rho) plus a potential (-2 k * target), and the exact 1-D JKO cannot carry "
+              "interaction (not convex in quantile coordinates); use fokker_planck";
+      else if (engine == GRID_ENTROPIC)
+        why = "it is an interaction (2 k * rho) plus a potential (-2 k * target), and the entropic JKO's proximal map "
+              "is pointwise only for local energies; use fokker_planck";
+      break;
     case ENERGY_SINKHORN:
+      why = "its first variation f_{rho,t} - f_{rho,rho} is the solution of two entropic transport problems in rho, "
+            "not a potential, a kernel or a function of rho at a point, so no grid engine can carry it (their steps "
+            "need those pieces); run it with a particle flow";
+      break;
     case ENERGY_W2:
-      why = "the grid flows carry potential, kl, entropy, power_entropy and interaction terms; a term with a target "
-            "(mmd, energy_distance, sinkhorn, w2) needs a particle flow";
+      if (engine != GRID_JKO)
+        why = "its first variation is the Kantorovich potential of rho to the target, which moves with rho and is "
+              "not a potential, a kernel or a function of rho at a point; in 1-D the exact JKO (jko) carries it in "
+              "quantiles, else run it with a particle flow";
       break;
     case ENERGY_INTERACTION:
       if (engine == GRID_JKO)
@@ -79,11 +92,46 @@ static ir_node *local_part(hnn_state *S, ir_ctx *ir, const energy_decl *d, ir_no
   return U;
 }
 
+/* k(x, y) of an mmd term, or -|x - y| of an energy_distance term. */
+static ir_node *target_kernel(hnn_state *S, ir_ctx *ir, const em_term *t, ir_node *x, ir_node *y) {
+  if (t->piece == ENERGY_MMD) {
+    ir_node *xy[2] = { x, y };
+    return at_point(S, ir, t->k, 2, xy);
+  }
+  ir_node *d = ir_sub(ir, x, y);
+  return ir_neg(ir, ir_fn(ir, IR_SQRT, ir_sum(ir, ir_mul(ir, d, d))));
+}
+
+/* The potential half of every mmd and energy_distance term:
+**   c MMD_k(rho, t)^2 = c int int k rho rho - 2c int (k * t) rho + c int int k t t
+** is interaction(2c k) + potential(-2c k * t) + a constant (docs/energies.md),
+** with k * t = sum_j w_j k(x, t_j) over the target's points, which are
+** the ones a particle flow of the energy uses (energymodel.h).  Added to U. */
+static ir_node *target_part(hnn_state *S, ir_ctx *ir, const energy_model *M, ir_node *x, ir_node *U, int *none) {
+  for (int i = 0; i < M->nterms && U; i++) {
+    const em_term *t = &M->terms[i];
+    if (t->piece != ENERGY_MMD && t->piece != ENERGY_DISTANCE) continue;
+    *none = 0;
+    ir_node *y = ir_var(ir, ir_vector_shape(M->n), "y"), *k = target_kernel(S, ir, t, x, y), *sum = NULL;
+    if (!k) return NULL;
+    ir_node *c[2];
+    for (int j = 0; j < t->ntarget; j++) {
+      for (int d = 0; d < M->n; d++) c[d] = ir_const(ir, t->target[(size_t)j * M->n + d]);
+      ir_node *yj = ir_pack(ir, ir_vector_shape(M->n), c);
+      ir_node *v = ir_mul(ir, ir_const(ir, t->target_w[j]), ir_subst(ir, k, 1, &y, &yj));
+      sum = sum ? ir_add(ir, sum, v) : v;
+    }
+    if (sum) U = ir_sub(ir, U, ir_mul(ir, ir_const(ir, 2 * t->coef), sum));
+  }
+  return U;
+}
+
 static int build_local(hnn_state *S, sym *E, int dim, int derivs, grid_energy *G) {
   ir_ctx *ir = ir_ctx_new();
   ir_node *x = ir_var(ir, ir_vector_shape(dim), "x");
   int none = 1, bad = 0;
   ir_node *U = local_part(S, ir, E->energy, x, &none);
+  if (U) U = target_part(S, ir, &G->M, x, U, &none);
   if (!U) bad = 1;
   else if (!none) {
     bad = compile1(S, ir, x, ir_bcast(ir, U, ir_vector_shape(1)), &G->U);
@@ -99,19 +147,27 @@ static int build_local(hnn_state *S, sym *E, int dim, int derivs, grid_energy *G
   return bad;
 }
 
-/* W(z) = sum c_k k_k(z, 0) over the interaction terms of M. */
+/* The factor of a term's kernel in W: c for interaction (1/2 int int W
+** rho rho), 2c for mmd and energy_distance (c int int k rho rho); 0 for
+** the other terms. */
+static double w_factor(const em_term *t) {
+  return t->piece == ENERGY_INTERACTION ? t->coef : t->piece == ENERGY_MMD || t->piece == ENERGY_DISTANCE ? 2 * t->coef : 0;
+}
+
+/* W(z) = sum f_k k_k(z, 0) over the interaction, mmd and energy_distance
+** terms of M (f_k = w_factor). */
 static int build_interaction(hnn_state *S, int dim, grid_energy *G) {
   ir_ctx *ir = ir_ctx_new();
   ir_node *z = ir_var(ir, ir_vector_shape(dim), "z"), *W = NULL;
   int bad = 0;
   for (int i = 0; i < G->M.nterms && !bad; i++) {
     const em_term *t = &G->M.terms[i];
-    if (t->piece != ENERGY_INTERACTION) continue;
-    ir_node *xy[2] = { z, ir_zeros(ir, ir_vector_shape(dim)) };
-    ir_node *v = at_point(S, ir, t->k, 2, xy);
+    if (t->piece != ENERGY_INTERACTION && t->piece != ENERGY_MMD && t->piece != ENERGY_DISTANCE) continue;
+    ir_node *v = t->piece == ENERGY_INTERACTION ? at_point(S, ir, t->k, 2, (ir_node *[]){ z, ir_zeros(ir, ir_vector_shape(dim)) })
+                                                : target_kernel(S, ir, t, z, ir_zeros(ir, ir_vector_shape(dim)));
     if (!v) bad = 1;
     else {
-      v = ir_mul(ir, ir_const(ir, t->coef), v);
+      v = ir_mul(ir, ir_const(ir, w_factor(t)), v);
       W = W ? ir_add(ir, W, v) : v;
     }
   }
@@ -137,10 +193,32 @@ int gridenergy_build(hnn_state *S, sym *E, int dim, int derivs, sym *metric, ast
     G->nu += t->coef;
     G->m = t->m;
   }
+  for (int i = 0; i < G->M.nterms; i++) {
+    const em_term *t = &G->M.terms[i];
+    if (t->piece != ENERGY_W2) continue;
+    const char *why = G->w2 ? "the exact 1-D JKO carries one w2 term" : t->coef < 0 ? "w2 with a negative coefficient is "
+                      "not convex in quantiles (the step would not be one convex problem)" : NULL;
+    if (why) {
+      diag_error(&S->diags, t->decl->at->src, t->decl->at->loc, "%s", why);
+      return HNN_ERR_SCRIPT;
+    }
+    G->w2 = t;
+    G->w2c = t->coef;
+  }
   if (G->T == 0 && G->nu == 0 && derivs) {
     diag_error(&S->diags, at->src, at->loc, "the exact 1-D JKO needs entropy or power_entropy in the energy (they keep "
                "the quantiles increasing)");
     return HNN_ERR_SCRIPT;
+  }
+  for (int i = 0; i < G->M.nterms; i++) {
+    const em_term *t = &G->M.terms[i];
+    if ((t->piece == ENERGY_MMD || t->piece == ENERGY_DISTANCE) && t->ntarget > GRID_TARGET_MAX) {
+      diag_error(&S->diags, t->decl->at->src, t->decl->at->loc, "%s: a grid flow compiles k * target as one sum over "
+                 "the target's points, and its compile time grows faster than their number (10^4 points: 3 s); "
+                 "%d points is above %d: draw fewer (samples = ...) or run a particle flow",
+                 energy_piece_name(t->piece), t->ntarget, GRID_TARGET_MAX);
+      return HNN_ERR_SCRIPT;
+    }
   }
   if (build_local(S, E, dim, derivs, G) || build_interaction(S, dim, G)) return HNN_ERR_SCRIPT;
   if (metric) {
@@ -172,10 +250,17 @@ int gridenergy_check_kernels(hnn_state *S, const grid_energy *G, int npts, const
     memcpy(in + dim, y + (size_t)p * dim, (size_t)dim * sizeof *in);
     for (int i = 0; i < G->M.nterms; i++) {
       const em_term *t = &G->M.terms[i];
-      if (t->piece != ENERGY_INTERACTION) continue;
-      t->kernel.pair.fn(in, NULL, out, ws);
-      sum += t->coef * out[dim];
-      scale += fabs(t->coef * out[dim]);
+      double f = w_factor(t), k = 0;
+      if (f == 0) continue;
+      if (t->piece == ENERGY_DISTANCE) {
+        for (int j = 0; j < dim; j++) k += (in[j] - in[dim + j]) * (in[j] - in[dim + j]);
+        k = -sqrt(k);
+      } else {
+        t->kernel.pair.fn(in, NULL, out, ws);
+        k = out[dim];
+      }
+      sum += f * k;
+      scale += fabs(f * k);
     }
     for (int j = 0; j < dim; j++) z[j] = in[j] - in[dim + j];
     G->W.fn(z, NULL, &w, ws);
@@ -187,6 +272,41 @@ int gridenergy_check_kernels(hnn_state *S, const grid_energy *G, int npts, const
     diag_error(&S->diags, at->src, at->loc, "the grid flows convolve: an interaction kernel must be a function of "
                "x - y (k(x, y) = W(x - y)), and this one is not");
   return bad;
+}
+
+double gridenergy_constant(const grid_energy *G) {
+  double total = 0;
+  size_t nw = 0;
+  for (int i = 0; i < G->M.nterms; i++)
+    if (G->M.terms[i].kernel.pair.nwork > nw) nw = G->M.terms[i].kernel.pair.nwork;
+  double *ws = calloc(nw + 1, sizeof *ws), in[4], out[3];
+  for (int i = 0; i < G->M.nterms; i++) {
+    const em_term *t = &G->M.terms[i];
+    if (t->piece != ENERGY_MMD && t->piece != ENERGY_DISTANCE) continue;
+    int n = G->M.n;
+    double s = 0;
+    for (int a = 0; a < t->ntarget; a++) {
+      double row = 0;
+      for (int b = 0; b < t->ntarget; b++) {
+        const double *x = t->target + (size_t)a * n, *y = t->target + (size_t)b * n;
+        double k = 0;
+        if (t->piece == ENERGY_DISTANCE) {
+          for (int j = 0; j < n; j++) k += (x[j] - y[j]) * (x[j] - y[j]);
+          k = -sqrt(k);
+        } else {
+          memcpy(in, x, (size_t)n * sizeof *in);
+          memcpy(in + n, y, (size_t)n * sizeof *in);
+          t->kernel.pair.fn(in, NULL, out, ws);
+          k = out[n];
+        }
+        row += t->target_w[b] * k;
+      }
+      s += t->target_w[a] * row;
+    }
+    total += t->coef * s;
+  }
+  free(ws);
+  return total;
 }
 
 void gridenergy_free(grid_energy *G) { energy_model_free(&G->M); }

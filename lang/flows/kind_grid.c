@@ -10,9 +10,11 @@
 **   run fp from normal([0], [0.1]) grid [-4, 4] cells 400 dt 1e-3 until 1 every 0.1 -> "fp.csv"
 ** Rows: t, step, x (or x1, x2), rho, one per cell per output time; the
 ** monitor file NAME_monitor.csv has mass, energy, entropy, second moment,
-** mean, min rho, the engine's iterations and (1-D) W2 to the start and to
-** a `reference` law; jko also writes NAME_quantiles.csv (t, step, s, Q;
-** `paths K` of the N + 1 quantiles).
+** mean, min rho, the engine's iterations, (1-D) W2 to the start, and the
+** distance columns: W2 to a `reference` (w2_ref), and the particle
+** monitors' w2_to / sinkhorn_to (monitor_dist.h) with the density as cell
+** centres weighted by their masses; jko also writes NAME_quantiles.csv
+** (t, step, s, Q; `paths K` of the N + 1 quantiles).
 ** docs/grid.md describes the options and the engines.
 */
 #include <errno.h>
@@ -28,15 +30,18 @@
 #include "jko1d.h"
 #include "jko_entropic.h"
 #include "law.h"
+#include "monitor_dist.h"
 #include "strbuf.h"
+#include "wfield.h"
 
 enum { V_FV, V_JKO, V_ENTROPIC };
 
-static const char *const fv_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "order", NULL };
+static const char *const fv_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "order",
+                                               MON_DIST_OPTION_NAMES, NULL };
 static const char *const jko_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "points", "paths",
-                                                NULL };
+                                                MON_DIST_OPTION_NAMES, NULL };
 static const char *const ent_options_list[] = { "grid", "cells", "dt", "until", "every", "reference", "tol",
-                                                "maxiter", NULL };
+                                                "maxiter", MON_DIST_OPTION_NAMES, NULL };
 
 static int engine_of(const flow_kind *k) {
   return k->variant == V_FV ? GRID_FV : k->variant == V_JKO ? GRID_JKO : GRID_ENTROPIC;
@@ -110,11 +115,18 @@ static int grid_check_decl(hnn_state *S, sym *s, const flow_kind *k) {
 
 static int grid_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
   (void)flow;
-  static const char *const special[] = { "grid", "cells", "reference", NULL };
+  static const char *const special[] = { "grid", "cells", "reference", MON_DIST_OPTION_NAMES, NULL };
   int errs = flow_check_options(S, run, k, special);
   for (int i = 2; i < run->nkids; i++) {
     ast *o = run->kids[i];
     ty t;
+    if (strcmp(o->name, "monitor_samples") == 0) {
+      diag_error(&S->diags, o->src, o->loc, "a grid run puts a law with a density on its own grid (no sampling "
+                 "error) and takes a point set as it is: monitor_samples is for particle runs");
+      errs++;
+    } else if (mon_dist_is_option(o->name)) {
+      errs += mon_dist_check(S, run, o);
+    }
     if (strcmp(o->name, "grid") == 0 || strcmp(o->name, "cells") == 0) {
       if (sema_check_expr(S, o->kids[0], &t)) errs++;
     }
@@ -128,10 +140,22 @@ static int grid_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k)
 
 /* ------------------------------------------------------------ runs */
 
+/* A distance column of the monitor: W2 or the Sinkhorn divergence to a
+** target that is a density on the run's grid (rho) or a point set as it is
+** (pts, w).  An on-grid target becomes weighted points too (its cells with
+** mass) when the run starts. */
+typedef struct gcol {
+  dist_kind kind;
+  const char *name;            /* w2_ref, w2_to, sinkhorn_to */
+  double *rho;                 /* ncells, or NULL */
+  double *pts, *w;             /* npts x dim and npts weights (sum 1) */
+  int npts;
+} gcol;
+
 typedef struct grun {
   run_ctx c;
   run_out *mon, *qout;
-  int dim, ncells, have_ref;
+  int dim, ncells;
   fv_grid g;
   double vol, until, dt, every;
   long npoints;                /* jko: quantile points N (N + 1 values) */
@@ -145,13 +169,19 @@ typedef struct grun {
   sym *start_fn, *ref_fn;      /* start / reference given as density functions */
   flow_fn start_cb, ref_cb;
   grid_energy ge;
+  double econst;               /* the mmd / energy_distance terms' constant, added to the energy column */
   long iterations;
   /* the engines */
   fv_solver *fv;
   jko1d_problem jp;
-  double *Q, *Q0;
+  double *Q, *Q0, *Qt;          /* Qt: a w2 term's target quantiles */
   jko1d_info jinfo;
   jko_ent *je;
+  /* the distance columns (w2_ref, w2_to, sinkhorn_to) */
+  gcol col[3];
+  int ncol, warned;
+  double meps;                 /* monitor_eps */
+  double *cx, *cw;             /* the density as weighted points: scratch */
 } grun;
 
 static int eval_vector(hnn_state *S, ast *e, double **v, ir_shape *sh) {
@@ -284,6 +314,65 @@ static int fn_on_grid(const flow_fn *f, const fv_grid *g, double vol, double *rh
   return bad;
 }
 
+/* w2_to LAW and sinkhorn_to LAW: a law with a density is put on the grid
+** as the start is (its values at the cell centres, normalized), a point
+** set is taken as it is.  On the grid the target's error is the lattice's,
+** second order (W2^2 between two Gaussians put on one grid is within
+** ~h^2/3 of the closed form, docs/grid.md), where M drawn points would add
+** a sampling error (0.19 for two 1000-point draws of N(0, I) in 2-D). */
+static int read_targets(hnn_state *S, ast *run, grun *r) {
+  static const char *const opt[2] = { "w2_to", "sinkhorn_to" };
+  r->meps = 0.01;
+  if (flow_opt_positive(S, run, "monitor_eps", &r->meps)) return 1;
+  for (int c = 0; c < 2; c++) {
+    ast *e = flow_option(run, opt[c]);
+    if (!e) continue;
+    flow_law L;
+    if (law_read(S, e, "a distance is between", &L) != HNN_OK) return 1;
+    gcol *g = &r->col[r->ncol++];
+    *g = (gcol){ .kind = c == 0 ? DIST_W2 : DIST_SINKHORN, .name = opt[c] };
+    int bad = 0;
+    if (L.n != r->dim) {
+      diag_error(&S->diags, e->src, e->loc, "this law is in dimension %d, the grid in dimension %d", L.n, r->dim);
+      bad = 1;
+    } else if (L.kind == LAW_POINTS) {
+      g->npts = L.npoints;
+      g->pts = hnn_xmalloc((size_t)L.npoints * L.n * sizeof *g->pts);
+      g->w = hnn_xmalloc((size_t)L.npoints * sizeof *g->w);
+      memcpy(g->pts, L.points, (size_t)L.npoints * L.n * sizeof *g->pts);
+      for (int i = 0; i < L.npoints; i++) g->w[i] = 1.0 / L.npoints;
+    } else {
+      g->rho = hnn_xmalloc((size_t)r->ncells * sizeof *g->rho);
+      if (law_on_grid(&L, &r->g, r->vol, g->rho)) {
+        diag_error(&S->diags, e->src, e->loc, "this law has no mass on the grid");
+        bad = 1;
+      }
+    }
+    law_free(&L);
+    if (bad) return 1;
+  }
+  return 0;
+}
+
+/* The exact W2 in 2-D solves a network simplex on (cells) x (target
+** points) arcs every monitor row: refused before the run beyond the
+** particle monitors' limit, with the estimate. */
+static int targets_fit(hnn_state *S, ast *run, const grun *r) {
+  for (int c = 0; c < r->ncol; c++) {
+    const gcol *g = &r->col[c];
+    if (g->kind != DIST_W2 || r->dim == 1) continue;
+    double M = g->rho ? r->ncells : g->npts, pairs = (double)r->ncells * M;
+    if (pairs <= WF_W2_EXACT_MAX) continue;
+    ast *e = flow_option(run, strcmp(g->name, "w2_ref") == 0 ? "reference" : g->name);
+    diag_error(&S->diags, e->src, e->loc, "%s: the exact W2 on this grid is a network simplex on up to %d cells x %.0f "
+               "points = %.3g pairs a monitor row (~%.0f MB, ~%.2g s of CPU at the 0.55 us a pair measured), above "
+               "the limit of %.0f pairs: use sinkhorn_to (entropic, memory linear in the points) or fewer cells",
+               g->name, r->ncells, M, pairs, pairs * 80 / 1e6, pairs * 0.55e-6, WF_W2_EXACT_MAX);
+    return 1;
+  }
+  return 0;
+}
+
 static int grid_prepare(flow_job *J) {
   hnn_state *S = J->S;
   ast *run = J->run;
@@ -339,20 +428,14 @@ static int grid_prepare(flow_job *J) {
     return HNN_ERR_SCRIPT;
   }
   ast *re = flow_option(run, "reference");
-  if (re && dim != 1) {
-    diag_error(&S->diags, re->src, re->loc, "W2 to a reference is computed on 1-D grids (fv_w2_1d); this run is in "
-               "dimension %d", dim);
-    return HNN_ERR_SCRIPT;
-  }
   if (re) {
     r->ref = hnn_xmalloc((size_t)r->ncells * sizeof *r->ref);
-    r->have_ref = 1;
     r->ref_fn = density_fn(S, re);
     if (r->ref_fn) {
-      int rd = density_fn_dim(S, r->ref_fn, re, 1);
+      int rd = density_fn_dim(S, r->ref_fn, re, dim);
       if (!rd) return HNN_ERR_SCRIPT;
-      if (rd != 1) {
-        diag_error(&S->diags, re->src, re->loc, "the reference is in dimension %d, the run in dimension 1", rd);
+      if (rd != dim) {
+        diag_error(&S->diags, re->src, re->loc, "the reference is in dimension %d, the run in dimension %d", rd, dim);
         return HNN_ERR_SCRIPT;
       }
     } else {
@@ -360,8 +443,8 @@ static int grid_prepare(flow_job *J) {
       status = law_read(S, re, "a reference is", &R);
       if (status != HNN_OK) return status;
       int bad = 0;
-      if (R.n != 1) {
-        diag_error(&S->diags, re->src, re->loc, "the reference is in dimension %d, the run in dimension 1", R.n);
+      if (R.n != dim) {
+        diag_error(&S->diags, re->src, re->loc, "the reference is in dimension %d, the run in dimension %d", R.n, dim);
         bad = 1;
       } else if (law_on_grid(&R, &r->g, r->vol, r->ref)) {
         diag_error(&S->diags, re->src, re->loc, "the reference has no mass on the grid");
@@ -370,20 +453,34 @@ static int grid_prepare(flow_job *J) {
       law_free(&R);
       if (bad) return HNN_ERR_SCRIPT;
     }
+    r->col[r->ncol++] = (gcol){ .kind = DIST_W2, .name = "w2_ref", .rho = r->ref };
   }
+  if (read_targets(S, run, r) || targets_fit(S, run, r)) return HNN_ERR_SCRIPT;
+  double h2 = 0;
+  for (int d = 0; d < dim; d++) h2 = fmax(h2, fv_width(&r->g, d) * fv_width(&r->g, d));
+  if (flow_option(run, "sinkhorn_to") && r->meps < h2 / 4 && S->warn)
+    state_warn(S, "run %s: sinkhorn_to's eps %g is below h^2/4 = %.3g: between lattice densities Sinkhorn then "
+               "converges slowly (monitor_eps %.2g or more)", J->flow->name, r->meps, h2 / 4, h2 / 4);
   /* rows: every cell (and, for jko, every quantile) at every output time,
   ** and the monitor; memory: the engine's arrays (fv: ~30 per cell and the
   ** interaction table of 4 per cell; jko: ~12 per quantile point) */
   double snaps = floor(r->until / r->every) + 2, cells = r->ncells;
   double per = run->kids[1] ? cells + 1 + (J->kind->variant == V_JKO ? (double)r->npaths + 1 : 0) : 1;
   J->plan.rows = snaps * per;
-  J->plan.values = 14;
+  J->plan.values = 14 + r->ncol;
   J->plan.memory = cells * 8 * 40 + (J->kind->variant == V_JKO ? (double)r->npoints * 8 * 14 : 0);
   for (int i = 0; r->E->energy && i < r->E->energy->nterms; i++)   /* interaction: W table and, in 2-D, its FFT */
-    if (r->E->energy->terms[i].piece == ENERGY_INTERACTION) {
+    if (r->E->energy->terms[i].piece == ENERGY_INTERACTION || r->E->energy->terms[i].piece == ENERGY_MMD ||
+        r->E->energy->terms[i].piece == ENERGY_DISTANCE) {
       J->plan.memory += cells * 8 * 4 + (dim == 2 ? fv_fftconv_bytes(r->g.n[0], r->g.n[1]) : 0);
       break;
     }
+  for (int c = 0; c < r->ncol; c++) {   /* the columns' targets, the cloud, the OT solvers */
+    double M = r->col[c].rho ? cells : r->col[c].npts;
+    J->plan.memory += (cells + M) * 8 * (dim + 1) * 2 + 8 * cells * (dim + 1);
+    if (r->col[c].kind == DIST_W2 && dim == 2) J->plan.memory += cells * M * 80;
+    else if (r->col[c].kind == DIST_SINKHORN) J->plan.memory += (cells + M) * 8 * 16;
+  }
   return HNN_OK;
 }
 
@@ -411,7 +508,7 @@ static int open_outputs(hnn_state *S, ast *run, grun *r, int variant, char **err
       if (!r->qout) return 1;
     }
   }
-  const char *mn[12];
+  const char *mn[16];
   int k = 0;
   mn[k++] = "mass";
   mn[k++] = "energy";
@@ -422,7 +519,7 @@ static int open_outputs(hnn_state *S, ast *run, grun *r, int variant, char **err
   mn[k++] = "min_rho";
   mn[k++] = "iterations";
   if (r->dim == 1) mn[k++] = "w2_start";
-  if (r->have_ref) mn[k++] = "w2_ref";
+  for (int c = 0; c < r->ncol; c++) mn[k++] = r->col[c].name;
   mn[k] = NULL;
   r->mon = run_out_open_sibling(S, path, "_monitor", k, mn, err);
   r->mrow = hnn_xcalloc((size_t)k + 1, sizeof *r->mrow);
@@ -458,8 +555,68 @@ static void density_moments(const grun *r, const double *rho, fv_monitors *m) {
   for (int d = 0; d < r->dim; d++) m->mean[d] /= m->mass;
 }
 
-/* Write the density rows and the monitor row of one output time. */
-static int emit(grun *r, double t, long step, const double *rho, const fv_monitors *m) {
+/* The density rho as weighted points (cell centres and masses, summing to
+** 1) into x, w; the count.  Cells lighter than 1e-14/ncells of the mass
+** are left out (with entropy every cell has some, down to 1e-100 of the
+** peak): at most 1e-14 of the mass, which moves W2^2 by at most ~2e-14
+** diam^2, below the exact solver's integer rounding of the weights
+** (otexact.h: max C (n + m)/2^50). */
+static size_t cloud_of(const grun *r, const double *rho, double *x, double *w) {
+  double mass = 0, kept = 0;
+  for (int c = 0; c < r->ncells; c++) mass += rho[c];
+  size_t k = 0;
+  for (int j = 0; j < r->g.n[1]; j++)
+    for (int i = 0; i < r->g.n[0]; i++) {
+      double v = rho[(size_t)j * r->g.n[0] + i];
+      if (!(v > 1e-14 / r->ncells * mass)) continue;
+      x[k * r->dim] = fv_center(&r->g, 0, i);
+      if (r->dim == 2) x[k * r->dim + 1] = fv_center(&r->g, 1, j);
+      w[k++] = v;
+      kept += v;
+    }
+  for (size_t c = 0; c < k; c++) w[c] /= kept;
+  return k;
+}
+
+/* An on-grid target as weighted points, once the run has it. */
+static void col_points(grun *r, gcol *g) {
+  if (!g->rho || g->pts) return;
+  g->pts = hnn_xmalloc((size_t)r->ncells * r->dim * sizeof *g->pts);
+  g->w = hnn_xmalloc((size_t)r->ncells * sizeof *g->w);
+  g->npts = (int)cloud_of(r, g->rho, g->pts, g->w);
+}
+
+/* The distance columns of density rho into out; 1 with msg on an error.
+** 1-D W2 to an on-grid target is fv_w2_1d's, between the two piecewise
+** constant densities (quantiles linear in each cell: O(h^2) where point
+** masses at the centres would be O(h)); everything else is between
+** weighted points (mon_dist_weighted, the particle columns' solvers). */
+static int distances(grun *r, const double *rho, double *out, char *msg, size_t len) {
+  size_t N = 0;
+  for (int c = 0; c < r->ncol; c++) {
+    gcol *g = &r->col[c];
+    char why[400] = "";
+    int s = 0;
+    if (g->kind == DIST_W2 && r->dim == 1 && g->rho) {
+      out[c] = fv_w2_1d(r->g.n[0], r->g.lo[0], r->g.hi[0], rho, r->g.n[0], r->g.lo[0], r->g.hi[0], g->rho);
+    } else {
+      if (!N) N = cloud_of(r, rho, r->cx, r->cw);
+      col_points(r, g);
+      s = mon_dist_weighted(g->kind, r->meps, r->dim, N, r->cx, r->cw, (size_t)g->npts, g->pts, g->w, &out[c], why,
+                            sizeof why);
+    }
+    if (s < 0 || !isfinite(out[c])) {
+      snprintf(msg, len, "the monitor %s: %s", g->name, why[0] ? why : "not finite");
+      return 1;
+    }
+    if (s > 0 && !r->warned++ && r->c.S->warn) state_warn(r->c.S, "run %s: %s (the value is written)", r->c.name, why);
+  }
+  return 0;
+}
+
+/* Write the density rows and the monitor row of one output time; 1 on an
+** output error (errno), or with msg filled on a distance's error. */
+static int emit(grun *r, double t, long step, const double *rho, const fv_monitors *m, char *msg, size_t len) {
   int bad = 0;
   if (r->c.out) {
     for (int j = 0; j < r->g.n[1] && !bad; j++)
@@ -491,8 +648,7 @@ static int emit(grun *r, double t, long step, const double *rho, const fv_monito
     mr[k++] = r->Q ? jko1d_w2(r->npoints, r->Q, r->Q0)
                    : fv_w2_1d(r->g.n[0], r->g.lo[0], r->g.hi[0], rho, r->g.n[0], r->g.lo[0], r->g.hi[0], r->rho0);
   }
-  if (r->have_ref)
-    mr[k++] = fv_w2_1d(r->g.n[0], r->g.lo[0], r->g.hi[0], rho, r->g.n[0], r->g.lo[0], r->g.hi[0], r->ref);
+  if (r->ncol && distances(r, rho, mr + k, msg, len)) return 1;
   flow_progress(&r->c, t, step);
   return bad || run_out_row(r->mon, t, step, mr);
 }
@@ -512,6 +668,7 @@ static void current(grun *r, int variant, fv_monitors *m) {
   case V_FV:
     memcpy(r->rho, fv_density(r->fv), (size_t)r->ncells * sizeof *r->rho);
     fv_monitor(r->fv, m);
+    m->energy += r->econst;
     break;
   case V_JKO: {
     jko1d_to_grid(r->npoints, r->Q, r->g.n[0], r->g.lo[0], r->g.hi[0], r->rho);
@@ -556,11 +713,37 @@ static int check_local(grun *r, char *msg, size_t len) {
   return bad;
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The quantiles at s_j = j/N (j = 0..N) of a w2 term's target, the
+** points the energy model drew (the ones a particle flow of the energy
+** moves towards), equal weights: the left-continuous empirical quantile
+** x_(ceil(s M)), and x_(1) at s = 0. */
+static double *target_quantiles(const em_term *t, long N) {
+  int M = t->ntarget;
+  double *x = hnn_xmalloc((size_t)M * sizeof *x), *Qt = hnn_xmalloc(((size_t)N + 1) * sizeof *Qt);
+  memcpy(x, t->target, (size_t)M * sizeof *x);
+  qsort(x, (size_t)M, sizeof *x, cmp_double);
+  for (long j = 0; j <= N; j++) {
+    long i = (long)ceil((double)j * M / (double)N - 1e-9) - 1;   /* j M / N whole: the step's left value */
+    Qt[j] = x[i < 0 ? 0 : i >= M ? M - 1 : i];
+  }
+  free(x);
+  return Qt;
+}
+
 static int start_engine(grun *r, int variant, char *msg, size_t len) {
   grid_energy *G = &r->ge;
   if (check_local(r, msg, len)) return 1;
   r->rho = hnn_xmalloc((size_t)r->ncells * sizeof *r->rho);
   r->row = hnn_xmalloc((size_t)r->ncells * sizeof *r->row);
+  if (r->ncol) {
+    r->cx = hnn_xmalloc((size_t)r->ncells * r->dim * sizeof *r->cx);
+    r->cw = hnn_xmalloc((size_t)r->ncells * sizeof *r->cw);
+  }
   memcpy(r->rho, r->rho0, (size_t)r->ncells * sizeof *r->rho);
   if (variant == V_FV && G->T > 0) {
     /* the entropy needs rho > 0 in every cell: an empty cell of the start
@@ -579,6 +762,11 @@ static int start_engine(grun *r, int variant, char *msg, size_t len) {
   }
   case V_JKO: {
     jko1d_problem p = { .V = G->U, .dV = G->dU, .d2V = G->d2U, .T = G->T, .nu = G->nu, .m = G->m };
+    if (G->w2) {
+      r->Qt = target_quantiles(G->w2, r->npoints);
+      p.w2c = G->w2c;
+      p.Qt = r->Qt;
+    }
     r->jp = p;
     r->Q = hnn_xmalloc(((size_t)r->npoints + 1) * sizeof *r->Q);
     r->Q0 = hnn_xmalloc(((size_t)r->npoints + 1) * sizeof *r->Q0);
@@ -629,8 +817,9 @@ static int engine_step(grun *r, int variant, double tau, char *msg, size_t len) 
 static int grid_loop(grun *r, int variant, char *msg, size_t len) {
   fv_monitors m;
   current(r, variant, &m);
-  if (emit(r, 0, 0, r->rho, &m)) {
-    snprintf(msg, len, "output failed at t = 0: %s", strerror(errno));
+  msg[0] = 0;
+  if (emit(r, 0, 0, r->rho, &m, msg, len)) {
+    if (!msg[0]) snprintf(msg, len, "output failed at t = 0: %s", strerror(errno));
     return 1;
   }
   long nsteps = (long)ceil(r->until / r->dt * (1 - 4 * DBL_EPSILON));
@@ -646,8 +835,13 @@ static int grid_loop(grun *r, int variant, char *msg, size_t len) {
     if (k == nsteps || t >= next_out * (1 - 8 * DBL_EPSILON)) {
       while (next_out <= t * (1 + 8 * DBL_EPSILON)) next_out += r->every;
       current(r, variant, &m);
-      if (emit(r, t, k, r->rho, &m)) {
-        snprintf(msg, len, "output failed at t = %g: %s", t, strerror(errno));
+      if (emit(r, t, k, r->rho, &m, msg, len)) {
+        if (!msg[0]) snprintf(msg, len, "output failed at t = %g: %s", t, strerror(errno));
+        else {
+          char at[64];
+          snprintf(at, sizeof at, " (t = %g)", t);
+          strncat(msg, at, len - strlen(msg) - 1);
+        }
         return 1;
       }
     } else if (k % 64 == 0) {
@@ -678,6 +872,7 @@ static int grid_run(flow_job *J) {
   double kx[16], ky[16];
   int np = kernel_points(r, kx, ky);
   if (gridenergy_check_kernels(S, &r->ge, np, kx, ky, run)) return HNN_ERR_SCRIPT;
+  r->econst = gridenergy_constant(&r->ge);
   if ((r->start_fn && fn_on_grid(&r->start_cb, &r->g, r->vol, r->rho0, "start", msg, sizeof msg)) ||
       (r->ref_fn && fn_on_grid(&r->ref_cb, &r->g, r->vol, r->ref, "reference", msg, sizeof msg))) {
     diag_error(&S->diags, run->src, run->loc, "run %s: %s", J->flow->name, msg);
@@ -717,11 +912,19 @@ static void grid_release(flow_job *J) {
   jko_ent_free(r->je);
   free(r->Q);
   free(r->Q0);
+  free(r->Qt);
   free(r->rho0);
   free(r->ref);
   free(r->rho);
   free(r->row);
   free(r->mrow);
+  for (int c = 0; c < r->ncol; c++) {
+    if (r->col[c].rho != r->ref) free(r->col[c].rho);
+    free(r->col[c].pts);
+    free(r->col[c].w);
+  }
+  free(r->cx);
+  free(r->cw);
   gridenergy_free(&r->ge);
   if (!r->start_fn) law_free(&r->L);
   free(r);
