@@ -35,6 +35,15 @@
 
 #define B MF_BLOCK
 
+/* The fused ReLU kernels do ~2 10^4 multiply-adds a microsecond on one
+** core (width 1000, 50 points, d = 1: a pass of ~8 us), and handing a
+** pass to a second thread costs its wake-up and a barrier (~1-2 us on an
+** idle machine; on a loaded one a worker that is not running costs a
+** time slice, and spinning workers take CPU from the other processes).
+** So a pass gets a second thread only from ~20 us of work a thread:
+** 004's width-1000 network (1.5 10^5 a pass) runs on one. */
+#define MF_WORK_PER_THREAD 4e5
+
 struct mf_ws {
   mf_problem P;
   long m, nblocks;
@@ -94,6 +103,10 @@ typedef long long v8l __attribute__((vector_size(64), aligned(8)));
 #define ST(p, v) (*(v8d *)(p) = (v))
 #define RELU(u) ((v8d)((v8l)(u) & ((u) > V8(0.0))))
 #define MASK(v, u) ((v8d)((v8l)(v) & ((u) > V8(0.0))))
+/* two lanes: the width of the baseline code outside the clones */
+typedef double v2d __attribute__((vector_size(16), aligned(8)));
+#define LD2(p) (*(const v2d *)(p))
+#define ST2(p, v) (*(v2d *)(p) = (v))
 
 /* by address: a vector argument would change the ABI between the clones */
 static inline __attribute__((always_inline)) double hsum8(const v8d *v) {
@@ -401,10 +414,15 @@ static void block_squares(mf_ws *w, long lo, long hi) {
   long blk = lo;
   for (; blk + 8 <= hi && (blk + 8) * B <= w->m; blk += 8) {
     const double *v = w->vel + (size_t)blk * L;
-    double a[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };
-    for (size_t q = 0; q < L; q++)
-      for (int j = 0; j < 8; j++) a[j] += v[j * L + q] * v[j * L + q];
-    for (int j = 0; j < 8; j++) w->blockv[blk + j] = a[j];
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;   /* registers, not an array */
+    for (size_t q = 0; q < L; q++) {
+      double x0 = v[q], x1 = v[L + q], x2 = v[2 * L + q], x3 = v[3 * L + q];
+      double x4 = v[4 * L + q], x5 = v[5 * L + q], x6 = v[6 * L + q], x7 = v[7 * L + q];
+      a0 += x0 * x0, a1 += x1 * x1, a2 += x2 * x2, a3 += x3 * x3;
+      a4 += x4 * x4, a5 += x5 * x5, a6 += x6 * x6, a7 += x7 * x7;
+    }
+    double *bv = w->blockv + blk;
+    bv[0] = a0, bv[1] = a1, bv[2] = a2, bv[3] = a3, bv[4] = a4, bv[5] = a5, bv[6] = a6, bv[7] = a7;
   }
   for (; blk < hi; blk++) {
     long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
@@ -487,19 +505,19 @@ mf_ws *mf_ws_alloc(const mf_problem *P, long m) {
   w->P = *P;
   w->m = m;
   w->nblocks = (m + B - 1) / B;
-  /* automatic: a thread per 5 10^4 multiply-adds of a pass at least (the
-  ** workers spin between back-to-back passes, so a pass of ~20 us a thread
-  ** still gains: 004's Experiment 2 at width 1000 and 50 points, 0.35 s ->
-  ** 0.22 s on the loaded machine); smaller passes run on one thread */
+  /* automatic: a thread per MF_WORK_PER_THREAD multiply-adds of a pass at
+  ** least; smaller passes run on one thread (the split into blocks, so
+  ** the result, is the same) */
   double work = (double)m * (double)P->n * (P->d + 2);
   w->nt = threads_of(P);
-  if (P->threads == 0 && work < 5e4 * w->nt) w->nt = work < 5e4 ? 1 : (int)(work / 5e4);
+  if (P->threads == 0 && work < MF_WORK_PER_THREAD * w->nt)
+    w->nt = work < MF_WORK_PER_THREAD ? 1 : (int)(work / MF_WORK_PER_THREAD);
   w->scratch_len = scratch_len(P);
   w->n8 = (P->n + B - 1) / B * B;
-  w->partial = malloc((size_t)w->nblocks * (size_t)w->n8 * sizeof *w->partial);
+  w->partial = calloc((size_t)w->nblocks * (size_t)w->n8, sizeof *w->partial);   /* the padding points stay 0 on the paths that skip them */
   w->xt = calloc((size_t)w->n8 * P->d, sizeof *w->xt);
   w->blocks = malloc((size_t)w->nblocks * (P->d + 2) * B * sizeof *w->blocks);
-  w->f = malloc((size_t)P->n * sizeof *w->f);
+  w->f = malloc((size_t)w->n8 * sizeof *w->f);
   w->r = malloc((size_t)P->n * sizeof *w->r);
   w->blockv = malloc((size_t)w->nblocks * sizeof *w->blockv);
   w->fail = calloc((size_t)w->nblocks, sizeof *w->fail);
@@ -558,12 +576,12 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
   /* the sum over blocks in block order, point by point (vector code:
   ** the loop over points is the inner one) */
   double *f = w->f, notfinite = 0;
-#pragma omp simd
-  for (long k = 0; k < n; k++) f[k] = 0;
-  for (long b = 0; b < w->nblocks; b++) {
-    const double *pb = w->partial + (size_t)b * w->n8;
-#pragma omp simd
-    for (long k = 0; k < n; k++) f[k] += pb[k];
+  for (long k0 = 0; k0 < w->n8; k0 += B) {   /* 8 points' sums in registers (f has n8 entries) */
+    v2d a0 = { 0, 0 }, a1 = a0, a2 = a0, a3 = a0;
+    const double *pb = w->partial + k0;
+    for (long b = 0; b < w->nblocks; b++, pb += w->n8)
+      a0 += LD2(pb), a1 += LD2(pb + 2), a2 += LD2(pb + 4), a3 += LD2(pb + 6);
+    ST2(f + k0, a0), ST2(f + k0 + 2, a1), ST2(f + k0 + 4, a2), ST2(f + k0 + 6, a3);
   }
   if (P->unit.act == MF_RELU) {   /* a sum that is not finite has a block that is not, or overflowed */
 #pragma omp simd reduction(+ : notfinite)
