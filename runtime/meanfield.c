@@ -340,6 +340,20 @@ static void gather(const mf_ws *w, long blk, soa *s) {
   const mf_unit *U = &w->P.unit;
   int p = w->P.p, d = w->P.d;
   long i0 = blk * B;
+  const double *x0 = w->xi + (size_t)i0 * p;
+  if (i0 + B <= w->m) {   /* a whole block: the common case, without the tests per neuron */
+    if (U->c >= 0)
+      for (int j = 0; j < B; j++) s->c[j] = U->cs * x0[(size_t)j * p + U->c];
+    else
+      for (int j = 0; j < B; j++) s->c[j] = U->cs;
+    if (U->b >= 0)
+      for (int j = 0; j < B; j++) s->b[j] = x0[(size_t)j * p + U->b];
+    else
+      for (int j = 0; j < B; j++) s->b[j] = 0;
+    for (int l = 0; l < d; l++)
+      for (int j = 0; j < B; j++) s->W[(size_t)l * B + j] = x0[(size_t)j * p + U->w + l];
+    return;
+  }
   for (int j = 0; j < B; j++) {
     long i = i0 + j;
     const double *xi = i < w->m ? w->xi + (size_t)i * p : NULL;
