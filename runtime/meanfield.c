@@ -15,7 +15,16 @@
 ** go through eight fixed lanes, so they vectorize without reassociating.
 ** ReLU and tanh units have kernels taking four data points at a time in
 ** registers (ReLU: 2x less CPU than the one-point loops at d = 10, tanh:
-** 1.3x); the one-point loops remain for a unit's own activation.
+** 1.3x); the one-point loops remain for a unit's own activation.  The ReLU
+** forward pass instead puts eight data points in the lanes and adds the
+** block's neurons in the same tree order (relu_forward8).  A block is
+** gathered into SoA form once per evaluation, by the forward pass.
+**
+** Bits: the kernels are compiled once per instruction set (target_clones)
+** and GCC contracts a * b + c into an FMA there, so every change to them
+** is checked against the previous build's bytes (mf_bench prints a hash of
+** the weights; the 004 example's files); the code outside the clones is
+** baseline x86-64, without FMA.
 */
 #include "meanfield.h"
 
