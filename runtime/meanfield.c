@@ -386,6 +386,11 @@ static void forward_body(void *ctx, long lo, long hi, int thread) {
       soa_block(w, blk, &s);
       gather(w, blk, &s);
       if (P->unit.act == MF_RELU) {   /* mf_eval checks the sums (and finds a bad block) */
+        /* c s(u) with c not finite is not finite at any point (inf 0 = NaN),
+        ** but the masked product of relu_forward8 is 0 where u <= 0 */
+        int badc = 0;
+        for (int j = 0; j < B; j++) badc |= !isfinite(s.c[j]);
+        if (badc) w->fail[blk] = -1;
         double add = 0;
         if (P->unit.e >= 0) {
           long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
@@ -595,7 +600,7 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
       for (int l = 0; l < d; l++) w->xt[((size_t)(k / B) * d + l) * B + k % B] = P->x[(size_t)k * d + l];
   }
   pool_run(w->nt, w->nblocks, 0, forward_body, w);
-  if (failed(w, "value", msg, msglen)) return -1;
+  if (P->unit.act != MF_RELU && failed(w, "value", msg, msglen)) return -1;
   /* the sum over blocks in block order, point by point (vector code:
   ** the loop over points is the inner one) */
   double *f = w->f, notfinite = 0;
@@ -606,17 +611,24 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
       a0 += LD2(pb), a1 += LD2(pb + 2), a2 += LD2(pb + 4), a3 += LD2(pb + 6);
     ST2(f + k0, a0), ST2(f + k0 + 2, a1), ST2(f + k0 + 4, a2), ST2(f + k0 + 6, a3);
   }
-  if (P->unit.act == MF_RELU) {   /* a sum that is not finite has a block that is not, or overflowed */
+  if (P->unit.act == MF_RELU) {
+    /* a sum that is not finite has a block that is not (or overflowed);
+    ** the first bad block, as the per-block check of the other paths finds */
 #pragma omp simd reduction(+ : notfinite)
     for (long k = 0; k < n; k++) notfinite += f[k] - f[k];
-    if (notfinite != 0)   /* NaN */
-      for (long b = 0; b < w->nblocks; b++)
-        for (long k = 0; k < n; k++)
-          if (!isfinite(w->partial[(size_t)b * w->n8 + k])) {
-            w->fail[b] = -1;
-            failed(w, "value", msg, msglen);
-            return -1;
-          }
+    int flagged = 0;
+    for (long b = 0; b < w->nblocks; b++) flagged |= w->fail[b];
+    if (notfinite != 0 || flagged)   /* notfinite: NaN */
+      for (long b = 0; b < w->nblocks; b++) {
+        int bad = w->fail[b] != 0;
+        for (long k = 0; k < n && !bad; k++) bad = !isfinite(w->partial[(size_t)b * w->n8 + k]);
+        if (bad) {
+          memset(w->fail, 0, (size_t)w->nblocks * sizeof *w->fail);
+          w->fail[b] = -1;
+          failed(w, "value", msg, msglen);
+          return -1;
+        }
+      }
   }
   double risk = 0;
   for (long k = 0; k < n; k++) {
