@@ -15,7 +15,16 @@
 ** go through eight fixed lanes, so they vectorize without reassociating.
 ** ReLU and tanh units have kernels taking four data points at a time in
 ** registers (ReLU: 2x less CPU than the one-point loops at d = 10, tanh:
-** 1.3x); the one-point loops remain for a unit's own activation.
+** 1.3x); the one-point loops remain for a unit's own activation.  The ReLU
+** forward pass instead puts eight data points in the lanes and adds the
+** block's neurons in the same tree order (relu_forward8).  A block is
+** gathered into SoA form once per evaluation, by the forward pass.
+**
+** Bits: the kernels are compiled once per instruction set (target_clones)
+** and GCC contracts a * b + c into an FMA there, so every change to them
+** is checked against the previous build's bytes (mf_bench prints a hash of
+** the weights; the 004 example's files); the code outside the clones is
+** baseline x86-64, without FMA.
 */
 #include "meanfield.h"
 
@@ -35,12 +44,24 @@
 
 #define B MF_BLOCK
 
+/* The fused ReLU kernels do ~2 10^4 multiply-adds a microsecond on one
+** core (width 1000, 50 points, d = 1: a pass of ~8 us), and handing a
+** pass to a second thread costs its wake-up and a barrier (~1-2 us on an
+** idle machine; on a loaded one a worker that is not running costs a
+** time slice, and spinning workers take CPU from the other processes).
+** So a pass gets a second thread only from ~20 us of work a thread:
+** 004's width-1000 network (1.5 10^5 a pass) runs on one. */
+#define MF_WORK_PER_THREAD 4e5
+
 struct mf_ws {
   mf_problem P;
   long m, nblocks;
   int nt;
   size_t nwork;               /* callback workspace per thread */
-  double *partial;            /* nblocks x n forward partial sums */
+  long n8;                    /* n rounded up to whole groups of 8 points */
+  double *partial;            /* nblocks x n8 forward partial sums */
+  double *xt;                 /* ReLU: the inputs by groups of 8 points, coordinate-major within a group */
+  double *blocks;             /* fused: every block in SoA form (W: d x B, b, c), gathered once per mf_eval */
   double *f, *r;              /* predictions; residuals / n */
   double rsum;                /* sum of r */
   double *blockv;             /* per block: sum |v_i|^2 */
@@ -91,6 +112,10 @@ typedef long long v8l __attribute__((vector_size(64), aligned(8)));
 #define ST(p, v) (*(v8d *)(p) = (v))
 #define RELU(u) ((v8d)((v8l)(u) & ((u) > V8(0.0))))
 #define MASK(v, u) ((v8d)((v8l)(v) & ((u) > V8(0.0))))
+/* two lanes: the width of the baseline code outside the clones */
+typedef double v2d __attribute__((vector_size(16), aligned(8)));
+#define LD2(p) (*(const v2d *)(p))
+#define ST2(p, v) (*(v2d *)(p) = (v))
 
 /* by address: a vector argument would change the ABI between the clones */
 static inline __attribute__((always_inline)) double hsum8(const v8d *v) {
@@ -133,9 +158,45 @@ MF_CLONES static void unit_forward4(int th, int d, long n, const double *restric
   }
 }
 
-MF_CLONES static void unit_backward4(int th, int d, long n, const double *restrict x, const double *restrict r,
-                                     const double *restrict W, const double *restrict b, const double *restrict c,
-                                     double *restrict gc, double *restrict gW, double *restrict gb) {
+/* ReLU forward with the data points in the lanes: for each group of 8
+** points, the block's 8 neurons one after the other (weights broadcast),
+** and the tree ((P0 + P4) + (P1 + P5)) + ((P2 + P6) + (P3 + P7)) over
+** neurons, the order hsum8 adds a block's lanes in, so the bits are
+** unit_forward4's.  A product enters the tree only through the ReLU mask,
+** so it is never contracted with an add into an FMA that would round
+** differently (c relu(u) and (c u) & [u > 0] differ at most in the sign of
+** a zero, which the sum over blocks from +0 removes).  No horizontal sums:
+** 2x fewer instructions than unit_forward4 at d = 1.  add: the block's
+** additive term, added last as forward_body did. */
+static inline __attribute__((always_inline)) void
+relu_forward8_body(int d, long ngroups, const double *restrict xt, const double *restrict W, const double *restrict b,
+                   const double *restrict c, int has_add, double add, double *restrict out) {
+  for (long g = 0; g < ngroups; g++) {
+    const double *xg = xt + (size_t)g * d * B;
+    v8d P[8];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+      v8d u = V8(b[j]);
+      for (int l = 0; l < d; l++) u += V8(W[(size_t)l * B + j]) * LD(xg + (size_t)l * B);
+      P[j] = MASK(V8(c[j]) * u, u);
+    }
+    v8d s = ((P[0] + P[4]) + (P[1] + P[5])) + ((P[2] + P[6]) + (P[3] + P[7]));
+    if (has_add) s += V8(add);
+    ST(out + (size_t)g * B, s);
+  }
+}
+
+MF_CLONES static void relu_forward8(int d, long ngroups, const double *restrict xt, const double *restrict W,
+                                    const double *restrict b, const double *restrict c, int has_add, double add,
+                                    double *restrict out) {
+  if (d == 1) relu_forward8_body(1, ngroups, xt, W, b, c, has_add, add, out);
+  else relu_forward8_body(d, ngroups, xt, W, b, c, has_add, add, out);
+}
+
+static inline __attribute__((always_inline)) void
+backward4_body(int th, int d, long n, const double *restrict x, const double *restrict r, const double *restrict W,
+               const double *restrict b, const double *restrict c, double *restrict gc, double *restrict gW,
+               double *restrict gb) {
   v8d bb = LD(b), cc = LD(c), sc = V8(0.0), sb = V8(0.0);
   for (int j = 0; j < B * d; j++) gW[j] = 0;
   long k = 0;
@@ -171,6 +232,16 @@ MF_CLONES static void unit_backward4(int th, int d, long n, const double *restri
   }
   ST(gc, sc);
   ST(gb, sb);
+}
+
+/* The body with the activation and, at d = 1 (004's scalar inputs), the
+** input size as constants: the gradient row then stays in a register. */
+MF_CLONES static void unit_backward4(int th, int d, long n, const double *restrict x, const double *restrict r,
+                                     const double *restrict W, const double *restrict b, const double *restrict c,
+                                     double *restrict gc, double *restrict gW, double *restrict gb) {
+  if (th) backward4_body(1, d, n, x, r, W, b, c, gc, gW, gb);
+  else if (d == 1) backward4_body(0, 1, n, x, r, W, b, c, gc, gW, gb);
+  else backward4_body(0, d, n, x, r, W, b, c, gc, gW, gb);
 }
 
 /* out[k] = sum_j c[j] s(u_kj) for every data point. */
@@ -244,8 +315,9 @@ MF_CLONES static void fused_backward(int relu, int d, long n, const double *rest
   }
 }
 
-/* The thread's scratch: W, gW (d x B each), then c, b, u, t, gc, gb, and
-** the workspace of a unit's own activation. */
+/* A block's neurons in SoA form (W, b, c: its slot of w->blocks) and the
+** thread's scratch: gW (d x B), u, t, gc, gb, and the workspace of a unit's
+** own activation. */
 typedef struct soa {
   double *W, *gW, *c, *b, *u, *t, *gc, *gb, *cws;
 } soa;
@@ -254,16 +326,21 @@ static soa soa_at(const mf_ws *w, int thread) {
   soa s;
   int d = w->P.d;
   double *base = w->scratch + (size_t)thread * w->scratch_len;
-  s.W = base;
-  s.gW = s.W + (size_t)d * B;
-  s.c = s.gW + (size_t)d * B;
-  s.b = s.c + B;
-  s.u = s.b + B;
+  s.W = s.b = s.c = NULL;
+  s.gW = base;
+  s.u = s.gW + (size_t)d * B;
   s.t = s.u + B;
   s.gc = s.t + B;
   s.gb = s.gc + B;
   s.cws = s.gb + B;
   return s;
+}
+
+static void soa_block(const mf_ws *w, long blk, soa *s) {
+  int d = w->P.d;
+  s->W = w->blocks + (size_t)blk * (d + 2) * B;
+  s->b = s->W + (size_t)d * B;
+  s->c = s->b + B;
 }
 
 /* Neurons of a block into SoA form; missing neurons (past m) are zero, so
@@ -272,6 +349,20 @@ static void gather(const mf_ws *w, long blk, soa *s) {
   const mf_unit *U = &w->P.unit;
   int p = w->P.p, d = w->P.d;
   long i0 = blk * B;
+  const double *x0 = w->xi + (size_t)i0 * p;
+  if (i0 + B <= w->m) {   /* a whole block: the common case, without the tests per neuron */
+    if (U->c >= 0)
+      for (int j = 0; j < B; j++) s->c[j] = U->cs * x0[(size_t)j * p + U->c];
+    else
+      for (int j = 0; j < B; j++) s->c[j] = U->cs;
+    if (U->b >= 0)
+      for (int j = 0; j < B; j++) s->b[j] = x0[(size_t)j * p + U->b];
+    else
+      for (int j = 0; j < B; j++) s->b[j] = 0;
+    for (int l = 0; l < d; l++)
+      for (int j = 0; j < B; j++) s->W[(size_t)l * B + j] = x0[(size_t)j * p + U->w + l];
+    return;
+  }
   for (int j = 0; j < B; j++) {
     long i = i0 + j;
     const double *xi = i < w->m ? w->xi + (size_t)i * p : NULL;
@@ -289,10 +380,25 @@ static void forward_body(void *ctx, long lo, long hi, int thread) {
   long n = P->n;
   int p = P->p, d = P->d;
   for (long blk = lo; blk < hi; blk++) {
-    double *out = w->partial + (size_t)blk * n;
+    double *out = w->partial + (size_t)blk * w->n8;
     if (P->unit.act != MF_GENERIC) {
       soa s = soa_at(w, thread);
+      soa_block(w, blk, &s);
       gather(w, blk, &s);
+      if (P->unit.act == MF_RELU) {   /* mf_eval checks the sums (and finds a bad block) */
+        /* c s(u) with c not finite is not finite at any point (inf 0 = NaN),
+        ** but the masked product of relu_forward8 is 0 where u <= 0 */
+        int badc = 0;
+        for (int j = 0; j < B; j++) badc |= !isfinite(s.c[j]);
+        if (badc) w->fail[blk] = -1;
+        double add = 0;
+        if (P->unit.e >= 0) {
+          long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
+          for (long i = blk * B; i < i1; i++) add += P->unit.es * w->xi[(size_t)i * p + P->unit.e];
+        }
+        relu_forward8(d, w->n8 / B, w->xt, s.W, s.b, s.c, P->unit.e >= 0, add, out);
+        continue;
+      }
       int bad = 0;
       if (P->unit.act != MF_CUSTOM) unit_forward4(P->unit.act == MF_TANH, d, n, P->x, s.W, s.b, s.c, out);
       else fused_forward(P->unit.act == MF_RELU, d, n, P->x, s.W, s.b, s.c, s.u, out,
@@ -326,6 +432,35 @@ static void forward_body(void *ctx, long lo, long hi, int thread) {
   }
 }
 
+/* blockv[blk] = sum |v_i|^2 over the block's neurons, in memory order (one
+** rounding chain per block, so the bits do not depend on the threads);
+** eight blocks at a time, whose chains are independent, so the adds
+** overlap instead of waiting for each other. */
+static void block_squares(mf_ws *w, long lo, long hi) {
+  int p = w->P.p;
+  size_t L = (size_t)B * p;
+  long blk = lo;
+  for (; blk + 8 <= hi && (blk + 8) * B <= w->m; blk += 8) {
+    const double *v = w->vel + (size_t)blk * L;
+    double a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;   /* registers, not an array */
+    for (size_t q = 0; q < L; q++) {
+      double x0 = v[q], x1 = v[L + q], x2 = v[2 * L + q], x3 = v[3 * L + q];
+      double x4 = v[4 * L + q], x5 = v[5 * L + q], x6 = v[6 * L + q], x7 = v[7 * L + q];
+      a0 += x0 * x0, a1 += x1 * x1, a2 += x2 * x2, a3 += x3 * x3;
+      a4 += x4 * x4, a5 += x5 * x5, a6 += x6 * x6, a7 += x7 * x7;
+    }
+    double *bv = w->blockv + blk;
+    bv[0] = a0, bv[1] = a1, bv[2] = a2, bv[3] = a3, bv[4] = a4, bv[5] = a5, bv[6] = a6, bv[7] = a7;
+  }
+  for (; blk < hi; blk++) {
+    long i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
+    const double *v = w->vel + (size_t)blk * L, *end = w->vel + (size_t)i1 * p;
+    double s2 = 0;
+    for (; v < end; v++) s2 += *v * *v;
+    w->blockv[blk] = s2;
+  }
+}
+
 static void backward_body(void *ctx, long lo, long hi, int thread) {
   mf_ws *w = ctx;
   const mf_problem *P = &w->P;
@@ -334,11 +469,13 @@ static void backward_body(void *ctx, long lo, long hi, int thread) {
   int p = P->p, d = P->d;
   for (long blk = lo; blk < hi; blk++) {
     long i0 = blk * B, i1 = (blk + 1) * B < w->m ? (blk + 1) * B : w->m;
-    for (long i = i0; i < i1; i++)
-      for (int q = 0; q < p; q++) w->vel[(size_t)i * p + q] = -P->lambda * w->xi[(size_t)i * p + q];
+    double *restrict vb = w->vel + (size_t)i0 * p, ml = -P->lambda;
+    const double *restrict xb = w->xi + (size_t)i0 * p;
+#pragma omp simd
+    for (long q = 0; q < (i1 - i0) * p; q++) vb[q] = ml * xb[q];
     if (U->act != MF_GENERIC) {
       soa s = soa_at(w, thread);
-      gather(w, blk, &s);
+      soa_block(w, blk, &s);   /* gathered by the forward pass */
       int bad = 0;
       if (U->act != MF_CUSTOM) unit_backward4(U->act == MF_TANH, d, n, P->x, w->r, s.W, s.b, s.c, s.gc, s.gW, s.gb);
       else fused_backward(U->act == MF_RELU, d, n, P->x, w->r, s.W, s.b, s.c, s.u, s.t, s.gc, s.gW, s.gb,
@@ -368,17 +505,14 @@ static void backward_body(void *ctx, long lo, long hi, int thread) {
         }
       }
     }
-    double s2 = 0;
-    for (long i = i0; i < i1; i++)
-      for (int q = 0; q < p; q++) s2 += w->vel[(size_t)i * p + q] * w->vel[(size_t)i * p + q];
-    w->blockv[blk] = s2;
   }
+  block_squares(w, lo, hi);
 }
 
 /* ------------------------------------------------------------ workspace */
 
 static size_t scratch_len(const mf_problem *P) {
-  size_t fused = (size_t)2 * P->d * B + 6 * B + P->act2.nwork + 1;
+  size_t fused = (size_t)P->d * B + 4 * B + P->act2.nwork + 1;
   size_t generic = (size_t)2 * (P->p + P->d) + P->phi.nwork + P->dphi.nwork + 1;
   return fused > generic ? fused : generic;
 }
@@ -388,8 +522,8 @@ static int threads_of(const mf_problem *P) {
 }
 
 double mf_ws_bytes(const mf_problem *P, long m) {
-  double nb = (double)((m + B - 1) / B);
-  return 8.0 * (nb * (double)P->n + 2.0 * (double)P->n + nb) + 4.0 * nb +
+  double nb = (double)((m + B - 1) / B), n8 = (double)((P->n + B - 1) / B * B);
+  return 8.0 * (nb * n8 + 2.0 * (double)P->n + nb + n8 * P->d + nb * (P->d + 2) * B) + 4.0 * nb +
          8.0 * (double)threads_of(P) * (double)scratch_len(P) + 1024;
 }
 
@@ -399,21 +533,24 @@ mf_ws *mf_ws_alloc(const mf_problem *P, long m) {
   w->P = *P;
   w->m = m;
   w->nblocks = (m + B - 1) / B;
-  /* automatic: a thread per 5 10^4 multiply-adds of a pass at least (the
-  ** workers spin between back-to-back passes, so a pass of ~20 us a thread
-  ** still gains: 004's Experiment 2 at width 1000 and 50 points, 0.35 s ->
-  ** 0.22 s on the loaded machine); smaller passes run on one thread */
+  /* automatic: a thread per MF_WORK_PER_THREAD multiply-adds of a pass at
+  ** least; smaller passes run on one thread (the split into blocks, so
+  ** the result, is the same) */
   double work = (double)m * (double)P->n * (P->d + 2);
   w->nt = threads_of(P);
-  if (P->threads == 0 && work < 5e4 * w->nt) w->nt = work < 5e4 ? 1 : (int)(work / 5e4);
+  if (P->threads == 0 && work < MF_WORK_PER_THREAD * w->nt)
+    w->nt = work < MF_WORK_PER_THREAD ? 1 : (int)(work / MF_WORK_PER_THREAD);
   w->scratch_len = scratch_len(P);
-  w->partial = malloc((size_t)w->nblocks * (size_t)P->n * sizeof *w->partial);
-  w->f = malloc((size_t)P->n * sizeof *w->f);
+  w->n8 = (P->n + B - 1) / B * B;
+  w->partial = calloc((size_t)w->nblocks * (size_t)w->n8, sizeof *w->partial);   /* the padding points stay 0 on the paths that skip them */
+  w->xt = calloc((size_t)w->n8 * P->d, sizeof *w->xt);
+  w->blocks = malloc((size_t)w->nblocks * (P->d + 2) * B * sizeof *w->blocks);
+  w->f = malloc((size_t)w->n8 * sizeof *w->f);
   w->r = malloc((size_t)P->n * sizeof *w->r);
   w->blockv = malloc((size_t)w->nblocks * sizeof *w->blockv);
   w->fail = calloc((size_t)w->nblocks, sizeof *w->fail);
   w->scratch = calloc((size_t)w->nt * w->scratch_len, sizeof *w->scratch);
-  if (!w->partial || !w->f || !w->r || !w->blockv || !w->fail || !w->scratch) {
+  if (!w->partial || !w->xt || !w->blocks || !w->f || !w->r || !w->blockv || !w->fail || !w->scratch) {
     mf_ws_free(w);
     return NULL;
   }
@@ -423,6 +560,8 @@ mf_ws *mf_ws_alloc(const mf_problem *P, long m) {
 void mf_ws_free(mf_ws *w) {
   if (!w) return;
   free(w->partial);
+  free(w->xt);
+  free(w->blocks);
   free(w->f);
   free(w->r);
   free(w->blockv);
@@ -455,13 +594,45 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
   w->xi = xi;
   w->vel = vel;
   memset(w->fail, 0, (size_t)w->nblocks * sizeof *w->fail);
+  if (P->unit.act == MF_RELU) {   /* the inputs as relu_forward8 reads them (padding points: 0) */
+    int d = P->d;
+    for (long k = 0; k < n; k++)
+      for (int l = 0; l < d; l++) w->xt[((size_t)(k / B) * d + l) * B + k % B] = P->x[(size_t)k * d + l];
+  }
   pool_run(w->nt, w->nblocks, 0, forward_body, w);
-  if (failed(w, "value", msg, msglen)) return -1;
+  if (P->unit.act != MF_RELU && failed(w, "value", msg, msglen)) return -1;
+  /* the sum over blocks in block order, point by point (vector code:
+  ** the loop over points is the inner one) */
+  double *f = w->f, notfinite = 0;
+  for (long k0 = 0; k0 < w->n8; k0 += B) {   /* 8 points' sums in registers (f has n8 entries) */
+    v2d a0 = { 0, 0 }, a1 = a0, a2 = a0, a3 = a0;
+    const double *pb = w->partial + k0;
+    for (long b = 0; b < w->nblocks; b++, pb += w->n8)
+      a0 += LD2(pb), a1 += LD2(pb + 2), a2 += LD2(pb + 4), a3 += LD2(pb + 6);
+    ST2(f + k0, a0), ST2(f + k0 + 2, a1), ST2(f + k0 + 4, a2), ST2(f + k0 + 6, a3);
+  }
+  if (P->unit.act == MF_RELU) {
+    /* a sum that is not finite has a block that is not (or overflowed);
+    ** the first bad block, as the per-block check of the other paths finds */
+#pragma omp simd reduction(+ : notfinite)
+    for (long k = 0; k < n; k++) notfinite += f[k] - f[k];
+    int flagged = 0;
+    for (long b = 0; b < w->nblocks; b++) flagged |= w->fail[b];
+    if (notfinite != 0 || flagged)   /* notfinite: NaN */
+      for (long b = 0; b < w->nblocks; b++) {
+        int bad = w->fail[b] != 0;
+        for (long k = 0; k < n && !bad; k++) bad = !isfinite(w->partial[(size_t)b * w->n8 + k]);
+        if (bad) {
+          memset(w->fail, 0, (size_t)w->nblocks * sizeof *w->fail);
+          w->fail[b] = -1;
+          failed(w, "value", msg, msglen);
+          return -1;
+        }
+      }
+  }
   double risk = 0;
   for (long k = 0; k < n; k++) {
-    double s = 0;
-    for (long b = 0; b < w->nblocks; b++) s += w->partial[(size_t)b * n + k];
-    w->f[k] = s / (double)m;
+    f[k] = f[k] / (double)m;
     double r = w->f[k] - P->y[k];
     risk += r * r;
     w->r[k] = r / (double)n;
@@ -469,8 +640,15 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
   risk /= 2.0 * (double)n;
   w->rsum = 0;
   for (long k = 0; k < n; k++) w->rsum += w->r[k];
+  /* sum |xi|^2: one rounding chain, latency-bound; with lambda = 0 only
+  ** whether it is finite matters (0 lambda v2 = 0 then, bit for bit) */
   double v2 = 0;
-  for (size_t q = 0; q < (size_t)m * P->p; q++) v2 += xi[q] * xi[q];
+  if (P->lambda != 0) {
+    for (size_t q = 0; q < (size_t)m * P->p; q++) v2 += xi[q] * xi[q];
+  } else {
+#pragma omp simd reduction(+ : v2)
+    for (size_t q = 0; q < (size_t)m * P->p; q++) v2 += xi[q] - xi[q];   /* 0, or NaN */
+  }
   st->risk = risk;
   st->energy = risk + 0.5 * P->lambda * v2 / (double)m;
   st->dissipation = NAN;
@@ -492,6 +670,7 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
 
 void mf_step_euler(mf_ws *w, double *xi, double h, const double *vel) {
   size_t N = (size_t)w->m * w->P.p;
+#pragma omp simd
   for (size_t q = 0; q < N; q++) xi[q] += h * vel[q];
 }
 

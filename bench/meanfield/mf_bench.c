@@ -79,8 +79,16 @@ int main(int argc, char **argv) {
   }
   qsort(t, (size_t)reps, sizeof *t, cmpd);
   qsort(cpu, (size_t)reps, sizeof *cpu, cmpd);
-  printf("hnn %s m=%ld n=%ld d=%d threads=%d step best=%.2f ms median=%.2f ms cpu=%.2f ms (risk %.6g)\n",
-         generic ? "generic" : th ? "fused tanh" : "fused", m, n, d, nt, 1e3 * t[0], 1e3 * t[reps / 2], 1e3 * cpu[0], st.risk);
+  /* a hash of the final weights' bits: equal hashes, equal bytes (across versions and thread counts) */
+  unsigned long long hash = 1469598103934665603ull;
+  for (long i = 0; i < m * (d + 2); i++) {
+    unsigned long long u;
+    memcpy(&u, xi + i, sizeof u);
+    hash = (hash ^ u) * 1099511628211ull;
+  }
+  printf("hnn %s m=%ld n=%ld d=%d threads=%d step best=%.4f ms median=%.4f ms cpu=%.4f ms (risk %.6g, bits %016llx)\n",
+         generic ? "generic" : th ? "fused tanh" : "fused", m, n, d, nt, 1e3 * t[0], 1e3 * t[reps / 2], 1e3 * cpu[0], st.risk,
+         hash);
   mf_ws_free(w);
   free(x), free(y), free(xi), free(v), free(t), free(cpu);
   return 0;

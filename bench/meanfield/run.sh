@@ -4,7 +4,10 @@
 #   1. 004 Experiment 2 end to end: examples/meanfield_width.hnn (three
 #      widths, 1000 epochs, snapshots and monitors written; the whole hnn
 #      process timed by bench/timeit.py) against 004's PyTorch script
-#      (torch_exp2.py: the training loop and its files, imports excluded);
+#      (torch_exp2.py: the training loop and its files, imports excluded),
+#      hnn on one thread too, and the machine's limit for the same training
+#      arithmetic (exp2_peer.c: plain -O3 -march=native -ffast-math loops,
+#      one thread, no files);
 #   2. one full-batch step at width 10^4, 10^3 points in d = 10, ReLU,
 #      square loss: hnn's fused path (mf_bench, 1 and 2 threads), its
 #      generic path (a neuron called per pair, the path of a user-written
@@ -20,11 +23,14 @@ need "numpy" "/usr/bin/python3 -c 'import numpy'" python3-numpy
 tmp=${TMPDIR:-/tmp}/hnn-mf-bench.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
 gcc -O2 -pthread -I"$top/runtime" "$here/mf_bench.c" "$top/.libs/libhnn_core.a" $(pkg-config --libs gsl) -ldl -lm -lstdc++ -o "$tmp/mfb"
 gcc -O3 -march=native -ffast-math -fopenmp "$here/fused_peer.c" -o "$tmp/peer"
+gcc -O3 -march=native -ffast-math "$here/exp2_peer.c" -lm -o "$tmp/exp2peer"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)  cores: $(nproc)  cpu: $(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)"
 export OMP_NUM_THREADS=2 HNN_THREADS=2
 # 1. Experiment 2 end to end
 cp -r "$top/examples/data" "$tmp/"
 /usr/bin/python3 "$top/bench/timeit.py" 5 "hnn_exp2=$top/hnn -o $tmp $top/examples/meanfield_width.hnn" | tee "$tmp/h"
+HNN_THREADS=1 /usr/bin/python3 "$top/bench/timeit.py" 5 "hnn_exp2_1thread=$top/hnn -o $tmp $top/examples/meanfield_width.hnn"
+"$tmp/exp2peer" 10
 for r in 1 2; do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 "$here/torch_exp2.py" "$tmp"
 done | tee "$tmp/t"
