@@ -1,0 +1,78 @@
+/*
+** mf_reg.c — the porous-medium term and the entropy estimate of a
+** mean-field network's neurons (mf_reg.h), on wfield.c's kernel density
+** terms: the neurons are a particle cloud of m equal weights in R^p.
+*/
+#include "mf_reg.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wfield.h"
+
+int mf_pm_init(mf_pm *pm, double tau, double b, long m, int p, int threads) {
+  memset(pm, 0, sizeof *pm);
+  pm->tau = tau;
+  pm->b = b;
+  pm->m = m;
+  pm->threads = threads;
+  pm->w = malloc((size_t)m * sizeof *pm->w);
+  pm->v = malloc((size_t)m * p * sizeof *pm->v);
+  if (!pm->w || !pm->v) {
+    mf_pm_free(pm);
+    return -1;
+  }
+  for (long i = 0; i < m; i++) pm->w[i] = 1.0 / (double)m;
+  return 0;
+}
+
+void mf_pm_free(mf_pm *pm) {
+  free(pm->w);
+  free(pm->v);
+  pm->w = pm->v = NULL;
+}
+
+int mf_pm_term(void *ctx, long m, int p, const double *xi, double *vel, double *energy, char *msg, size_t msglen) {
+  mf_pm *pm = ctx;
+  if (m != pm->m) {
+    snprintf(msg, msglen, "porous-medium term: width %ld, buffers for %ld", m, pm->m);
+    return -1;
+  }
+  /* wf_power_blob with exponent 2 is coef sum_i w_i rho_h(x_i) with rho_h
+  ** = K_h * mu: at h = sqrt(2) b that is coef int mu_b^2, and its velocity
+  ** is -2 coef grad rho_h = -tau grad (K_b * K_b * mu) at coef = tau/2 */
+  wf_opts o = { pm->threads, 0, sqrt(2.0) * pm->b, 0 };
+  double *v = vel;
+  if (!v) {
+    v = pm->v;
+    memset(v, 0, (size_t)m * p * sizeof *v);
+  }
+  double g = 0;
+  int s = wf_power_blob(0.5 * pm->tau, 2, p, (size_t)m, xi, pm->w, v, &g, &o);
+  if (s) {
+    snprintf(msg, msglen, "porous-medium term: %s", wf_strerror(s));
+    return -1;
+  }
+  *energy += g;
+  return 0;
+}
+
+int mf_entropy(long m, int p, const double *xi, double b, int threads, double *ent, double *bused, char *msg,
+               size_t msglen) {
+  double *w = malloc((size_t)m * sizeof *w), *v = calloc((size_t)m * p, sizeof *v);
+  int s = w && v ? 0 : WF_ENOMEM;
+  for (long i = 0; !s && i < m; i++) w[i] = 1.0 / (double)m;
+  if (!s && !(b > 0)) b = wf_silverman(p, (size_t)m, xi, w);
+  wf_opts o = { threads, 0, b, 0 };
+  if (!s) s = wf_entropy_kde(1, p, (size_t)m, xi, w, v, ent, &o);
+  free(w);
+  free(v);
+  if (bused) *bused = b;
+  if (s) {
+    snprintf(msg, msglen, "entropy estimate (bandwidth %g): %s", b, wf_strerror(s));
+    return -1;
+  }
+  return 0;
+}
