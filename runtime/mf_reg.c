@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernsum.h"
 #include "wfield.h"
 
 int mf_pm_init(mf_pm *pm, double tau, double b, long m, int p, int threads) {
@@ -61,18 +62,40 @@ int mf_pm_term(void *ctx, long m, int p, const double *xi, double *vel, double *
 
 int mf_entropy(long m, int p, const double *xi, double b, int threads, double *ent, double *bused, char *msg,
                size_t msglen) {
-  double *w = malloc((size_t)m * sizeof *w), *v = calloc((size_t)m * p, sizeof *v);
-  int s = w && v ? 0 : WF_ENOMEM;
-  for (long i = 0; !s && i < m; i++) w[i] = 1.0 / (double)m;
-  if (!s && !(b > 0)) b = wf_silverman(p, (size_t)m, xi, w);
-  wf_opts o = { threads, 0, b, 0 };
-  if (!s) s = wf_entropy_kde(1, p, (size_t)m, xi, w, v, ent, &o);
-  free(w);
-  free(v);
-  if (bused) *bused = b;
-  if (s) {
-    snprintf(msg, msglen, "entropy estimate (bandwidth %g): %s", b, wf_strerror(s));
+  if (m < 2) {
+    snprintf(msg, msglen, "the entropy estimate needs 2 neurons or more");
     return -1;
   }
+  double *w = malloc((size_t)m * sizeof *w), *pot = malloc((size_t)m * sizeof *pot);
+  int s = w && pot ? 0 : KS_ENOMEM;
+  for (long i = 0; !s && i < m; i++) w[i] = 1.0 / (double)m;
+  if (!s && !(b > 0)) b = wf_silverman(p, (size_t)m, xi, w);
+  if (bused) *bused = b;
+  if (!s && !(b > 0 && isfinite(b))) s = KS_EINVAL;
+  ks_opts ko;
+  ks_opts_default(&ko);
+  ko.threads = threads;
+  /* one exact sum with unit weights; each neuron's own term exp(0) = 1 is
+  ** taken out (leave one out) */
+  if (!s) s = ks_sum(KS_GAUSS, b, p, (size_t)m, xi, (size_t)m, xi, NULL, pot, NULL, &ko, NULL);
+  double c = pow(2 * M_PI * b * b, -0.5 * p) / (double)(m - 1), e = 0;
+  for (long i = 0; !s && i < m; i++) {
+    double d = (pot[i] - 1) * c;
+    if (!(d > 0) || !isfinite(d)) {
+      snprintf(msg, msglen, "the entropy estimate: the other neurons' density at neuron %ld is %g (bandwidth %g too "
+               "small?)", i + 1, d, b);
+      free(w);
+      free(pot);
+      return -1;
+    }
+    e += log(d);
+  }
+  free(w);
+  free(pot);
+  if (s) {
+    snprintf(msg, msglen, "entropy estimate (bandwidth %g): %s", b, ks_strerror(s));
+    return -1;
+  }
+  *ent = e / (double)m;
   return 0;
 }

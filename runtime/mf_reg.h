@@ -12,14 +12,14 @@
 ** wfield.c's blob power entropy with exponent 2 at bandwidth sqrt(2) b
 ** (one exact ks_sum pair: the same bits for any thread count).
 **
-** Entropy (003 eq. 4.1, monitored for the heat regularization):
-**     Ent_b = (1/m) sum_i log mu_b(xi_i),
-** the Monte Carlo estimate of int mu log mu at the neurons (wf_entropy_kde).
-** Its bias (docs/meanfield.md): smoothing lowers it (int mu log mu_b <=
-** int mu log mu, Gibbs' inequality; by O(b^2) for a smooth mu), each
-** neuron's own term in mu_b raises it by about E[K_b(0)/(m mu_b)] - 1/m, and
-** for independent neurons Jensen's inequality lowers it by about
-** Var(mu_b estimate)/(2 mu_b^2) = O(1/(m b^p)).
+** Entropy (003 eq. 4.1, monitored for the heat regularization): the
+** leave-one-out estimate at the neurons
+**     Ent_b = (1/m) sum_i log mu_b^(-i)(xi_i),  mu_b^(-i) = (1/(m-1)) sum_{j != i} K_b(xi_i - xi_j),
+** one exact ks_sum.  Its bias (docs/meanfield.md, measured there): smoothing
+** lowers it (int mu log mu_b <= int mu log mu, Gibbs' inequality; O(b^2)
+** for a smooth mu) and so does Jensen's inequality, by about
+** Var/(2 mu_b^2) = O(1/(m b^p)); keeping each neuron's own term would raise
+** it by about E[K_b(0)/(m mu_b)], 2^(1 + p/2) times that, so it is left out.
 */
 #ifndef HNN_MF_REG_H
 #define HNN_MF_REG_H
@@ -39,8 +39,9 @@ void mf_pm_free(mf_pm *pm);
 /* The mf_term_fn; ctx is an mf_pm. */
 int mf_pm_term(void *ctx, long m, int p, const double *xi, double *vel, double *energy, char *msg, size_t msglen);
 
-/* Ent_b of the neurons xi (m x p) at bandwidth b (b <= 0: Silverman's rule
-** on the neurons, *bused says which).  0, or -1 with a message. */
+/* Ent_b of the neurons xi (m x p, m >= 2) at bandwidth b (b <= 0:
+** Silverman's rule on the neurons, *bused says which).  0, or -1 with a
+** message (a neuron with no other within reach of the kernel). */
 int mf_entropy(long m, int p, const double *xi, double b, int threads, double *ent, double *bused, char *msg,
                size_t msglen);
 

@@ -377,6 +377,12 @@ static int mf_prepare(flow_job *J) {
                "blob = b");
     return HNN_ERR_SCRIPT;
   }
+  ast *be = flow_keyword(flow, "blob");
+  if (be && !(r->tau > 0) && !(r->T > 0)) {
+    diag_error(&S->diags, be->src, be->loc, "blob is the bandwidth of the density estimate of pm = tau or T > 0; "
+               "this flow has neither");
+    return HNN_ERR_SCRIPT;
+  }
   ast *le = flow_keyword(flow, "loss");
   if (le) {
     r->loss = is_name(le, "square", NULL) ? 0 : is_name(le, "logistic", NULL) ? 1 : 2;
