@@ -9,8 +9,9 @@
 ** K_b * K_b the Gaussian of variance 2 b^2, and its velocity
 **     v_i = -m grad_{xi_i} G = -tau grad (K_b * K_b * mu)(xi_i),
 ** the exact gradient of the estimate, so the flow dissipates E + G.  It is
-** wfield.c's blob power entropy with exponent 2 at bandwidth sqrt(2) b
-** (one exact ks_sum pair: the same bits for any thread count).
+** wfield.c's blob power entropy (wf_power_blob) with exponent 2 at
+** bandwidth sqrt(2) b, whose two kernel sums coincide there: one exact
+** ks_sum (the same bits for any thread count).
 **
 ** Entropy (003 eq. 4.1, monitored for the heat regularization): the
 ** leave-one-out estimate at the neurons
@@ -30,7 +31,7 @@ typedef struct mf_pm {
   double tau, b;           /* tau/2 int mu_b^2, bandwidth b > 0 */
   int threads;             /* kernel sums: 0 for the pool's default */
   long m;                  /* the width the buffers hold */
-  double *w, *v;           /* m weights 1/m; m p scratch velocities */
+  double *w, *v, *rho;     /* m weights 1/m; m p and m sums */
 } mf_pm;
 
 /* Buffers for width m and p parameters per neuron (0, or -1 out of memory). */

@@ -29,6 +29,7 @@
 #include "mf_loss.h"
 #include "mf_reg.h"
 #include "testenv.h"
+#include "wfield.h"
 
 static uint64_t rs = 0x2545F4914F6CDD1Dull;
 static double unif(void) { /* xorshift64* */
@@ -123,6 +124,31 @@ START_TEST(test_velocity_fd_losses) {
     free(v);
     free_net(&N);
   }
+}
+END_TEST
+
+/* The porous-medium term is wfield.c's blob power entropy of exponent 2
+** at bandwidth sqrt(2) b, coefficient tau/2 (one kernel sum instead of
+** two, added in the same order: rounding only, 1e-13 relative). */
+START_TEST(test_pm_is_blob_power) {
+  rs = 23;
+  long m = 90;
+  int p = 3;
+  double *xi = malloc(sizeof(double) * m * p), *v = calloc((size_t)m * p, sizeof(double));
+  double *vw = calloc((size_t)m * p, sizeof(double)), *w = malloc(sizeof(double) * m), e = 0.25, ew = 0, err = 0, vmax = 0;
+  for (long q = 0; q < m * p; q++) xi[q] = gauss();
+  for (long i = 0; i < m; i++) w[i] = 1.0 / (double)m;
+  mf_pm pm;
+  char msg[128];
+  ck_assert_int_eq(mf_pm_init(&pm, 0.8, 0.35, m, p, 1), 0);
+  ck_assert_int_eq(mf_pm_term(&pm, m, p, xi, v, &e, msg, sizeof msg), 0);
+  wf_opts o = { 1, 0, sqrt(2.0) * 0.35, 0 };
+  ck_assert_int_eq(wf_power_blob(0.4, 2, p, (size_t)m, xi, w, vw, &ew, &o), 0);
+  for (long q = 0; q < m * p; q++) err = fmax(err, fabs(v[q] - vw[q])), vmax = fmax(vmax, fabs(vw[q]));
+  ck_assert_double_eq_tol(e - 0.25, ew, 1e-13 * ew);
+  ck_assert_msg(err <= 1e-13 * vmax, "velocities differ by %g (max %g)", err, vmax);
+  mf_pm_free(&pm);
+  free(xi), free(v), free(vw), free(w);
 }
 END_TEST
 
@@ -509,6 +535,7 @@ static Suite *suite(void) {
   TCase *t = tcase_create("mfreg");
   tcase_set_timeout(t, 60);
   tcase_add_test(t, test_velocity_fd_losses);
+  tcase_add_test(t, test_pm_is_blob_power);
   tcase_add_test(t, test_logistic_values);
   tcase_add_test(t, test_pm_dissipation);
   tcase_add_test(t, test_pm_barenblatt);
