@@ -73,35 +73,36 @@ int mf_entropy(long m, int p, const double *xi, double b, int threads, double *e
     return -1;
   }
   double *w = malloc((size_t)m * sizeof *w), *pot = malloc((size_t)m * sizeof *pot);
-  int s = w && pot ? 0 : KS_ENOMEM;
+  int s = w && pot ? 0 : KS_ENOMEM, bad = 0;
   for (long i = 0; !s && i < m; i++) w[i] = 1.0 / (double)m;
   if (!s && !(b > 0)) b = wf_silverman(p, (size_t)m, xi, w);
   if (bused) *bused = b;
-  if (!s && !(b > 0 && isfinite(b))) s = KS_EINVAL;
+  if (!s && !(b > 0 && isfinite(b))) {
+    snprintf(msg, msglen, "the entropy estimate: Silverman's bandwidth is %g (the neurons coincide?): give blob = b", b);
+    bad = 1;
+  }
   ks_opts ko;
   ks_opts_default(&ko);
   ko.threads = threads;
   /* one exact sum with unit weights; each neuron's own term exp(0) = 1 is
   ** taken out (leave one out) */
-  if (!s) s = ks_sum(KS_GAUSS, b, p, (size_t)m, xi, (size_t)m, xi, NULL, pot, NULL, &ko, NULL);
-  double c = pow(2 * M_PI * b * b, -0.5 * p) / (double)(m - 1), e = 0;
-  for (long i = 0; !s && i < m; i++) {
-    double d = (pot[i] - 1) * c;
+  if (!s && !bad) s = ks_sum(KS_GAUSS, b, p, (size_t)m, xi, (size_t)m, xi, NULL, pot, NULL, &ko, NULL);
+  /* the other neurons' density, floored at one kernel's height K_b(0)/m:
+  ** a neuron with no other within a few b (an outlier, or neurons far
+  ** apart for the bandwidth) would otherwise give log 0 */
+  double c = pow(2 * M_PI * b * b, -0.5 * p), e = 0;
+  for (long i = 0; !s && !bad && i < m; i++) {
+    double d = fmax((pot[i] - 1) / (double)(m - 1), 1 / (double)m) * c;
     if (!(d > 0) || !isfinite(d)) {
-      snprintf(msg, msglen, "the entropy estimate: the other neurons' density at neuron %ld is %g (bandwidth %g too "
-               "small?)", i + 1, d, b);
-      free(w);
-      free(pot);
-      return -1;
+      snprintf(msg, msglen, "the entropy estimate is not finite at neuron %ld (bandwidth %g)", i + 1, b);
+      bad = 1;
     }
     e += log(d);
   }
   free(w);
   free(pot);
-  if (s) {
-    snprintf(msg, msglen, "entropy estimate (bandwidth %g): %s", b, ks_strerror(s));
-    return -1;
-  }
+  if (s) snprintf(msg, msglen, "entropy estimate (bandwidth %g): %s", b, ks_strerror(s));
+  if (s || bad) return -1;
   *ent = e / (double)m;
   return 0;
 }

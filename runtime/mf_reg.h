@@ -15,8 +15,10 @@
 **
 ** Entropy (003 eq. 4.1, monitored for the heat regularization): the
 ** leave-one-out estimate at the neurons
-**     Ent_b = (1/m) sum_i log mu_b^(-i)(xi_i),  mu_b^(-i) = (1/(m-1)) sum_{j != i} K_b(xi_i - xi_j),
-** one exact ks_sum.  Its bias (docs/meanfield.md, measured there): smoothing
+**     Ent_b = (1/m) sum_i log max(mu_b^(-i)(xi_i), K_b(0)/m),
+**     mu_b^(-i) = (1/(m-1)) sum_{j != i} K_b(xi_i - xi_j),
+** one exact ks_sum; the floor, one kernel's height, keeps a neuron with no
+** other within a few b from giving log 0.  Its bias (docs/meanfield.md, measured there): smoothing
 ** lowers it (int mu log mu_b <= int mu log mu, Gibbs' inequality; O(b^2)
 ** for a smooth mu) and so does Jensen's inequality, by about
 ** Var/(2 mu_b^2) = O(1/(m b^p)); keeping each neuron's own term would raise
@@ -42,7 +44,7 @@ int mf_pm_term(void *ctx, long m, int p, const double *xi, double *vel, double *
 
 /* Ent_b of the neurons xi (m x p, m >= 2) at bandwidth b (b <= 0:
 ** Silverman's rule on the neurons, *bused says which).  0, or -1 with a
-** message (a neuron with no other within reach of the kernel). */
+** message. */
 int mf_entropy(long m, int p, const double *xi, double b, int threads, double *ent, double *bused, char *msg,
                size_t msglen);
 
