@@ -15,10 +15,10 @@
 **
 ** Entropy (003 eq. 4.1, monitored for the heat regularization): the
 ** leave-one-out estimate at the neurons
-**     Ent_b = (1/m) sum_i log max(mu_b^(-i)(xi_i), K_b(0)/m),
+**     Ent_b = (1/m) sum_i log max(mu_b^(-i)(xi_i), K_b(0)/(m (m-1))),
 **     mu_b^(-i) = (1/(m-1)) sum_{j != i} K_b(xi_i - xi_j),
-** one exact ks_sum; the floor, one kernel's height, keeps a neuron with no
-** other within a few b from giving log 0.  Its bias (docs/meanfield.md, measured there): smoothing
+** one exact ks_sum; the floor keeps a neuron with no other within a few b
+** (an outlier) from giving log 0.  Its bias (docs/meanfield.md, measured there): smoothing
 ** lowers it (int mu log mu_b <= int mu log mu, Gibbs' inequality; O(b^2)
 ** for a smooth mu) and so does Jensen's inequality, by about
 ** Var/(2 mu_b^2) = O(1/(m b^p)); keeping each neuron's own term would raise
