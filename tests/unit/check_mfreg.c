@@ -391,11 +391,12 @@ static char *slurp(const char *dir, const char *name) {
 
 /* loss = L with L(f, y) = (f - y)^2/2 is the square loss bit for bit: its
 ** derivative compiles to f - y (the 1/2 and the 2 are exact), and the risk
-** (1/n) sum (r^2/2) equals (sum r^2)/(2n) (halving is exact). */
+** (1/n) sum (r^2/2) equals (sum r^2)/(2n) (halving is exact).  And batch
+** B >= n is full-batch gradient descent, the same bytes too. */
 START_TEST(test_user_square_same_bits) {
-  env e[2];
-  char *mon[2], *neu[2];
-  for (int c = 0; c < 2; c++) {   /* one flow name: the start's stream depends on it */
+  env e[3];
+  char *mon[3], *neu[3];
+  for (int c = 0; c < 3; c++) {   /* one flow name: the start's stream depends on it */
     char text[1024];
     snprintf(text, sizeof text,
              "param X[30] = uniform(-1, 1)\n"
@@ -403,8 +404,8 @@ START_TEST(test_user_square_same_bits) {
              "function half(f, y) = (f - y)^2/2\n"
              "neuron phi(xi[3]; z) = xi[1]*tanh(xi[2]*z + xi[3])\n"
              "flow net = meanfield(phi, X, width = 50, reg = 1e-2, target = g%s)\n"
-             "run net from normal(0, 1) lr 5 steps 50 every 5 snapshots [50] -> \"a.csv\"\n",
-             c ? ", loss = half" : "");
+             "run net from normal(0, 1) lr 5 steps 50 every 5 snapshots [50]%s -> \"a.csv\"\n",
+             c == 1 ? ", loss = half" : "", c == 2 ? " batch 30" : "");
     env_open(&e[c], "mfl");
     load_ok(&e[c], text);
     mon[c] = slurp(e[c].dir, "a_monitor.csv");
@@ -415,7 +416,10 @@ START_TEST(test_user_square_same_bits) {
   ck_assert_str_eq(strstr(mon[0], "\n0,"), strstr(mon[1], "\n0,"));
   ck_assert_ptr_nonnull(strstr(neu[0], "\n5,"));
   ck_assert_str_eq(strstr(neu[0], "\n5,"), strstr(neu[1], "\n5,"));
-  for (int c = 0; c < 2; c++) free(mon[c]), free(neu[c]), env_close(&e[c]);
+  /* a batch of all the data is full-batch descent, the same bytes */
+  ck_assert_str_eq(strstr(mon[0], "\n0,"), strstr(mon[2], "\n0,"));
+  ck_assert_str_eq(strstr(neu[0], "\n5,"), strstr(neu[2], "\n5,"));
+  for (int c = 0; c < 3; c++) free(mon[c]), free(neu[c]), env_close(&e[c]);
 }
 END_TEST
 
@@ -462,8 +466,14 @@ START_TEST(test_sgd_approaches_flow) {
               "run net from normal(0, 1) method rk4 h 0.003125 steps 160 snapshots [160] -> \"ref.csv\"\n"
               "run net from normal(0, 1) lr 40*0.05 steps 10 batch 8 snapshots [10] -> \"s1.csv\"\n"
               "run net from normal(0, 1) lr 40*0.0125 steps 40 batch 8 snapshots [40] -> \"s2.csv\"\n"
-              "run net from normal(0, 1) lr 40*0.003125 steps 160 batch 8 snapshots [160] -> \"s3.csv\"\n"
+              "run net from normal(0, 1) lr 40*0.003125 steps 160 batch 8 snapshots [160] -> \"s3.csv\"\n");
+  setenv("HNN_THREADS", "1", 1);   /* the same run on one thread */
+  load_ok(&e, "param X[32] = uniform(-1, 1)\n"
+              "function g(z) = z^2 - 0.3\n"
+              "neuron phi(xi[3]; z) = xi[1]*tanh(xi[2]*z + xi[3])\n"
+              "flow net = meanfield(phi, X, width = 40, reg = 1e-2, target = g)\n"
               "run net from normal(0, 1) lr 40*0.003125 steps 160 batch 8 snapshots [160] -> \"s4.csv\"\n");
+  unsetenv("HNN_THREADS");
   csv ref = read_csv(&e, "ref.csv"), s[3];
   const char *names[3] = { "s1.csv", "s2.csv", "s3.csv" };
   double err[3];
@@ -471,7 +481,8 @@ START_TEST(test_sgd_approaches_flow) {
   report("SGD (batch 8 of 32) vs the flow at t = 0.5: %g %g %g", err[0], err[1], err[2]);
   ck_assert_msg(err[1] < err[0] / 1.4 && err[2] < err[1] / 1.4, "SGD errors %g %g %g", err[0], err[1], err[2]);
   char *a = slurp(e.dir, "s3.csv"), *b = slurp(e.dir, "s4.csv");
-  ck_assert_str_eq(strstr(a, "\n0.5,"), strstr(b, "\n0.5,"));   /* same seed, same bytes */
+  ck_assert_ptr_nonnull(strstr(a, "\n0.5,"));
+  ck_assert_str_eq(strstr(a, "\n0.5,"), strstr(b, "\n0.5,"));   /* same seed, same bytes, 1 or 2 threads */
   free(a), free(b);
   for (int k = 0; k < 3; k++) free(s[k].d);
   free(ref.d);
@@ -524,6 +535,7 @@ START_TEST(test_pm_script) {
   csv mon = read_csv(&e, "p1_monitor.csv");
   for (int i = 1; i < mon.rows; i++) ck_assert(at(&mon, i, 3) <= at(&mon, i - 1, 3));
   char *a = slurp(e.dir, "p1.csv"), *b = slurp(e.dir, "p2.csv");
+  ck_assert_ptr_nonnull(strstr(a, "\n5,"));
   ck_assert_str_eq(strstr(a, "\n5,"), strstr(b, "\n5,"));
   free(a), free(b), free(mon.d);
   env_close(&e);
