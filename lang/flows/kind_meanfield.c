@@ -689,7 +689,8 @@ static void mf_release(flow_job *J) {
 const flow_kind flow_kind_meanfield = {
   .name = "meanfield",
   .usage = "meanfield(phi, data, width = m, reg = lambda, loss = square, target = g, T = temperature, pm = tau, blob = b)",
-  .nroles = 0, .keywords = { "width", "reg", "loss", NULL }   /* and target: mf_check_decl */, .options = mf_run_options,
+  .nroles = 0, .keywords = { "width", "reg", "loss", NULL }   /* and target, T, pm, blob: mf_check_decl */,
+  .options = mf_run_options,
   .siblings = { "_monitor" }, .check_decl = mf_check_decl, .check_run = mf_check_run, .prepare = mf_prepare,
   .compile = mf_compile, .run = mf_run, .release = mf_release
 };
