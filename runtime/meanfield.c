@@ -588,6 +588,34 @@ static int failed(const mf_ws *w, const char *what, char *msg, size_t msglen) {
   return 0;
 }
 
+/* Another loss than the square: the residuals r_k = l'(f_k, y_k)/n and
+** the risk (1/n) sum_k l (the square's loop ran first; its r are replaced). */
+static int loss_residuals(mf_ws *w, double *risk, char *msg, size_t msglen) {
+  const mf_problem *P = &w->P;
+  double sum = 0;
+  if (P->loss(P->loss_ctx, P->n, w->f, P->y, w->r, &sum, msg, msglen)) return -1;
+  for (long k = 0; k < P->n; k++) w->r[k] /= (double)P->n;
+  *risk = sum / (double)P->n;
+  return 0;
+}
+
+/* An extra energy term; the dissipation is summed again over the new
+** velocities, per block and in block order as backward_body does. */
+static int add_term(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, size_t msglen) {
+  const mf_problem *P = &w->P;
+  if (P->term(P->term_ctx, w->m, P->p, xi, vel, &st->energy, msg, msglen)) return -1;
+  if (!vel) return 0;
+  double s = 0;
+  for (long b = 0; b < w->nblocks; b++) {
+    double s2 = 0;
+    long i1 = (b + 1) * B < w->m ? (b + 1) * B : w->m;
+    for (size_t q = (size_t)b * B * P->p; q < (size_t)i1 * P->p; q++) s2 += vel[q] * vel[q];
+    s += s2;
+  }
+  st->dissipation = s / (double)w->m;
+  return 0;
+}
+
 int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, size_t msglen) {
   const mf_problem *P = &w->P;
   long n = P->n, m = w->m;
@@ -638,6 +666,7 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
     w->r[k] = r / (double)n;
   }
   risk /= 2.0 * (double)n;
+  if (P->loss && loss_residuals(w, &risk, msg, msglen)) return -1;
   w->rsum = 0;
   for (long k = 0; k < n; k++) w->rsum += w->r[k];
   /* sum |xi|^2: one rounding chain, latency-bound; with lambda = 0 only
@@ -659,6 +688,7 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
     for (long b = 0; b < w->nblocks; b++) s += w->blockv[b];
     st->dissipation = s / (double)m;
   }
+  if (P->term && add_term(w, xi, vel, st, msg, msglen)) return -1;
   if (!isfinite(st->energy) || (vel && !isfinite(st->dissipation))) {
     snprintf(msg, msglen, "the energy or its dissipation is not finite");
     return -1;

@@ -44,6 +44,17 @@ typedef struct mf_unit {
   double cs, es;
 } mf_unit;
 
+/* A loss l(f, y) in place of the square (mf_loss.h): dl[k] = dl/df at
+** (f[k], y[k]) for every data point and *sum = sum_k l(f[k], y[k]); 0, or
+** -1 with a message. */
+typedef int (*mf_loss_fn)(void *ctx, long n, const double *f, const double *y, double *dl, double *sum, char *msg,
+                          size_t msglen);
+/* An energy term G(xi_1..xi_m) beside R and V (mf_reg.h): adds G to
+** *energy and, when vel != NULL, its velocity -m grad_{xi_i} G to vel
+** (m x p); 0, or -1 with a message. */
+typedef int (*mf_term_fn)(void *ctx, long m, int p, const double *xi, double *vel, double *energy, char *msg,
+                          size_t msglen);
+
 typedef struct mf_problem {
   int p, d;                /* parameters per neuron, input dimension */
   long n;                  /* data points */
@@ -55,6 +66,10 @@ typedef struct mf_problem {
   flow_fn dphi;            /* in = [xi, z] -> [grad_xi phi (p), grad_z phi (d)] */
   flow_fn act2;            /* MF_CUSTOM: t -> [s(t), s'(t)], the unit's own activation */
   int threads;             /* exactly this many; 0: up to pool_max_threads(), fewer for small passes */
+  mf_loss_fn loss;         /* NULL: the square loss; else R = (1/n) sum_k l(f_k, y_k), r_k = dl/df */
+  void *loss_ctx;
+  mf_term_fn term;         /* NULL: none; else an energy term added to E and its velocity to v */
+  void *term_ctx;
 } mf_problem;
 
 /* What one evaluation gives (dissipation only with velocities). */

@@ -18,6 +18,15 @@
 ** distance of the neurons' coordinate `coordinate` (default 1) to LAW,
 ** normal(mean, variance) (1000 draws, as 004 Experiment 3) or csv("file")
 ** (its first column), exact by 1-D sorting (runtime/ot1d.c).
+**
+** Issue #18's additions (docs/meanfield.md): loss = logistic or a declared
+** function L(f, y), whose exact derivative in f the JIT compiles
+** (runtime/mf_loss.c); pm = tau with blob = b, the porous-medium term
+** tau/2 int (K_b * mu)^2 in the energy and the velocities
+** (runtime/mf_reg.c); with T > 0 the monitored energy includes T times the
+** kernel estimate of the entropy (bandwidth blob, or Silverman's rule);
+** the run option batch B: stochastic gradients on mini-batches drawn
+** without replacement per epoch (runtime/mf_batch.c).
 */
 #include <errno.h>
 #include <gsl/gsl_randist.h>
@@ -27,12 +36,15 @@
 
 #include "flowkind.h"
 #include "meanfield.h"
+#include "mf_batch.h"
+#include "mf_loss.h"
+#include "mf_reg.h"
 #include "neuron_unit.h"
 #include "ot1d.h"
 #include "rng.h"
 
 static const char *const mf_run_options[] = { "method", "lr", "h", "steps", "every", "snapshots", "engine", "w2",
-                                              "coordinate", NULL };
+                                              "coordinate", "batch", NULL };
 static const char *const mf_special[] = { "method", "snapshots", "engine", "w2", NULL };
 
 /* ------------------------------------------------------------ checks */
@@ -48,6 +60,21 @@ static int is_name(const ast *e, const char *a, const char *b) {
   return e->kind == AST_NAME && (strcmp(e->name, a) == 0 || (b && strcmp(e->name, b) == 0));
 }
 
+/* loss = square, logistic, or a function L(f, y) of two numbers. */
+static int check_loss(hnn_state *S, ast *v) {
+  if (is_name(v, "square", "logistic")) return 0;
+  sym *L = v->kind == AST_NAME ? state_lookup(S, v->name) : NULL;
+  if (L && (L->kind == SYM_FUNCTION || L->kind == SYM_OBJECTIVE)) {
+    if (sema_check_sym(S, L)) return 1;
+    if (L->sig.nformals == 2 && L->sig.formal[0].kind == TY_SCALAR && L->sig.formal[1].kind == TY_SCALAR &&
+        L->sig.result.kind == TY_SCALAR)
+      return 0;
+  }
+  diag_error(&S->diags, v->src, v->loc, "loss is square, logistic, or a function L(f, y) of the prediction and the "
+             "target: function L(f, y) = ...");
+  return 1;
+}
+
 static int mf_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
   ast *call = flow->decl->kids[0];
   int errs = 0, npos = 0;
@@ -55,13 +82,11 @@ static int mf_check_decl(hnn_state *S, sym *flow, const flow_kind *k) {
     ast *a = call->kids[i];
     if (a->kind == AST_KWARG) {
       ast *v = a->kids[0];
-      if (strcmp(a->name, "width") == 0 || strcmp(a->name, "reg") == 0 || strcmp(a->name, "T") == 0) {
+      if (strcmp(a->name, "width") == 0 || strcmp(a->name, "reg") == 0 || strcmp(a->name, "T") == 0 ||
+          strcmp(a->name, "pm") == 0 || strcmp(a->name, "blob") == 0) {
         errs += flow_check_number(S, v, a->name);
       } else if (strcmp(a->name, "loss") == 0) {
-        if (!is_name(v, "square", NULL)) {
-          diag_error(&S->diags, v->src, v->loc, "meanfield has the square loss only: loss = square");
-          errs++;
-        }
+        errs += check_loss(S, v);
       } else if (strcmp(a->name, "target") == 0) {
         sym *g = v->kind == AST_NAME ? state_lookup(S, v->name) : NULL;
         if (!g || (g->kind != SYM_FUNCTION && g->kind != SYM_OBJECTIVE)) {
@@ -138,6 +163,15 @@ typedef struct mfrun {
   long *snap;                  /* sorted steps written to the particle file */
   int rk4, nsize_target;
   double T;                    /* heat regularization: noise sqrt(2 T h) N(0, 1) per step */
+  double blob;                 /* KDE bandwidth (0: Silverman's rule for the entropy monitor) */
+  double tau;                  /* porous medium tau/2 int mu_b^2 (0: none) */
+  mf_pm pm;
+  int loss;                    /* 0 square, 1 logistic, 2 compiled */
+  sym *lossfn;
+  mf_loss_compiled lc;
+  long batch;                  /* 0: full batch */
+  gsl_rng *shuffle;
+  mf_batch *mb;
   gsl_rng *noise;
   double h;
   double *x, *y, *xi, *vel, *k, *row;
@@ -334,8 +368,26 @@ static int mf_prepare(flow_job *J) {
   r->target = tg ? state_lookup(S, tg->name) : NULL;
   double width = 0, lambda = 0;
   if (flow_kw_number(S, flow, "width", 1, 1, &width) || flow_kw_number(S, flow, "reg", 0, 1, &lambda) ||
-      flow_kw_number(S, flow, "T", 0, 1, &r->T))
+      flow_kw_number(S, flow, "T", 0, 1, &r->T) || flow_kw_number(S, flow, "pm", 0, 1, &r->tau) ||
+      flow_kw_number(S, flow, "blob", 0, 0, &r->blob))
     return HNN_ERR_SCRIPT;
+  if (r->tau > 0 && !(r->blob > 0)) {
+    ast *pe = flow_keyword(flow, "pm");
+    diag_error(&S->diags, pe->src, pe->loc, "the porous-medium term needs the bandwidth of its density estimate: "
+               "blob = b");
+    return HNN_ERR_SCRIPT;
+  }
+  ast *be = flow_keyword(flow, "blob");
+  if (be && !(r->tau > 0) && !(r->T > 0)) {
+    diag_error(&S->diags, be->src, be->loc, "blob is the bandwidth of the density estimate of pm = tau or T > 0; "
+               "this flow has neither");
+    return HNN_ERR_SCRIPT;
+  }
+  ast *le = flow_keyword(flow, "loss");
+  if (le) {
+    r->loss = is_name(le, "square", NULL) ? 0 : is_name(le, "logistic", NULL) ? 1 : 2;
+    if (r->loss == 2) r->lossfn = state_lookup(S, le->name);
+  }
   if (width != floor(width) || width > 1e8) {
     ast *w = flow_keyword(flow, "width");
     diag_error(&S->diags, w->src, w->loc, "width must be a whole number from 1 to 10^8");
@@ -383,6 +435,13 @@ static int mf_prepare(flow_job *J) {
   }
   if (lro) r->h = lr / (double)r->m;
   if (!lro && !ho) r->h = r->rk4 ? 1e-2 : 1e-2 / (double)r->m;
+  if (flow_opt_count(S, run, "batch", 1, FLOW_COUNT_MAX, &r->batch)) return HNN_ERR_SCRIPT;
+  if (r->batch && r->rk4) {
+    ast *be = flow_option(run, "batch");
+    diag_error(&S->diags, be->src, be->loc, "mini-batches are steps of gradient descent (method gd, lr), not rk4");
+    return HNN_ERR_SCRIPT;
+  }
+  if (r->batch >= r->P.n) r->batch = 0;   /* one batch of all the data: full-batch gradient descent */
   r->every = r->steps >= 100 ? r->steps / 100 : 1;
   if (flow_opt_count(S, run, "every", 1, FLOW_COUNT_MAX, &r->every)) return HNN_ERR_SCRIPT;
   ast *sn = flow_option(run, "snapshots");
@@ -394,7 +453,8 @@ static int mf_prepare(flow_job *J) {
   double mp = (double)r->m * r->P.p;
   J->plan.rows = monitor_rows + (run->kids[1] ? snaps * (double)r->m : 0);
   J->plan.values = r->P.p + 3 > 5 ? r->P.p + 3 : 5;
-  J->plan.memory = 8 * mp * (r->rk4 ? 6 : 2) + mf_ws_bytes(&r->P, r->m) + 16.0 * (double)r->P.n * r->P.d;
+  J->plan.memory = 8 * mp * (r->rk4 ? 6 : 2) + mf_ws_bytes(&r->P, r->m) + 16.0 * (double)r->P.n * r->P.d +
+                   (r->batch ? mf_batch_bytes(&r->P, r->m, r->batch) : 0) + (r->tau > 0 || r->T > 0 ? 64.0 * mp : 0);
   return HNN_OK;
 }
 
@@ -409,6 +469,8 @@ static int mf_compile(flow_job *J) {
       return 1;
   }
   if (r->target && flow_fn_of(S, r->target, HNN_VALUE, r->nsize_target, &r->target_fn)) return 1;
+  int sizes[2] = { 1, 1 };   /* L(f, y) -> [dL/df, L] */
+  if (r->lossfn && flow_fn_grad1_value(S, r->lossfn, 2, sizes, &r->lc.fn)) return 1;
   return 0;
 }
 
@@ -472,19 +534,23 @@ static int targets(mfrun *r, char *msg, size_t msglen) {
   return bad;
 }
 
+static int at_step(char *msg, size_t msglen, long k, double h) {
+  size_t len = strlen(msg);
+  snprintf(msg + len, msglen - len, " at step %ld (t = %g)", k, (double)k * h);
+  return -1;
+}
+
 static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
   long snap_next = 0;
   for (long k = 0; k <= r->steps; k++) {
     mf_stats st;
+    int mon = k % r->every == 0 || k == r->steps;
     if (flow_interrupted()) {
       snprintf(msg, msglen, "interrupted at step %ld", k);
       return -1;
     }
-    if (mf_eval(w, r->xi, r->vel, &st, msg, msglen)) {
-      size_t len = strlen(msg);
-      snprintf(msg + len, msglen - len, " at step %ld (t = %g)", k, (double)k * r->h);
-      return -1;
-    }
+    /* with mini-batches the full problem is evaluated for the monitor only */
+    if ((!r->mb || mon) && mf_eval(w, r->xi, r->vel, &st, msg, msglen)) return at_step(msg, msglen, k, r->h);
     double t = (double)k * r->h;
     int snap = r->snap ? snap_next < r->nsnap && r->snap[snap_next] == k : k % r->every == 0 || k == r->steps;
     while (r->snap && snap_next < r->nsnap && r->snap[snap_next] <= k) snap_next++;
@@ -492,8 +558,14 @@ static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
       snprintf(msg, msglen, "output failed at step %ld: %s", k, strerror(errno));
       return -1;
     }
-    if (k % r->every == 0 || k == r->steps) {
+    if (mon) {
       double v[4] = { st.risk, st.energy, st.dissipation, NAN };
+      if (r->T > 0) {   /* + T int mu log mu, estimated (the noise carries this term: not in the velocity) */
+        double ent;
+        if (mf_entropy(r->m, r->P.p, r->xi, r->blob, r->P.threads, &ent, NULL, msg, msglen))
+          return at_step(msg, msglen, k, r->h);
+        v[1] += r->T * ent;
+      }
       if (r->w2) {
         for (long i = 0; i < r->m; i++) r->w2col[i] = r->xi[(size_t)i * r->P.p + r->w2coord];
         int os = ot1d_wpp(r->ow, 2, (size_t)r->m, r->w2col, NULL, (size_t)r->nw2, r->w2target, NULL, r->P.threads, &v[3]);
@@ -510,6 +582,7 @@ static int mf_loop(mfrun *r, mf_ws *w, char *msg, size_t msglen) {
       flow_progress(&r->c, t, k);
     }
     if (k == r->steps) break;
+    if (r->mb && mf_batch_eval(r->mb, r->xi, r->vel, &st, NULL, msg, msglen)) return at_step(msg, msglen, k, r->h);
     if (!r->rk4) {
       mf_step_euler(w, r->xi, r->h, r->vel);
       if (r->T > 0) {   /* Euler-Maruyama: one stream, drawn in order, so any thread count gives the same */
@@ -546,8 +619,23 @@ static int mf_run(flow_job *J) {
   char msg[512] = "", *err = NULL;
   draw_start(S, J->flow, r);
   if (r->T > 0) r->noise = rng_stream(S->seed, RNG_RUN, rng_name_index(J->flow->name) ^ 0x5eed);
+  if (r->loss) {
+    r->P.loss = r->loss == 1 ? mf_loss_logistic : mf_loss_call;
+    r->P.loss_ctx = &r->lc;
+    r->lc.ws = hnn_xcalloc(r->lc.fn.nwork + 1, sizeof *r->lc.ws);
+  }
+  if (r->tau > 0) {
+    r->P.term = mf_pm_term;
+    r->P.term_ctx = &r->pm;
+  }
+  /* the batches' own stream: the noise's draws do not move them */
+  if (r->batch) r->shuffle = rng_stream(S->seed, RNG_RUN, rng_name_index(J->flow->name) ^ 0xba7c);
   mf_ws *w = NULL;
   if (targets(r, msg, sizeof msg)) {
+    status = HNN_ERR_RUNTIME;
+  } else if ((r->tau > 0 && mf_pm_init(&r->pm, r->tau, r->blob, r->m, r->P.p, r->P.threads)) ||
+             (r->batch && !(r->mb = mf_batch_new(&r->P, r->m, r->batch, r->shuffle)))) {
+    snprintf(msg, sizeof msg, "out of memory for the %s", r->batch ? "mini-batches" : "porous-medium term");
     status = HNN_ERR_RUNTIME;
   } else if (!(w = mf_ws_alloc(&r->P, r->m))) {
     snprintf(msg, sizeof msg, "out of memory for the network's workspace");
@@ -587,6 +675,10 @@ static void mf_release(flow_job *J) {
   free(r->la);
   free(r->lb);
   if (r->noise) gsl_rng_free(r->noise);
+  mf_batch_free(r->mb);
+  if (r->shuffle) gsl_rng_free(r->shuffle);
+  mf_pm_free(&r->pm);
+  free(r->lc.ws);
   free(r->w2target);
   free(r->w2col);
   ot1d_ws_free(r->ow);
@@ -595,8 +687,10 @@ static void mf_release(flow_job *J) {
 }
 
 const flow_kind flow_kind_meanfield = {
-  .name = "meanfield", .usage = "meanfield(phi, data, width = m, reg = lambda, loss = square, target = g, T = temperature)",
-  .nroles = 0, .keywords = { "width", "reg", "loss", NULL }   /* and target: mf_check_decl */, .options = mf_run_options,
+  .name = "meanfield",
+  .usage = "meanfield(phi, data, width = m, reg = lambda, loss = square, target = g, T = temperature, pm = tau, blob = b)",
+  .nroles = 0, .keywords = { "width", "reg", "loss", NULL }   /* and target, T, pm, blob: mf_check_decl */,
+  .options = mf_run_options,
   .siblings = { "_monitor" }, .check_decl = mf_check_decl, .check_run = mf_check_run, .prepare = mf_prepare,
   .compile = mf_compile, .run = mf_run, .release = mf_release
 };
