@@ -11,6 +11,12 @@
 ** only its own cells and its own partial norm (so no result depends on the
 ** thread count).
 */
+/* FP operations may not trap, so the selects of the block kernel
+** if-convert and its loops vectorize (the results are the same: nothing
+** here reads the FP exception flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "fv.h"
 
 #include <float.h>
@@ -300,8 +306,8 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
   const int pw = nu > 0 && m != 2;
   double *xi = tmp, *dd = xi + nk * B, *wv = dd + nk * B, *D = wv + nk * B;
   const double *tv = make ? b->t : b->rho;   /* the point evaluated */
-  double off[FV_B], tmax[FV_B], tsum[FV_B], lg[FV_B], pv[FV_B], pd[FV_B];
-  LANES off[q] = 0, tmax[q] = 0, tsum[q] = 0, lg[q] = pv[q] = pd[q] = 0;
+  double off[FV_B], tmax[FV_B], tsum[FV_B], lg[FV_B], pv[FV_B], ep[FV_B];
+  LANES off[q] = 0, tmax[q] = 0, tsum[q] = 0, lg[q] = pv[q] = ep[q] = 0;
 
   /* pass 1: the trial point rho + alpha dl, kept positive (T > 0: a
   ** decrease of more than half is taken multiplicatively, rho exp(alpha
@@ -320,7 +326,11 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
         double v = rk[q] + alpha * dk[q];
         o[q] = T <= 0 && v < 0 ? 0 : v;
       }
-      if (T > 0)
+      int any = 0;
+      if (T > 0) {
+        _Pragma("omp simd reduction(|:any)") for (int q = 0; q < FV_B; q++) any |= alpha * dk[q] < -0.5 * rk[q];
+      }
+      if (any)
         for (int q = 0; q < FV_B; q++) {
           double r = rk[q], d = alpha * dk[q];
           if (d < -0.5 * r) o[q] = r * exp(fmax(d / r, -700.0));
@@ -335,27 +345,29 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
     if (J->mode == FV_MAKE) continue;
     if (T > 0)
       for (int q = 0; q < FV_B; q++) lg[q] = log(tk[q]);
+    /* the power entropy's terms: pv in xi, ep in d xi/d rho (the adds of
+    ** zeros below leave a term that is absent out exactly) */
     if (pw)
       for (int q = 0; q < FV_B; q++) {
         double r = tk[q], rr = (m < 2 && r < floor) ? floor : r;
         pv[q] = pow(r, m - 1);
-        if (jac) pd[q] = pow(rr, m - 2);
+        if (jac) ep[q] = nu * m * pow(rr, m - 2);
       }
-    const double *Vk = b->V + k * B, *ck = hasW ? b->conv + k * S : NULL;
+    else if (nu > 0)
+      LANES pv[q] = tk[q], ep[q] = 2 * nu;
+    const double *Vk = b->V + k * B;
     double *xk = xi + k * B, *ek = dd + k * B;
-    LANES {
-      double r = tk[q], x = Vk[q] + (hasW ? ck[q] : 0);
-      if (T > 0) x += T * lg[q];
-      if (nu > 0) x += cm * (m == 2 ? r : pv[q]);
-      xk[q] = x;
+    if (hasW) {
+      const double *ck = b->conv + k * S;
+      LANES xk[q] = Vk[q] + ck[q] + T * lg[q] + cm * pv[q];
+    } else
+      LANES xk[q] = Vk[q] + T * lg[q] + cm * pv[q];
+    if (jac) {
+      if (T > 0)
+        LANES ek[q] = T / tk[q] + ep[q];
+      else
+        LANES ek[q] = ep[q];
     }
-    if (jac)
-      LANES {
-        double r = tk[q], e = 0;
-        if (T > 0) e += T / r;
-        if (nu > 0) e += m == 2 ? 2 * nu : nu * m * pd[q];
-        ek[q] = e;
-      }
   }
   if (J->mode == FV_MAKE) {
     for (int q = 0; q < FV_B; q++) {
@@ -381,8 +393,9 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
       const double *e0p = dd + k * B, *e1p = e0p + B;
       double u[FV_B], up[FV_B], e0[FV_B], e1[FV_B];
       LANES {
+        double a = t0[q], c = t1[q];   /* loaded before the select, so it vectorizes */
         u[q] = -g[q] * (x1[q] - x0[q]) * ih;
-        up[q] = u[q] >= 0 ? t0[q] : t1[q];
+        up[q] = u[q] >= 0 ? a : c;
         e0[q] = u[q] > 0, e1[q] = u[q] < 0;
       }
       if (order2)
@@ -400,8 +413,9 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
         ** |xi_k+1|)/h |up| at ~10 ulps (1e-13 scale, sweep) besides |F| */
         sF[q] += 2 * lam * fabs(F) + 1e-2 * lam * g[q] * (fabs(x0[q]) + fabs(x1[q])) * ih * fabs(up[q]);
         /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
-        double d0 = u[q] * e0[q] + (up[q] > 0 ? g[q] * up[q] * e0p[q] * ih : 0);
-        double d1 = u[q] * e1[q] - (up[q] > 0 ? g[q] * up[q] * e1p[q] * ih : 0);
+        double j0 = g[q] * up[q] * e0p[q] * ih, j1 = g[q] * up[q] * e1p[q] * ih;
+        double d0 = u[q] * e0[q] + (up[q] > 0 ? j0 : 0);
+        double d1 = u[q] * e1[q] - (up[q] > 0 ? j1 : 0);
         bb[q] += lam * d0;
         cc[q] = 0 + lam * d1;
         an[q] = 0 - lam * d0;
@@ -414,14 +428,14 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
       if (k == 0)
         LANES {
           double p = bb[q];
-          bad[q] = p != 0 && fabs(p) <= DBL_MAX ? bad[q] : 1;
+          bad[q] = (p != 0) & (fabs(p) <= DBL_MAX) ? bad[q] : 1;
           Dk[q] = -r[q] / p;
           piv[q] = p;
         }
       else
         LANES {
           double w = cp[q] / piv[q], p = bb[q] - aa[q] * w;
-          bad[q] = p != 0 && fabs(p) <= DBL_MAX ? bad[q] : 1;
+          bad[q] = (p != 0) & (fabs(p) <= DBL_MAX) ? bad[q] : 1;
           Dk[q] = (-r[q] - aa[q] * Dk[q - B]) / p;
           wk[q] = w;
           piv[q] = p;
