@@ -29,9 +29,9 @@
 #include "pool.h"
 
 /* lines solved together, the lanes of block_kernel; FV_SCRATCH lines of
-** FV_B lanes per thread (line_body) */
+** FV_B lanes per thread (its temporaries) */
 #define FV_B 8
-#define FV_SCRATCH 10
+#define FV_SCRATCH 4
 
 typedef struct fv_lres fv_lres;
 
@@ -40,8 +40,10 @@ struct fv_solver {
   fv_options o;
   int N, nt;
   double h[2], vol;
-  double *rho, *conv, *delta, *delta2, *trial, *save, *before;   /* delta2: the trial's Newton step;
-                             ** save: a sweep's start (its rho*); before: the step's */
+  double *rho, *conv, *save, *before;   /* save: scratch in cell order; before: a step's start */
+  double *bx, *bt, *bd, *bd2, *bs, *bc;  /* a sweep's arrays in block order (NB values): the
+                             ** iterate, the trial point, their Newton steps, the start, W * the point */
+  size_t NB;                 /* the larger block order of the directions */
   double *Vt;                /* V at cell centres */
   double *Wt;                /* W at offsets: ((dj + n1-1) (2 n0 - 1) + di + n0-1) */
   fv_fftconv *fft;           /* 2-D: W * rho by FFT */
@@ -60,16 +62,17 @@ double fv_width(const fv_grid *g, int d) { return (g->hi[d] - g->lo[d]) / g->n[d
 double fv_center(const fv_grid *g, int d, int i) { return g->lo[d] + (i + 0.5) * fv_width(g, d); }
 
 /* ---- geometry of a sweep: direction d has nlines lines of nk cells; cell
-** k of line l is base + k * stride. */
+** k of line l is l * lstep + k * stride (in the array the sweep works on:
+** the density itself, or along x in 2-D its transpose, see sweep). */
 typedef struct sweep_geom {
-  int d, nk, nlines, stride;
+  int d, nk, nlines, stride, lstep;
 } sweep_geom;
 
 static sweep_geom geom(const fv_solver *s, int d) {
-  sweep_geom g = { d, s->p.grid.n[d], s->N / s->p.grid.n[d], d == 0 ? 1 : s->p.grid.n[0] };
+  sweep_geom g = { d, s->p.grid.n[d], s->N / s->p.grid.n[d], d == 0 ? 1 : s->p.grid.n[0], d == 0 ? s->p.grid.n[0] : 1 };
   return g;
 }
-static int line_base(const fv_solver *s, const sweep_geom *g, int l) { return g->d == 0 ? l * s->p.grid.n[0] : l; }
+static size_t line_base(const sweep_geom *g, int l) { return (size_t)l * g->lstep; }
 
 /* ---- callbacks at setup */
 static int eval_cb(const flow_fn *f, const double *x, double *out, double *ws) {
@@ -228,6 +231,9 @@ typedef struct line_job {
   const double *rho, *dl;    /* the point (FV_EVAL) or the iterate and its Newton step */
   double *trial, *delta;     /* where the trial point and the Newton step go */
   int fail;                  /* set by a line whose solve failed (any line may) */
+  /* the sweep's arrays, in block order: the iterate, the trial point, the
+  ** Newton steps at them, the start (rho*), W * the point */
+  double *x, *xt, *dx, *dx2, *rstar, *conv;
 } line_job;
 
 /* A block's values: lane q's k-th cell at [k S + q] (the global arrays
@@ -469,60 +475,62 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
   }
 }
 
-/* Copy nb lines from their cells in a (line l0 + q, cell k at base(l0 +
-** q) + k st) to buf[k FV_B + q]; lanes past nb repeat lane 0, so they
-** compute what a real line does and cannot fail alone. */
-static void gather(const fv_solver *s, const sweep_geom *g, int l0, int nb, const double *a, double *buf) {
-  for (int q = 0; q < FV_B; q++) {
-    const double *src = a + line_base(s, g, l0 + (q < nb ? q : 0));
-    for (int k = 0; k < g->nk; k++) buf[(size_t)k * FV_B + q] = src[(size_t)k * g->stride];
-  }
-}
-static void scatter(const fv_solver *s, const sweep_geom *g, int l0, int nb, const double *buf, double *a) {
-  for (int q = 0; q < nb; q++) {
-    double *dst = a + line_base(s, g, l0 + q);
-    for (int k = 0; k < g->nk; k++) dst[(size_t)k * g->stride] = buf[(size_t)k * FV_B + q];
+/* A density in cell order to the block order of a sweep ([block][k][lane]:
+** each block's values contiguous, so a block stays in the cache), lanes
+** past the last line repeating the block's first: they compute what a
+** real line does, so they cannot fail alone; and back.  Over the pool by
+** blocks (plain copies). */
+typedef struct order_job {
+  const fv_solver *s;
+  sweep_geom g;
+  const double *a;
+  double *b;
+  int back;
+} order_job;
+
+static void order_body(void *ctx, long lo, long hi, int thread) {
+  (void)thread;
+  const order_job *o = ctx;
+  const sweep_geom *g = &o->g;
+  size_t st = (size_t)g->stride, base[FV_B];
+  for (long bl = lo; bl < hi; bl++) {
+    int l0 = (int)bl * FV_B, nb = g->nlines - l0 < FV_B ? g->nlines - l0 : FV_B;
+    for (int q = 0; q < FV_B; q++) base[q] = line_base(g, l0 + (q < nb ? q : 0));
+    size_t off = (size_t)bl * g->nk * FV_B;
+    /* k outer: along y a block's lanes are adjacent in a row */
+    if (!o->back)
+      for (int k = 0; k < g->nk; k++)
+        for (int q = 0; q < FV_B; q++) o->b[off + (size_t)k * FV_B + q] = o->a[base[q] + k * st];
+    else
+      for (int k = 0; k < g->nk; k++)
+        for (int q = 0; q < nb; q++) o->b[base[q] + k * st] = o->a[off + (size_t)k * FV_B + q];
   }
 }
 
-/* Blocks lo..hi - 1 of a sweep.  Along y a full block's cells are FV_B
-** consecutive doubles of every row, so the kernel reads and writes the
-** arrays in place; along x (and a last narrow block along y) the lines are
-** gathered into the thread's scratch and scattered back. */
+static void reorder(const fv_solver *s, const sweep_geom *g, const double *a, double *b, int back) {
+  order_job o = { s, *g, a, b, back };
+  pool_run(s->nt, (g->nlines + FV_B - 1) / FV_B, 0, order_body, &o);
+}
+
+/* Blocks lo..hi - 1 of a sweep, on its arrays in block order. */
 static void line_body(void *ctx, long lo, long hi, int thread) {
   line_job *J = ctx;
   fv_solver *s = J->s;
   const sweep_geom *g = &J->g;
   int nk = g->nk, d = g->d;
-  size_t L = (size_t)s->maxn * FV_B;
-  double *buf = s->scratch + (size_t)thread * FV_SCRATCH * L, *tmp = buf + 6 * L;
+  double *tmp = s->scratch + (size_t)thread * FV_SCRATCH * s->maxn * FV_B;
   for (long bl = lo; bl < hi; bl++) {
     int l0 = (int)bl * FV_B, nb = g->nlines - l0 < FV_B ? g->nlines - l0 : FV_B;
+    size_t o = (size_t)bl * nk * FV_B;
     fv_blk b;
-    b.V = s->Vb[d] + (size_t)bl * nk * FV_B;
+    b.V = s->Vb[d] + o;
     b.gf = s->gfb[d] ? s->gfb[d] + (size_t)bl * (nk - 1) * FV_B : s->ones;
-    int direct = g->stride != 1 && nb == FV_B, hasW = s->p.W.fn != NULL;
-    if (direct) {
-      b.S = (size_t)g->stride;
-      b.rho = J->rho + l0, b.dl = J->dl ? J->dl + l0 : NULL, b.rstar = s->save + l0;
-      b.conv = hasW ? s->conv + l0 : NULL;
-      b.t = J->trial + l0, b.dout = J->delta + l0;
-    } else {
-      double *br = buf, *bd = buf + L, *bs = buf + 2 * L, *bc = buf + 3 * L;
-      b.S = FV_B;
-      gather(s, g, l0, nb, J->rho, br);
-      if (J->mode != FV_EVAL) gather(s, g, l0, nb, J->dl, bd);
-      if (J->mode != FV_MAKE) gather(s, g, l0, nb, s->save, bs);
-      if (hasW && J->mode != FV_MAKE) gather(s, g, l0, nb, s->conv, bc);
-      b.rho = br, b.dl = bd, b.rstar = bs, b.conv = bc, b.t = buf + 4 * L, b.dout = buf + 5 * L;
-    }
+    b.S = FV_B;
+    b.rho = J->rho + o, b.dl = J->dl + o, b.rstar = J->rstar + o, b.conv = s->p.W.fn ? J->conv + o : NULL;
+    b.t = J->trial + o, b.dout = J->delta + o;
     fv_lres res[FV_B];
     double bad[FV_B];
     block_kernel(s, J, nk, &b, tmp, res, bad);
-    if (!direct) {
-      if (J->mode != FV_EVAL) scatter(s, g, l0, nb, b.t, J->trial);
-      if (J->jac && J->mode != FV_MAKE) scatter(s, g, l0, nb, b.dout, J->delta);
-    }
     for (int q = 0; q < nb; q++) {
       s->lres[l0 + q] = res[q];
       if (J->mode != FV_MAKE && J->jac && bad[q]) __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
@@ -551,23 +559,31 @@ static fv_sums run_lines(fv_solver *s, line_job *J) {
   return r;
 }
 
-/* Evaluate R (and, if jac, the Newton step into delta) at rho (FV_EVAL)
-** or at the trial point s->rho + alpha s->delta, made into s->trial
+/* W * the point (in block order) into J->conv: the convolution takes the
+** point in cell order (s->save is free scratch during a sweep). */
+static void conv_at(fv_solver *s, const line_job *J, const double *pt) {
+  reorder(s, &J->g, pt, s->save, 1);
+  convolve(s, s->save);
+  reorder(s, &J->g, s->conv, J->conv, 0);
+}
+
+/* Evaluate R (and, if jac, the Newton step into delta) at the point pt
+** (FV_EVAL) or at the trial point J->x + alpha J->dx, made into J->xt
 ** (FV_TRIAL).  With W the convolution needs the whole trial point first:
 ** it is made in a pass of its own. */
-static fv_sums evaluate(fv_solver *s, line_job *J, int mode, const double *rho, double alpha, int jac,
+static fv_sums evaluate(fv_solver *s, line_job *J, int mode, const double *pt, double alpha, int jac,
                         double *delta) {
-  J->rho = rho, J->dl = s->delta, J->trial = s->trial, J->alpha = alpha, J->jac = jac, J->delta = delta;
+  J->rho = pt, J->dl = J->dx, J->trial = J->xt, J->alpha = alpha, J->jac = jac, J->delta = delta;
   if (s->p.W.fn && mode == FV_TRIAL) {
     J->mode = FV_MAKE;
     fv_sums a = run_lines(s, J);
-    convolve(s, s->trial);
-    J->mode = FV_EVAL, J->rho = s->trial;
+    conv_at(s, J, J->xt);
+    J->mode = FV_EVAL, J->rho = J->xt;
     fv_sums e = run_lines(s, J);
     e.off = a.off;
     return e;
   }
-  if (s->p.W.fn) convolve(s, rho);
+  if (s->p.W.fn) conv_at(s, J, pt);
   J->mode = mode;
   return run_lines(s, J);
 }
@@ -578,8 +594,49 @@ static void swap(double **a, double **b) {
   *b = t;
 }
 
-/* One implicit sweep of size dt along d from s->rho (= s->save, the sweep's
-** rho*).  0: converged, 1: Newton failed (rho undefined, caller restores). */
+/* Newton's iterations of a sweep on J's arrays.  0: converged, 1: failed. */
+static int newton(fv_solver *s, line_job *J) {
+  /* The residual of an accepted trial point is the next iteration's, so the
+  ** trials are evaluated with their Newton step (into dx2, swapped in on
+  ** acceptance): one evaluation per iteration when the full step is taken.
+  ** A full step that would end the sweep (its size is below tol) is
+  ** evaluated without the Newton step, which would not be used; if the mass
+  ** test then keeps the sweep going, the accepted point is evaluated again
+  ** with it (the same numbers). */
+  fv_sums e = evaluate(s, J, FV_EVAL, J->x, 0, 1, J->dx);
+  double rmax = e.max, rsum = e.sum, nrm = e.fail ? -1 : e.nrm, dmax = e.dmax;
+  for (int it = 0; it < s->o.max_newton; it++) {
+    s->st.newton++;
+    if (nrm < 0) return 1;
+    double alpha = 1;
+    int ok = 0, jac = 1;
+    fv_sums t;
+    for (int ls = 0; ls < 40; ls++, alpha *= 0.5) {
+      jac = !(alpha == 1 && dmax <= s->o.tol * rmax);
+      t = evaluate(s, J, FV_TRIAL, J->x, alpha, jac, J->dx2);
+      /* rounding floor of ||R||_1: the residual's terms are ~ scale */
+      if (t.nrm >= 0 && (t.nrm < nrm || t.nrm <= 1e-13 * t.scale)) {
+        ok = 1;
+        break;
+      }
+    }
+    if (!ok) return 1;
+    swap(&J->x, &J->xt);
+    /* done after a full, (all but 1e-15 of the mass) additive step that
+    ** moved no cell by more than tol * max rho */
+    if (alpha == 1 && t.off <= 1e-15 * rsum && dmax <= s->o.tol * rmax) return 0;
+    rmax = t.max;
+    if (!jac) t = evaluate(s, J, FV_EVAL, J->x, 0, 1, J->dx2);
+    swap(&J->dx, &J->dx2);
+    nrm = t.fail ? -1 : t.nrm;
+    dmax = t.dmax;
+  }
+  return 1;
+}
+
+/* One implicit sweep of size dt along d from s->rho.  0: converged (s->rho
+** updated), 1: Newton failed (s->rho untouched).  The sweep works on
+** copies of its arrays in block order (reorder). */
 static int sweep(fv_solver *s, int d, double dt) {
   line_job J;
   memset(&J, 0, sizeof J);
@@ -590,52 +647,21 @@ static int sweep(fv_solver *s, int d, double dt) {
     J.floor = 1e-12 * mx;
   }
   s->st.sweeps++;
-  /* The residual of an accepted trial point is the next iteration's, so the
-  ** trials are evaluated with their Newton step (into delta2, swapped in on
-  ** acceptance): one evaluation per iteration when the full step is taken.
-  ** A full step that would end the sweep (its size is below tol) is
-  ** evaluated without the Newton step, which would not be used; if the mass
-  ** test then keeps the sweep going, the accepted point is evaluated again
-  ** with it (the same numbers). */
-  fv_sums e = evaluate(s, &J, FV_EVAL, s->rho, 0, 1, s->delta);
-  double rmax = e.max, rsum = e.sum, nrm = e.fail ? -1 : e.nrm, dmax = e.dmax;
-  for (int it = 0; it < s->o.max_newton; it++) {
-    s->st.newton++;
-    if (nrm < 0) return 1;
-    double alpha = 1;
-    int ok = 0, jac = 1;
-    fv_sums t;
-    for (int ls = 0; ls < 40; ls++, alpha *= 0.5) {
-      jac = !(alpha == 1 && dmax <= s->o.tol * rmax);
-      t = evaluate(s, &J, FV_TRIAL, s->rho, alpha, jac, s->delta2);
-      /* rounding floor of ||R||_1: the residual's terms are ~ scale */
-      if (t.nrm >= 0 && (t.nrm < nrm || t.nrm <= 1e-13 * t.scale)) {
-        ok = 1;
-        break;
-      }
-    }
-    if (!ok) return 1;
-    swap(&s->rho, &s->trial);
-    /* done after a full, (all but 1e-15 of the mass) additive step that
-    ** moved no cell by more than tol * max rho */
-    if (alpha == 1 && t.off <= 1e-15 * rsum && dmax <= s->o.tol * rmax) return 0;
-    rmax = t.max;
-    if (!jac) t = evaluate(s, &J, FV_EVAL, s->rho, 0, 1, s->delta2);
-    swap(&s->delta, &s->delta2);
-    nrm = t.fail ? -1 : t.nrm;
-    dmax = t.dmax;
-  }
-  return 1;
+  J.x = s->bx, J.xt = s->bt, J.dx = s->bd, J.dx2 = s->bd2, J.rstar = s->bs, J.conv = s->bc;
+  reorder(s, &J.g, s->rho, J.rstar, 0);
+  memcpy(J.x, J.rstar, sizeof(double) * s->NB);
+  int rc = newton(s, &J);
+  /* the buffers were swapped around: hand them back */
+  s->bx = J.x, s->bt = J.xt, s->bd = J.dx, s->bd2 = J.dx2;
+  if (!rc) reorder(s, &J.g, J.x, s->rho, 1);
+  return rc;
 }
 
 /* A sweep of dt, split into halves (recursively) when Newton fails. */
 static int sweep_split(fv_solver *s, int d, double dt, int depth) {
-  memcpy(s->save, s->rho, sizeof(double) * s->N);
   if (!sweep(s, d, dt)) return 0;
-  memcpy(s->rho, s->save, sizeof(double) * s->N);
   if (depth >= s->o.max_halvings) return 1;
   s->st.halvings++;
-  /* save is reused by the recursion: the halves restart from rho */
   if (sweep_split(s, d, 0.5 * dt, depth + 1)) return 1;
   return sweep_split(s, d, 0.5 * dt, depth + 1);
 }
@@ -714,10 +740,16 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
   s->vol = s->h[0] * s->h[1];
   s->maxn = n0 > n1 ? n0 : n1;
   size_t N = (size_t)s->N;
-  double **arrs[] = { &s->rho, &s->conv, &s->delta, &s->delta2, &s->trial, &s->save, &s->before, &s->Vt };
+  double **arrs[] = { &s->rho, &s->conv, &s->save, &s->before, &s->Vt };
   int bad = 0;
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   if (p->W.fn) bad |= !(s->Wt = malloc(sizeof(double) * (2 * n0 - 1) * (size_t)(2 * n1 - 1)));
+  for (int d = 0; d < g->dim; d++) {
+    size_t nbl = (size_t)(N / s->p.grid.n[d] + FV_B - 1) / FV_B, nb = nbl * FV_B * s->p.grid.n[d];
+    if (nb > s->NB) s->NB = nb;
+  }
+  double **barrs[] = { &s->bx, &s->bt, &s->bd, &s->bd2, &s->bs, &s->bc };
+  for (size_t k = 0; k < sizeof barrs / sizeof *barrs - !p->W.fn; k++) bad |= !(*barrs[k] = calloc(s->NB, sizeof(double)));
   int nl = n0 > n1 ? n0 : n1;   /* lines of a sweep: at most the larger side (n1 = 1 in 1-D) */
   bad |= !(s->lres = malloc(sizeof(fv_lres) * nl));
   bad |= !(s->scratch = malloc(sizeof(double) * FV_SCRATCH * FV_B * (size_t)s->maxn * s->nt));
@@ -753,8 +785,8 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
 
 void fv_free(fv_solver *s) {
   if (!s) return;
-  double *arrs[] = { s->rho, s->conv, s->delta, s->delta2, s->trial, s->save, s->before, s->Vt, s->Wt,
-                     s->Vb[0], s->Vb[1], s->gfb[0], s->gfb[1], s->ones, s->scratch };
+  double *arrs[] = { s->rho, s->conv, s->save, s->before, s->Vt, s->Wt, s->Vb[0], s->Vb[1], s->gfb[0], s->gfb[1],
+                     s->ones, s->scratch, s->bx, s->bt, s->bd, s->bd2, s->bs, s->bc };
   free(s->lres);
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) free(arrs[k]);
   fv_fftconv_free(s->fft);
