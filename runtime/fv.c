@@ -32,6 +32,9 @@
 ** FV_B lanes per thread (its temporaries) */
 #define FV_B 8
 #define FV_SCRATCH 4
+/* grids of fewer cells run their passes on the calling thread: waking the
+** pool costs more than the pass (the bits do not depend on it) */
+#define FV_MIN_THREADED 4096
 
 typedef struct fv_lres fv_lres;
 
@@ -66,10 +69,12 @@ double fv_center(const fv_grid *g, int d, int i) { return g->lo[d] + (i + 0.5) *
 ** the density itself, or along x in 2-D its transpose, see sweep). */
 typedef struct sweep_geom {
   int d, nk, nlines, stride, lstep;
+  int L;                     /* lines per block: FV_B, or 1 when there are fewer lines */
 } sweep_geom;
 
 static sweep_geom geom(const fv_solver *s, int d) {
-  sweep_geom g = { d, s->p.grid.n[d], s->N / s->p.grid.n[d], d == 0 ? 1 : s->p.grid.n[0], d == 0 ? s->p.grid.n[0] : 1 };
+  int nl = s->N / s->p.grid.n[d];
+  sweep_geom g = { d, s->p.grid.n[d], nl, d == 0 ? 1 : s->p.grid.n[0], d == 0 ? s->p.grid.n[0] : 1, nl < FV_B ? 1 : FV_B };
   return g;
 }
 static size_t line_base(const sweep_geom *g, int l) { return (size_t)l * g->lstep; }
@@ -83,15 +88,15 @@ static int eval_cb(const flow_fn *f, const double *x, double *out, double *ws) {
 ** the block order of a sweep: [block][k][lane], lanes past the last line
 ** repeating the block's first (see gather). */
 static double *block_table(const sweep_geom *g, const double *src, size_t ls, size_t ks, int nk) {
-  size_t nbl = (size_t)(g->nlines + FV_B - 1) / FV_B;
-  double *t = malloc(sizeof(double) * nbl * nk * FV_B);
+  size_t L = g->L, nbl = (g->nlines + L - 1) / L;
+  double *t = malloc(sizeof(double) * nbl * nk * L);
   if (!t) return NULL;
   for (size_t bl = 0; bl < nbl; bl++)
     for (int k = 0; k < nk; k++)
-      for (int q = 0; q < FV_B; q++) {
-        size_t l = bl * FV_B + q;
-        if (l >= (size_t)g->nlines) l = bl * FV_B;
-        t[(bl * nk + k) * FV_B + q] = src[l * ls + k * ks];
+      for (size_t q = 0; q < L; q++) {
+        size_t l = bl * L + q;
+        if (l >= (size_t)g->nlines) l = bl * L;
+        t[(bl * nk + k) * L + q] = src[l * ls + k * ks];
       }
   return t;
 }
@@ -219,7 +224,7 @@ static void convolve(fv_solver *s, const double *rho) {
 #else
 #define FV_CLONES
 #endif
-#define LANES _Pragma("omp simd") for (int q = 0; q < FV_B; q++)
+#define LANES _Pragma("omp simd") for (int q = 0; q < L; q++)
 
 enum { FV_EVAL, FV_TRIAL, FV_MAKE };   /* at rho; at the trial rho + alpha dl, made here; the trial only */
 
@@ -236,9 +241,8 @@ typedef struct line_job {
   double *x, *xt, *dx, *dx2, *rstar, *conv;
 } line_job;
 
-/* A block's values: lane q's k-th cell at [k S + q] (the global arrays
-** themselves for full blocks along y, S = n0; gathered copies, S = FV_B,
-** otherwise); V and gf (faces) are stored per block, [k FV_B + q]. */
+/* A block's values, in the sweep's block order: lane q's k-th cell at
+** [k S + q], S the lanes per block; gf: its faces. */
 typedef struct fv_blk {
   const double *rho, *dl, *rstar, *conv, *V, *gf;
   double *t, *dout;
@@ -300,12 +304,14 @@ typedef struct fv_lres {
   double dmax;               /* max |Newton step| */
 } fv_lres;
 
-/* The block kernel: nk cells of FV_B lanes (b), tmp 4 nk FV_B doubles;
-** per-lane results into res, bad[q] = 1 when lane q's solve failed. */
-FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk, const fv_blk *b, double *tmp,
-                                   fv_lres *res, double *bad) {
+/* The block kernel: nk cells of L lanes (b; L = FV_B, or 1 for a sweep of
+** fewer lines, e.g. 1-D), tmp 4 nk L doubles; per-lane results into res,
+** bad[q] = 1 when lane q's solve failed.  Inlined with L constant. */
+static inline __attribute__((always_inline)) void kernel(const fv_solver *s, const line_job *J, int nk,
+                                                         const fv_blk *b, double *tmp, fv_lres *res, double *bad,
+                                                         const int L) {
   const size_t S = b->S;
-  const int B = FV_B;
+  const int B = L;
   const double T = s->p.T, nu = s->p.nu, m = s->p.m, cm = nu > 0 ? nu * m / (m - 1) : 0;
   const double lam = J->lam, alpha = J->alpha, ih = 1 / s->h[J->g.d], floor = J->floor;
   const int hasW = s->p.W.fn != NULL, jac = J->jac, make = J->mode != FV_EVAL, order2 = s->o.order == 2;
@@ -334,10 +340,10 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
       }
       int any = 0;
       if (T > 0) {
-        _Pragma("omp simd reduction(|:any)") for (int q = 0; q < FV_B; q++) any |= alpha * dk[q] < -0.5 * rk[q];
+        _Pragma("omp simd reduction(|:any)") for (int q = 0; q < L; q++) any |= alpha * dk[q] < -0.5 * rk[q];
       }
       if (any)
-        for (int q = 0; q < FV_B; q++) {
+        for (int q = 0; q < L; q++) {
           double r = rk[q], d = alpha * dk[q];
           if (d < -0.5 * r) o[q] = r * exp(fmax(d / r, -700.0));
         }
@@ -350,11 +356,11 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
     }
     if (J->mode == FV_MAKE) continue;
     if (T > 0)
-      for (int q = 0; q < FV_B; q++) lg[q] = log(tk[q]);
+      for (int q = 0; q < L; q++) lg[q] = log(tk[q]);
     /* the power entropy's terms: pv in xi, ep in d xi/d rho (the adds of
     ** zeros below leave a term that is absent out exactly) */
     if (pw)
-      for (int q = 0; q < FV_B; q++) {
+      for (int q = 0; q < L; q++) {
         double r = tk[q], rr = (m < 2 && r < floor) ? floor : r;
         pv[q] = pow(r, m - 1);
         if (jac) ep[q] = nu * m * pow(rr, m - 2);
@@ -376,7 +382,7 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
     }
   }
   if (J->mode == FV_MAKE) {
-    for (int q = 0; q < FV_B; q++) {
+    for (int q = 0; q < L; q++) {
       res[q].nrm = res[q].scale = res[q].dmax = bad[q] = 0;
       res[q].off = off[q], res[q].max = tmax[q], res[q].sum = tsum[q];
     }
@@ -390,10 +396,11 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
   ** row k's residual r, diagonal bb, sub-diagonal aa; the pivot and c of
   ** row k - 1. */
   double r[FV_B], bb[FV_B], aa[FV_B], cp[FV_B], piv[FV_B], nrm[FV_B], sF[FV_B], sC[FV_B];
+  double rn[FV_B], an[FV_B], bn[FV_B], cc[FV_B];   /* row k + 1's start, row k's c */
   LANES r[q] = tv[q] - b->rstar[q], bb[q] = 1, aa[q] = cp[q] = piv[q] = 0, nrm[q] = sF[q] = sC[q] = 0, bad[q] = 0;
+  LANES rn[q] = an[q] = bn[q] = cc[q] = 0;
   for (int k = 0; k < nk; k++) {
     const double *t0 = tv + k * S, *rs0 = b->rstar + k * S;
-    double rn[FV_B], an[FV_B], bn[FV_B], cc[FV_B];
     if (k + 1 < nk) {
       const double *t1 = t0 + S, *rs1 = rs0 + S, *x0 = xi + k * B, *x1 = x0 + B, *g = b->gf + k * B;
       const double *e0p = dd + k * B, *e1p = e0p + B;
@@ -405,7 +412,7 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
         e0[q] = u[q] > 0, e1[q] = u[q] < 0;
       }
       if (order2)
-        for (int q = 0; q < FV_B; q++) {
+        for (int q = 0; q < L; q++) {
           up[q] = face_value(tv + q, S, nk, k, u[q] >= 0, &e0[q], &e1[q]);
           if (u[q] == 0) e0[q] = e1[q] = 0;
         }
@@ -469,10 +476,19 @@ FV_CLONES static void block_kernel(const fv_solver *s, const line_job *J, int nk
       }
     }
   }
-  for (int q = 0; q < FV_B; q++) {
+  for (int q = 0; q < L; q++) {
     res[q].nrm = nrm[q], res[q].scale = sF[q] + sC[q], res[q].dmax = dm[q];
     res[q].max = tmax[q], res[q].sum = tsum[q], res[q].off = make ? off[q] : 0;
   }
+}
+
+FV_CLONES static void block_kernel8(const fv_solver *s, const line_job *J, int nk, const fv_blk *b, double *tmp,
+                                    fv_lres *res, double *bad) {
+  kernel(s, J, nk, b, tmp, res, bad, FV_B);
+}
+static void block_kernel1(const fv_solver *s, const line_job *J, int nk, const fv_blk *b, double *tmp, fv_lres *res,
+                          double *bad) {
+  kernel(s, J, nk, b, tmp, res, bad, 1);
 }
 
 /* A density in cell order to the block order of a sweep ([block][k][lane]:
@@ -493,23 +509,24 @@ static void order_body(void *ctx, long lo, long hi, int thread) {
   const order_job *o = ctx;
   const sweep_geom *g = &o->g;
   size_t st = (size_t)g->stride, base[FV_B];
+  int L = g->L;
   for (long bl = lo; bl < hi; bl++) {
-    int l0 = (int)bl * FV_B, nb = g->nlines - l0 < FV_B ? g->nlines - l0 : FV_B;
-    for (int q = 0; q < FV_B; q++) base[q] = line_base(g, l0 + (q < nb ? q : 0));
-    size_t off = (size_t)bl * g->nk * FV_B;
+    int l0 = (int)bl * L, nb = g->nlines - l0 < L ? g->nlines - l0 : L;
+    for (int q = 0; q < L; q++) base[q] = line_base(g, l0 + (q < nb ? q : 0));
+    size_t off = (size_t)bl * g->nk * L;
     /* k outer: along y a block's lanes are adjacent in a row */
     if (!o->back)
       for (int k = 0; k < g->nk; k++)
-        for (int q = 0; q < FV_B; q++) o->b[off + (size_t)k * FV_B + q] = o->a[base[q] + k * st];
+        for (int q = 0; q < L; q++) o->b[off + (size_t)k * L + q] = o->a[base[q] + k * st];
     else
       for (int k = 0; k < g->nk; k++)
-        for (int q = 0; q < nb; q++) o->b[base[q] + k * st] = o->a[off + (size_t)k * FV_B + q];
+        for (int q = 0; q < nb; q++) o->b[base[q] + k * st] = o->a[off + (size_t)k * L + q];
   }
 }
 
 static void reorder(const fv_solver *s, const sweep_geom *g, const double *a, double *b, int back) {
   order_job o = { s, *g, a, b, back };
-  pool_run(s->nt, (g->nlines + FV_B - 1) / FV_B, 0, order_body, &o);
+  pool_run(s->N >= FV_MIN_THREADED ? s->nt : 1, (g->nlines + g->L - 1) / g->L, 0, order_body, &o);
 }
 
 /* Blocks lo..hi - 1 of a sweep, on its arrays in block order. */
@@ -517,20 +534,23 @@ static void line_body(void *ctx, long lo, long hi, int thread) {
   line_job *J = ctx;
   fv_solver *s = J->s;
   const sweep_geom *g = &J->g;
-  int nk = g->nk, d = g->d;
+  int nk = g->nk, d = g->d, L = g->L;
   double *tmp = s->scratch + (size_t)thread * FV_SCRATCH * s->maxn * FV_B;
   for (long bl = lo; bl < hi; bl++) {
-    int l0 = (int)bl * FV_B, nb = g->nlines - l0 < FV_B ? g->nlines - l0 : FV_B;
-    size_t o = (size_t)bl * nk * FV_B;
+    int l0 = (int)bl * L, nb = g->nlines - l0 < L ? g->nlines - l0 : L;
+    size_t o = (size_t)bl * nk * L;
     fv_blk b;
     b.V = s->Vb[d] + o;
-    b.gf = s->gfb[d] ? s->gfb[d] + (size_t)bl * (nk - 1) * FV_B : s->ones;
-    b.S = FV_B;
+    b.gf = s->gfb[d] ? s->gfb[d] + (size_t)bl * (nk - 1) * L : s->ones;
+    b.S = L;
     b.rho = J->rho + o, b.dl = J->dl + o, b.rstar = J->rstar + o, b.conv = s->p.W.fn ? J->conv + o : NULL;
     b.t = J->trial + o, b.dout = J->delta + o;
     fv_lres res[FV_B];
     double bad[FV_B];
-    block_kernel(s, J, nk, &b, tmp, res, bad);
+    if (L == FV_B)
+      block_kernel8(s, J, nk, &b, tmp, res, bad);
+    else
+      block_kernel1(s, J, nk, &b, tmp, res, bad);
     for (int q = 0; q < nb; q++) {
       s->lres[l0 + q] = res[q];
       if (J->mode != FV_MAKE && J->jac && bad[q]) __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
@@ -547,7 +567,7 @@ typedef struct fv_sums {
 
 static fv_sums run_lines(fv_solver *s, line_job *J) {
   J->fail = 0;
-  pool_run(s->nt, (J->g.nlines + FV_B - 1) / FV_B, 1, line_body, J);
+  pool_run(s->N >= FV_MIN_THREADED ? s->nt : 1, (J->g.nlines + J->g.L - 1) / J->g.L, 1, line_body, J);
   fv_sums r = { 0, 0, 0, 0, 0, 0, J->fail };
   for (int l = 0; l < J->g.nlines; l++) {
     const fv_lres *x = &s->lres[l];
@@ -745,7 +765,8 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   if (p->W.fn) bad |= !(s->Wt = malloc(sizeof(double) * (2 * n0 - 1) * (size_t)(2 * n1 - 1)));
   for (int d = 0; d < g->dim; d++) {
-    size_t nbl = (size_t)(N / s->p.grid.n[d] + FV_B - 1) / FV_B, nb = nbl * FV_B * s->p.grid.n[d];
+    sweep_geom sg = geom(s, d);
+    size_t nbl = (size_t)(sg.nlines + sg.L - 1) / sg.L, nb = nbl * sg.L * sg.nk;
     if (nb > s->NB) s->NB = nb;
   }
   double **barrs[] = { &s->bx, &s->bt, &s->bd, &s->bd2, &s->bs, &s->bc };

@@ -456,7 +456,7 @@ static double *run_threads(int variant, int threads, int *ncells) {
   fv_problem p;
   memset(&p, 0, sizeof p);
   p.grid.dim = 2;
-  p.grid.n[0] = 24, p.grid.n[1] = 20;
+  p.grid.n[0] = 72, p.grid.n[1] = 60;   /* above fv.c's FV_MIN_THREADED cells, so the pool runs */
   p.grid.lo[0] = p.grid.lo[1] = -2;
   p.grid.hi[0] = p.grid.hi[1] = 2;
   fv_options o = { 0, 0, 0, threads, 1 };
@@ -466,7 +466,7 @@ static double *run_threads(int variant, int threads, int *ncells) {
     p.nu = 0.5, p.m = 2;
     p.W = fn(cb_gauss_kernel);
   } else if (variant == 1) {
-    p.grid.n[0] = 29, p.grid.n[1] = 21;
+    p.grid.n[0] = 77, p.grid.n[1] = 61;
     p.grid.lo[0] = p.grid.lo[1] = 0;
     p.grid.hi[0] = p.grid.hi[1] = 1;
     p.V = fn(cb_f2);
@@ -475,7 +475,7 @@ static double *run_threads(int variant, int threads, int *ncells) {
     o.order = 2;
     dt = 0.02;
   } else {
-    p.grid.n[0] = 19, p.grid.n[1] = 34;
+    p.grid.n[0] = 67, p.grid.n[1] = 66;
     p.V = fn(cb_quad2);
     p.nu = 1, p.m = 1.5;
     dt = 0.02;
@@ -485,7 +485,7 @@ static double *run_threads(int variant, int threads, int *ncells) {
   for (int c = 0; c < N; c++) {
     int i = c % n0, j = c / n0;
     r[c] = 1 + 0.5 * sin(c * 0.37);
-    if (variant == 2) r[c] = (i - 9) * (i - 9) + (j - 15) * (j - 15) < 40 ? r[c] : 0;
+    if (variant == 2) r[c] = (i - 30) * (i - 30) + (j - 35) * (j - 35) < 400 ? r[c] : 0;
   }
   char msg[256];
   fv_solver *s = fv_new(&p, &o, r, msg, sizeof msg);
