@@ -6,10 +6,16 @@
 ** every cell offset, the mobility at every interior face) are evaluated
 ** once.  A sweep along direction d solves the implicit system
 **   R(rho) = rho - rho* + (dt/h) (F_{k+1/2} - F_{k-1/2}) = 0
-** by damped Newton; lines of direction d are independent given xi, so the
-** Jacobian solve runs line by line on the worker pool, every line writing
-** only its own cells and its own partial norm (so no result depends on the
-** thread count).
+** by damped Newton; lines of direction d are independent given xi, so a
+** Newton iteration is one pass over the lines.  The lines go 8 at a time
+** through one kernel (block_kernel8: the lanes of its SIMD loops), which
+** makes the trial point, xi, the residual, the Jacobian and the Thomas
+** solve of its lines in one pass over them; the sweep keeps its arrays in
+** block order ([block][cell][lane]) so that a block's values are
+** contiguous and stay in the cache.  Threads take whole blocks, every line
+** writes only its own cells and its own partial sums, and the sums are
+** added in line order, so no result depends on the thread count (nor on
+** the SIMD width: no FMA, no sum across lanes).
 */
 /* FP operations may not trap, so the selects of the block kernel
 ** if-convert and its loops vectorize (the results are the same: nothing
