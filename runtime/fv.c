@@ -447,14 +447,14 @@ static inline __attribute__((always_inline)) void kernel(const fv_solver *s, con
       if (k == 0)
         LANES {
           double p = bb[q];
-          bad[q] = (p != 0) & (fabs(p) <= DBL_MAX) ? bad[q] : 1;
+          bad[q] = ((p != 0) & (fabs(p) <= DBL_MAX)) ? bad[q] : 1;
           Dk[q] = -r[q] / p;
           piv[q] = p;
         }
       else
         LANES {
           double w = cp[q] / piv[q], p = bb[q] - aa[q] * w;
-          bad[q] = (p != 0) & (fabs(p) <= DBL_MAX) ? bad[q] : 1;
+          bad[q] = ((p != 0) & (fabs(p) <= DBL_MAX)) ? bad[q] : 1;
           Dk[q] = (-r[q] - aa[q] * Dk[q - B]) / p;
           wk[q] = w;
           piv[q] = p;
