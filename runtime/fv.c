@@ -6,11 +6,23 @@
 ** every cell offset, the mobility at every interior face) are evaluated
 ** once.  A sweep along direction d solves the implicit system
 **   R(rho) = rho - rho* + (dt/h) (F_{k+1/2} - F_{k-1/2}) = 0
-** by damped Newton; lines of direction d are independent given xi, so the
-** Jacobian solve runs line by line on the worker pool, every line writing
-** only its own cells and its own partial norm (so no result depends on the
-** thread count).
+** by damped Newton; lines of direction d are independent given xi, so a
+** Newton iteration is one pass over the lines.  The lines go 8 at a time
+** through one kernel (block_kernel8: the lanes of its SIMD loops), which
+** makes the trial point, xi, the residual, the Jacobian and the Thomas
+** solve of its lines in one pass over them; the sweep keeps its arrays in
+** block order ([block][cell][lane]) so that a block's values are
+** contiguous and stay in the cache.  Threads take whole blocks, every line
+** writes only its own cells and its own partial sums, and the sums are
+** added in line order, so no result depends on the thread count (nor on
+** the SIMD width: no FMA, no sum across lanes).
 */
+/* FP operations may not trap, so the selects of the block kernel
+** if-convert and its loops vectorize (the results are the same: nothing
+** here reads the FP exception flags). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
 #include "fv.h"
 
 #include <float.h>
@@ -22,21 +34,33 @@
 #include "fv_tridiag.h"
 #include "pool.h"
 
-/* y-sweep lines gathered together (line_body) */
-#define FV_BLOCK 8
+/* lines solved together, the lanes of block_kernel; FV_SCRATCH lines of
+** FV_B lanes per thread (its temporaries) */
+#define FV_B 8
+#define FV_SCRATCH 4
+/* grids of fewer cells run their passes on the calling thread: waking the
+** pool costs more than the pass (the bits do not depend on it) */
+#define FV_MIN_THREADED 4096
+
+typedef struct fv_lres fv_lres;
 
 struct fv_solver {
   fv_problem p;
   fv_options o;
   int N, nt;
   double h[2], vol;
-  double *rho, *rstar, *xi, *conv, *R, *delta, *delta2, *trial, *save;   /* delta2: the trial's Newton step */
+  double *rho, *conv, *save, *before;   /* save: scratch in cell order; before: a step's start */
+  double *bx, *bt, *bd, *bd2, *bs, *bc;  /* a sweep's arrays in block order (NB values): the
+                             ** iterate, the trial point, their Newton steps, the start, W * the point */
+  size_t NB;                 /* the larger block order of the directions */
   double *Vt;                /* V at cell centres */
   double *Wt;                /* W at offsets: ((dj + n1-1) (2 n0 - 1) + di + n0-1) */
   fv_fftconv *fft;           /* 2-D: W * rho by FFT */
-  double *gface[2];          /* mobility at interior faces, line-major per direction */
-  double *lnorm, *lscale;    /* per-line partial sums */
-  double *scratch;           /* per thread: 5 lines, and 5 per line of a block of FV_BLOCK */
+  double *Vb[2];             /* per direction: V in block order, [block][k][lane] */
+  double *gfb[2];            /* per direction: the mobility at interior faces in block order; NULL: 1 */
+  double *ones;              /* FV_B maxn ones, the faces of a block when there is no mobility */
+  fv_lres *lres;             /* per-line results of a pass */
+  double *scratch;           /* per thread: FV_SCRATCH x maxn x FV_B */
   int maxn;
   double t;
   long parity;
@@ -47,20 +71,40 @@ double fv_width(const fv_grid *g, int d) { return (g->hi[d] - g->lo[d]) / g->n[d
 double fv_center(const fv_grid *g, int d, int i) { return g->lo[d] + (i + 0.5) * fv_width(g, d); }
 
 /* ---- geometry of a sweep: direction d has nlines lines of nk cells; cell
-** k of line l is base + k * stride. */
+** k of line l is l * lstep + k * stride (in the array the sweep works on:
+** the density itself, or along x in 2-D its transpose, see sweep). */
 typedef struct sweep_geom {
-  int d, nk, nlines, stride;
+  int d, nk, nlines, stride, lstep;
+  int L;                     /* lines per block: FV_B, or 1 when there are fewer lines */
 } sweep_geom;
 
 static sweep_geom geom(const fv_solver *s, int d) {
-  sweep_geom g = { d, s->p.grid.n[d], s->N / s->p.grid.n[d], d == 0 ? 1 : s->p.grid.n[0] };
+  int nl = s->N / s->p.grid.n[d];
+  sweep_geom g = { d, s->p.grid.n[d], nl, d == 0 ? 1 : s->p.grid.n[0], d == 0 ? s->p.grid.n[0] : 1, nl < FV_B ? 1 : FV_B };
   return g;
 }
-static int line_base(const fv_solver *s, const sweep_geom *g, int l) { return g->d == 0 ? l * s->p.grid.n[0] : l; }
+static size_t line_base(const sweep_geom *g, int l) { return (size_t)l * g->lstep; }
 
 /* ---- callbacks at setup */
 static int eval_cb(const flow_fn *f, const double *x, double *out, double *ws) {
   return f->fn(x, NULL, out, ws);
+}
+
+/* A table of values per line and cell (or face) k, src[l ls + k ks], in
+** the block order of a sweep: [block][k][lane], lanes past the last line
+** repeating the block's first (see gather). */
+static double *block_table(const sweep_geom *g, const double *src, size_t ls, size_t ks, int nk) {
+  size_t L = g->L, nbl = (g->nlines + L - 1) / L;
+  double *t = malloc(sizeof(double) * nbl * nk * L);
+  if (!t) return NULL;
+  for (size_t bl = 0; bl < nbl; bl++)
+    for (int k = 0; k < nk; k++)
+      for (size_t q = 0; q < L; q++) {
+        size_t l = bl * L + q;
+        if (l >= (size_t)g->nlines) l = bl * L;
+        t[(bl * nk + k) * L + q] = src[l * ls + k * ks];
+      }
+  return t;
 }
 
 static int build_tables(fv_solver *s, char *msg, size_t len) {
@@ -103,25 +147,34 @@ static int build_tables(fv_solver *s, char *msg, size_t len) {
         s->Wt[b * w0 + a] = out[0];
       }
   }
+  /* the tables a sweep reads, in its block order (line_body) */
   for (int d = 0; d < dim && !rc; d++) {
     sweep_geom sg = geom(s, d);
-    for (int l = 0; l < sg.nlines && !rc; l++)
+    double *gf = NULL;
+    if (s->p.mob.fn && !(gf = malloc(sizeof(double) * sg.nlines * (sg.nk - 1)))) {
+      flow_msg(msg, len, "fv: out of memory");
+      rc = 3;
+      break;
+    }
+    for (int l = 0; l < sg.nlines && gf && !rc; l++)
       for (int k = 0; k + 1 < sg.nk; k++) {
-        double gv = 1;
-        if (s->p.mob.fn) {
-          int i = d == 0 ? k : l, j = d == 0 ? l : k;
-          x[0] = d == 0 ? g->lo[0] + (i + 1) * s->h[0] : fv_center(g, 0, i);
-          x[1] = dim == 2 ? (d == 1 ? g->lo[1] + (j + 1) * s->h[1] : fv_center(g, 1, j)) : 0;
-          if (eval_cb(&s->p.mob, x, out, ws) || !isfinite(out[d]) || out[d] < 0) {
-            flow_msg(msg, len, "fv: the mobility G^-1 is %s at the face x = (%g, %g)",
-                     isfinite(out[d]) ? "negative" : "not finite", x[0], x[1]);
-            rc = 3;
-            break;
-          }
-          gv = out[d];
+        int i = d == 0 ? k : l, j = d == 0 ? l : k;
+        x[0] = d == 0 ? g->lo[0] + (i + 1) * s->h[0] : fv_center(g, 0, i);
+        x[1] = dim == 2 ? (d == 1 ? g->lo[1] + (j + 1) * s->h[1] : fv_center(g, 1, j)) : 0;
+        if (eval_cb(&s->p.mob, x, out, ws) || !isfinite(out[d]) || out[d] < 0) {
+          flow_msg(msg, len, "fv: the mobility G^-1 is %s at the face x = (%g, %g)",
+                   isfinite(out[d]) ? "negative" : "not finite", x[0], x[1]);
+          rc = 3;
+          break;
         }
-        s->gface[d][l * (sg.nk - 1) + k] = gv;
+        gf[(size_t)l * (sg.nk - 1) + k] = out[d];
       }
+    if (!rc && (!(s->Vb[d] = block_table(&sg, s->Vt, d == 0 ? n0 : 1, sg.stride, sg.nk)) ||
+                (gf && !(s->gfb[d] = block_table(&sg, gf, sg.nk - 1, 1, sg.nk - 1))))) {
+      flow_msg(msg, len, "fv: out of memory");
+      rc = 3;
+    }
+    free(gf);
   }
   free(ws);
   return rc;
@@ -162,43 +215,45 @@ static void convolve(fv_solver *s, const double *rho) {
   pool_run(s->nt, s->N, 0, conv_body, &J);
 }
 
-static void compute_xi(fv_solver *s, const double *rho) {
-  if (s->p.W.fn) convolve(s, rho);
-  double T = s->p.T, nu = s->p.nu, m = s->p.m, cm = nu > 0 ? nu * m / (m - 1) : 0;
-  for (int c = 0; c < s->N; c++) {
-    double v = s->Vt[c] + (s->p.W.fn ? s->conv[c] : 0);
-    if (T > 0) v += T * log(rho[c]);
-    if (nu > 0) v += cm * (m == 2 ? rho[c] : pow(rho[c], m - 1));
-    s->xi[c] = v;
-  }
-}
+/* ---- one Newton pass over the lines of a sweep, FV_B lines at a time.
+** A block's lines are the lanes of one kernel (block_kernel): every lane
+** does the arithmetic of one line alone (no sum across lanes, no FMA:
+** the clones below enable AVX2 but not FMA), so a line's numbers do not
+** depend on its block, its lane or the SIMD width, and the threads take
+** whole blocks: the same bits for every thread count and machine width.
+** Per lane the kernel fuses the trial point, xi, the residual, the
+** Jacobian and Thomas's forward elimination into one pass over the line
+** (the elimination of row k needs only the faces k - 1 and k), then the
+** back substitution: a block's working set stays in the L1/L2 cache. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(HNN_NO_CLONES)
+#define FV_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FV_CLONES
+#endif
+#define LANES _Pragma("omp simd") for (int q = 0; q < L; q++)
 
-/* d xi / d rho (local part).  With T = 0 and m < 2 it is infinite at 0: a
-** floor keeps the (then inexact) Jacobian finite. */
-static double dxi(const fv_solver *s, double r, double floor) {
-  double T = s->p.T, nu = s->p.nu, m = s->p.m, v = 0;
-  if (T > 0) v += T / r;
-  if (nu > 0) {
-    if (m == 2) v += 2 * nu;
-    else {
-      double rr = (m < 2 && r < floor) ? floor : r;
-      v += nu * m * pow(rr, m - 2);
-    }
-  }
-  return v;
-}
+enum { FV_EVAL, FV_TRIAL, FV_MAKE };   /* at rho; at the trial rho + alpha dl, made here; the trial only */
 
-/* ---- one Newton pass over the lines of a sweep */
 typedef struct line_job {
   fv_solver *s;
   sweep_geom g;
-  double lam;
-  const double *rho;
-  int jac;                   /* 1: also solve J delta = -R */
-  double *delta;             /* where the Newton step goes */
+  int mode, jac;             /* jac: also solve J delta = -R */
+  double lam, alpha, floor;
+  const double *rho, *dl;    /* the point (FV_EVAL) or the iterate and its Newton step */
+  double *trial, *delta;     /* where the trial point and the Newton step go */
   int fail;                  /* set by a line whose solve failed (any line may) */
-  double floor;
+  /* the sweep's arrays, in block order: the iterate, the trial point, the
+  ** Newton steps at them, the start (rho*), W * the point */
+  double *x, *xt, *dx, *dx2, *rstar, *conv;
 } line_job;
+
+/* A block's values, in the sweep's block order: lane q's k-th cell at
+** [k S + q], S the lanes per block; gf: its faces. */
+typedef struct fv_blk {
+  const double *rho, *dl, *rstar, *conv, *V, *gf;
+  double *t, *dout;
+  size_t S;
+} fv_blk;
 
 /* Second order (fv_options.order 2): the face values of CCH's piecewise-
 ** linear reconstruction, rho_k +- s_k/2 with the minmod slope
@@ -209,7 +264,7 @@ typedef struct line_job {
 ** first-order flux.  The Jacobian keeps the face value's dependence on
 ** the two cells of the face (tridiagonal), not on the next ones, so Newton
 ** converges linearly; positivity is no longer an M-matrix property but is
-** kept by the trial points (make_trial). */
+** kept by the trial points (block_kernel). */
 /* minmod of a, b, c, and which one it is (0, 1, 2; -1 for 0) */
 static double minmod3(double a, double b, double c, int *which) {
   double v[3] = { a, b, c };
@@ -222,229 +277,417 @@ static double minmod3(double a, double b, double c, int *which) {
   return v[w];
 }
 
-/* The upwind face value between cells k and k + 1 of a line (upwind cell
-** k when right, else k + 1), and its derivatives e0, e1 with respect to
-** rho_k and rho_{k+1} (the dependence on rho_{k-1} or rho_{k+2} is left
-** out of the tridiagonal Jacobian). */
-static double face_value(const double *rho, int nk, int k, int right, double *e0, double *e1) {
+/* The upwind face value between cells k and k + 1 of a line whose cell j
+** is rho[j S] (upwind cell k when right, else k + 1), and its derivatives
+** e0, e1 with respect to rho_k and rho_{k+1} (the dependence on rho_{k-1}
+** or rho_{k+2} is left out of the tridiagonal Jacobian). */
+static double face_value(const double *rho, size_t S, int nk, int k, int right, double *e0, double *e1) {
   int c = right ? k : k + 1, w;
   *e0 = right, *e1 = !right;
-  if (c == 0 || c == nk - 1) return rho[c];
-  double dl = rho[c] - rho[c - 1], dr = rho[c + 1] - rho[c];
+  double rc = rho[c * S];
+  if (c == 0 || c == nk - 1) return rc;
+  double dl = rc - rho[(c - 1) * S], dr = rho[(c + 1) * S] - rc;
   double sl = minmod3(2 * dl, 0.5 * (dl + dr), 2 * dr, &w);
   /* value rho_c +- sl/2; d(sl/2)/d rho_{c-1}, rho_c, rho_{c+1} by branch */
   static const double ds[3][3] = { { -1, 1, 0 }, { -0.25, 0, 0.25 }, { 0, -1, 1 } };
-  if (w < 0) return rho[c];
+  if (w < 0) return rc;
   if (right) {   /* c = k: rho_k + sl/2 */
     *e0 = 1 + ds[w][1];
     *e1 = ds[w][2];
-    return rho[c] + 0.5 * sl;
+    return rc + 0.5 * sl;
   }
   /* c = k + 1: rho_{k+1} - sl/2 */
   *e0 = -ds[w][0];
   *e1 = 1 - ds[w][1];
-  return rho[c] - 0.5 * sl;
+  return rc - 0.5 * sl;
 }
 
-/* One line on contiguous values rho, rstar, xi (nk cells, gf its nk - 1
-** face mobilities): the residual into R and, with jac, the Newton step into
-** D; tri holds 5 lines of scratch.  *nrm, *scale: the line's sums.  0, or 1
-** when the tridiagonal solve failed. */
-static int line_solve(const fv_solver *s, const line_job *J, int nk, const double *gf, const double *rho,
-                      const double *rstar, const double *xi, double *R, double *D, double *tri, double *nrm_out,
-                      double *scale_out) {
-  int n = s->maxn;
-  double *a = tri, *b = a + n, *c = b + n, *r = c + n, *w = r + n;
-  double ih = 1 / s->h[J->g.d], lam = J->lam;
+/* What a line hands back (summed or maxed over lines in line order). */
+typedef struct fv_lres {
+  double nrm, scale;         /* ||R||_1 and its rounding scale */
+  double off;                /* the trial's departure from the additive step */
+  double max, sum;           /* max and sum of the point's values */
+  double dmax;               /* max |Newton step| */
+} fv_lres;
+
+/* The block kernel: nk cells of L lanes (b; L = FV_B, or 1 for a sweep of
+** fewer lines, e.g. 1-D), tmp 4 nk L doubles; per-lane results into res,
+** bad[q] = 1 when lane q's solve failed.  Inlined with L constant. */
+static inline __attribute__((always_inline)) void kernel(const fv_solver *s, const line_job *J, int nk,
+                                                         const fv_blk *b, double *tmp, fv_lres *res, double *bad,
+                                                         const int L) {
+  const size_t S = b->S;
+  const int B = L;
+  const double T = s->p.T, nu = s->p.nu, m = s->p.m, cm = nu > 0 ? nu * m / (m - 1) : 0;
+  const double lam = J->lam, alpha = J->alpha, ih = 1 / s->h[J->g.d], floor = J->floor;
+  const int hasW = s->p.W.fn != NULL, jac = J->jac, make = J->mode != FV_EVAL, order2 = s->o.order == 2;
+  const int pw = nu > 0 && m != 2;
+  double *xi = tmp, *dd = xi + nk * B, *wv = dd + nk * B, *D = wv + nk * B;
+  const double *tv = make ? b->t : b->rho;   /* the point evaluated */
+  double off[FV_B], tmax[FV_B], tsum[FV_B], lg[FV_B], pv[FV_B], ep[FV_B];
+  LANES off[q] = 0, tmax[q] = 0, tsum[q] = 0, lg[q] = pv[q] = ep[q] = 0;
+
+  /* pass 1: the trial point rho + alpha dl, kept positive (T > 0: a
+  ** decrease of more than half is taken multiplicatively, rho exp(alpha
+  ** dl / rho)) or nonnegative (T = 0: clipped at 0); off sums its departure
+  ** from the plain additive step, whose increments sum to minus the
+  ** residuals (so the mass it changes by is what the trial departs from
+  ** it).  Then xi = V + W*rho + T log rho + nu m/(m-1) rho^(m-1) and its
+  ** local derivative d xi/d rho (with T = 0 and m < 2 infinite at 0: a
+  ** floor keeps the then inexact Jacobian finite). */
   for (int k = 0; k < nk; k++) {
-    r[k] = rho[k] - rstar[k];
-    a[k] = c[k] = 0;
-    b[k] = 1;
-  }
-  double scale = 0;
-  for (int k = 0; k + 1 < nk; k++) {
-    double u = -gf[k] * (xi[k + 1] - xi[k]) * ih;
-    double e0 = u > 0, e1 = u < 0;
-    double up = s->o.order == 2 ? face_value(rho, nk, k, u >= 0, &e0, &e1) : u >= 0 ? rho[k] : rho[k + 1];
-    if (u == 0) e0 = e1 = 0;
-    double F = u * up;
-    r[k] += lam * F;
-    r[k + 1] -= lam * F;
-    /* rounding of F: u is a difference of xi's, each with a few ulps of
-    ** |xi| (T log rho, V: |xi| can be far above xi's differences near a
-    ** steady state), so the floor counts lam g (|xi_k| + |xi_k+1|)/h |up| at
-    ** ~10 ulps (1e-13 scale, below) besides |F| */
-    scale += 2 * lam * fabs(F) + 1e-2 * lam * gf[k] * (fabs(xi[k]) + fabs(xi[k + 1])) * ih * fabs(up);
-    if (J->jac) {
-      /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
-      double d0 = u * e0 + (up > 0 ? gf[k] * up * dxi(s, rho[k], J->floor) * ih : 0);
-      double d1 = u * e1 - (up > 0 ? gf[k] * up * dxi(s, rho[k + 1], J->floor) * ih : 0);
-      b[k] += lam * d0;
-      c[k] += lam * d1;
-      a[k + 1] -= lam * d0;
-      b[k + 1] -= lam * d1;
+    const double *tk = tv + k * S;
+    if (make) {
+      const double *rk = b->rho + k * S, *dk = b->dl + k * S;
+      double *o = b->t + k * S;
+      LANES {
+        double v = rk[q] + alpha * dk[q];
+        o[q] = T <= 0 && v < 0 ? 0 : v;
+      }
+      int any = 0;
+      if (T > 0) {
+        _Pragma("omp simd reduction(|:any)") for (int q = 0; q < L; q++) any |= alpha * dk[q] < -0.5 * rk[q];
+      }
+      if (any)
+        for (int q = 0; q < L; q++) {
+          double r = rk[q], d = alpha * dk[q];
+          if (d < -0.5 * r) o[q] = r * exp(fmax(d / r, -700.0));
+        }
+      LANES off[q] += fabs(o[q] - (rk[q] + alpha * dk[q]));
+    }
+    LANES {
+      double v = tk[q];
+      tmax[q] = v > tmax[q] ? v : tmax[q];
+      tsum[q] += v;
+    }
+    if (J->mode == FV_MAKE) continue;
+    if (T > 0)
+      for (int q = 0; q < L; q++) lg[q] = log(tk[q]);
+    /* the power entropy's terms: pv in xi, ep in d xi/d rho (the adds of
+    ** zeros below leave a term that is absent out exactly) */
+    if (pw)
+      for (int q = 0; q < L; q++) {
+        double r = tk[q], rr = (m < 2 && r < floor) ? floor : r;
+        pv[q] = pow(r, m - 1);
+        if (jac) ep[q] = nu * m * pow(rr, m - 2);
+      }
+    else if (nu > 0)
+      LANES pv[q] = tk[q], ep[q] = 2 * nu;
+    const double *Vk = b->V + k * B;
+    double *xk = xi + k * B, *ek = dd + k * B;
+    if (hasW) {
+      const double *ck = b->conv + k * S;
+      LANES xk[q] = Vk[q] + ck[q] + T * lg[q] + cm * pv[q];
+    } else
+      LANES xk[q] = Vk[q] + T * lg[q] + cm * pv[q];
+    if (jac) {
+      if (T > 0)
+        LANES ek[q] = T / tk[q] + ep[q];
+      else
+        LANES ek[q] = ep[q];
     }
   }
-  double nrm = 0;
-  for (int k = 0; k < nk; k++) {
-    R[k] = r[k];
-    nrm += fabs(r[k]);
-    scale += fabs(rho[k]) + fabs(rstar[k]);
+  if (J->mode == FV_MAKE) {
+    for (int q = 0; q < L; q++) {
+      res[q].nrm = res[q].scale = res[q].dmax = bad[q] = 0;
+      res[q].off = off[q], res[q].max = tmax[q], res[q].sum = tsum[q];
+    }
+    return;
   }
-  *nrm_out = nrm;
-  *scale_out = scale;
-  if (!J->jac) return 0;
-  for (int k = 0; k < nk; k++) r[k] = -r[k];
-  if (fv_tridiag_solve(nk, a, b, c, r, w)) return 1;
-  memcpy(D, r, sizeof(double) * nk);
-  return 0;
+
+  /* pass 2: R(rho) = rho - rho* + lam (F_{k+1/2} - F_{k-1/2}) with
+  ** u = -g (xi_{k+1} - xi_k)/h and the upwind flux F = u up; row k of R
+  ** and of the Jacobian is complete after face k, so Thomas's forward
+  ** elimination of J delta = -R follows it at once.  Carried per lane:
+  ** row k's residual r, diagonal bb, sub-diagonal aa; the pivot and c of
+  ** row k - 1. */
+  double r[FV_B], bb[FV_B], aa[FV_B], cp[FV_B], piv[FV_B], nrm[FV_B], sF[FV_B], sC[FV_B];
+  double rn[FV_B], an[FV_B], bn[FV_B], cc[FV_B];   /* row k + 1's start, row k's c */
+  LANES r[q] = tv[q] - b->rstar[q], bb[q] = 1, aa[q] = cp[q] = piv[q] = 0, nrm[q] = sF[q] = sC[q] = 0, bad[q] = 0;
+  LANES rn[q] = an[q] = bn[q] = cc[q] = 0;
+  for (int k = 0; k < nk; k++) {
+    const double *t0 = tv + k * S, *rs0 = b->rstar + k * S;
+    if (k + 1 < nk) {
+      const double *t1 = t0 + S, *rs1 = rs0 + S, *x0 = xi + k * B, *x1 = x0 + B, *g = b->gf + k * B;
+      const double *e0p = dd + k * B, *e1p = e0p + B;
+      double u[FV_B], up[FV_B], e0[FV_B], e1[FV_B];
+      LANES {
+        double a = t0[q], c = t1[q];   /* loaded before the select, so it vectorizes */
+        u[q] = -g[q] * (x1[q] - x0[q]) * ih;
+        up[q] = u[q] >= 0 ? a : c;
+        e0[q] = u[q] > 0, e1[q] = u[q] < 0;
+      }
+      if (order2)
+        for (int q = 0; q < L; q++) {
+          up[q] = face_value(tv + q, S, nk, k, u[q] >= 0, &e0[q], &e1[q]);
+          if (u[q] == 0) e0[q] = e1[q] = 0;
+        }
+      LANES {
+        double F = u[q] * up[q];
+        r[q] += lam * F;
+        rn[q] = (t1[q] - rs1[q]) - lam * F;
+        /* rounding of F: u is a difference of xi's, each with a few ulps
+        ** of |xi| (T log rho, V: |xi| can be far above xi's differences
+        ** near a steady state), so the floor counts lam g (|xi_k| +
+        ** |xi_k+1|)/h |up| at ~10 ulps (1e-13 scale, sweep) besides |F| */
+        sF[q] += 2 * lam * fabs(F) + 1e-2 * lam * g[q] * (fabs(x0[q]) + fabs(x1[q])) * ih * fabs(up[q]);
+        /* dF/drho_k = [u > 0] u + up du/drho_k, du/drho_k = g xi'(rho_k)/h (u already carries g) */
+        double j0 = g[q] * up[q] * e0p[q] * ih, j1 = g[q] * up[q] * e1p[q] * ih;
+        double d0 = u[q] * e0[q] + (up[q] > 0 ? j0 : 0);
+        double d1 = u[q] * e1[q] - (up[q] > 0 ? j1 : 0);
+        bb[q] += lam * d0;
+        cc[q] = 0 + lam * d1;
+        an[q] = 0 - lam * d0;
+        bn[q] = 1 - lam * d1;
+      }
+    }
+    LANES nrm[q] += fabs(r[q]), sC[q] += fabs(t0[q]) + fabs(rs0[q]);
+    if (jac) {
+      double *Dk = D + k * B, *wk = wv + k * B;
+      if (k == 0)
+        LANES {
+          double p = bb[q];
+          bad[q] = ((p != 0) & (fabs(p) <= DBL_MAX)) ? bad[q] : 1;
+          Dk[q] = -r[q] / p;
+          piv[q] = p;
+        }
+      else
+        LANES {
+          double w = cp[q] / piv[q], p = bb[q] - aa[q] * w;
+          bad[q] = ((p != 0) & (fabs(p) <= DBL_MAX)) ? bad[q] : 1;
+          Dk[q] = (-r[q] - aa[q] * Dk[q - B]) / p;
+          wk[q] = w;
+          piv[q] = p;
+        }
+    }
+    if (k + 1 < nk) LANES cp[q] = cc[q], r[q] = rn[q], aa[q] = an[q], bb[q] = bn[q];
+  }
+  double dm[FV_B];
+  LANES dm[q] = 0;
+  if (jac) {
+    double *o = b->dout;
+    LANES {
+      double v = D[(size_t)(nk - 1) * B + q];
+      o[(size_t)(nk - 1) * S + q] = v;
+      dm[q] = fabs(v) > dm[q] ? fabs(v) : dm[q];
+    }
+    for (int k = nk - 2; k >= 0; k--) {
+      double *Dk = D + k * B, *ok = o + k * S;
+      const double *w1 = wv + (k + 1) * B;
+      LANES {
+        double v = Dk[q] - w1[q] * Dk[q + B];
+        Dk[q] = v;
+        ok[q] = v;
+        dm[q] = fabs(v) > dm[q] ? fabs(v) : dm[q];
+      }
+    }
+  }
+  for (int q = 0; q < L; q++) {
+    res[q].nrm = nrm[q], res[q].scale = sF[q] + sC[q], res[q].dmax = dm[q];
+    res[q].max = tmax[q], res[q].sum = tsum[q], res[q].off = make ? off[q] : 0;
+  }
 }
 
-/* Lines of a sweep.  Along x a line is contiguous and is solved in place;
-** along y its cells are n0 apart, so FV_BLOCK neighbouring lines are
-** gathered together (each cache line read once for all of them), solved
-** as contiguous lines, and scattered back: the same arithmetic, so the
-** same bits. */
+FV_CLONES static void block_kernel8(const fv_solver *s, const line_job *J, int nk, const fv_blk *b, double *tmp,
+                                    fv_lres *res, double *bad) {
+  kernel(s, J, nk, b, tmp, res, bad, FV_B);
+}
+static void block_kernel1(const fv_solver *s, const line_job *J, int nk, const fv_blk *b, double *tmp, fv_lres *res,
+                          double *bad) {
+  kernel(s, J, nk, b, tmp, res, bad, 1);
+}
+
+/* A density in cell order to the block order of a sweep ([block][k][lane]:
+** each block's values contiguous, so a block stays in the cache), lanes
+** past the last line repeating the block's first: they compute what a
+** real line does, so they cannot fail alone; and back.  Over the pool by
+** blocks (plain copies). */
+typedef struct order_job {
+  const fv_solver *s;
+  sweep_geom g;
+  const double *a;
+  double *b;
+  int back;
+} order_job;
+
+static void order_body(void *ctx, long lo, long hi, int thread) {
+  (void)thread;
+  const order_job *o = ctx;
+  const sweep_geom *g = &o->g;
+  size_t st = (size_t)g->stride, base[FV_B];
+  int L = g->L;
+  for (long bl = lo; bl < hi; bl++) {
+    int l0 = (int)bl * L, nb = g->nlines - l0 < L ? g->nlines - l0 : L;
+    for (int q = 0; q < L; q++) base[q] = line_base(g, l0 + (q < nb ? q : 0));
+    size_t off = (size_t)bl * g->nk * L;
+    /* k outer: along y a block's lanes are adjacent in a row */
+    if (!o->back)
+      for (int k = 0; k < g->nk; k++)
+        for (int q = 0; q < L; q++) o->b[off + (size_t)k * L + q] = o->a[base[q] + k * st];
+    else
+      for (int k = 0; k < g->nk; k++)
+        for (int q = 0; q < nb; q++) o->b[base[q] + k * st] = o->a[off + (size_t)k * L + q];
+  }
+}
+
+static void reorder(const fv_solver *s, const sweep_geom *g, const double *a, double *b, int back) {
+  order_job o = { s, *g, a, b, back };
+  pool_run(s->N >= FV_MIN_THREADED ? s->nt : 1, (g->nlines + g->L - 1) / g->L, 0, order_body, &o);
+}
+
+/* Blocks lo..hi - 1 of a sweep, on its arrays in block order. */
 static void line_body(void *ctx, long lo, long hi, int thread) {
   line_job *J = ctx;
   fv_solver *s = J->s;
   const sweep_geom *g = &J->g;
-  int nk = g->nk, st = g->stride, n = s->maxn;
-  double *tri = s->scratch + (size_t)thread * (5 + 5 * FV_BLOCK) * n, *gat = tri + 5 * n;
-  const double *rho = J->rho;
-  for (long l0 = lo; l0 < hi; l0 += FV_BLOCK) {
-    int nb = hi - l0 < FV_BLOCK ? (int)(hi - l0) : FV_BLOCK;
-    if (st == 1) {
-      for (int q = 0; q < nb; q++) {
-        long l = l0 + q;
-        int base = line_base(s, g, (int)l);
-        if (line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), rho + base, s->rstar + base, s->xi + base,
-                       s->R + base, J->delta + base, tri, &s->lnorm[l], &s->lscale[l]))
-          __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
-      }
-      continue;
-    }
-    /* gathered lines q: rho, rstar, xi, R, delta at gat + (5 q + 0..4) n */
-    for (int k = 0; k < nk; k++)
-      for (int q = 0; q < nb; q++) {
-        size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
-        double *G = gat + (size_t)5 * q * n;
-        G[k] = rho[ck];
-        G[n + k] = s->rstar[ck];
-        G[2 * n + k] = s->xi[ck];
-      }
-    int failed[FV_BLOCK];
+  int nk = g->nk, d = g->d, L = g->L;
+  double *tmp = s->scratch + (size_t)thread * FV_SCRATCH * s->maxn * FV_B;
+  for (long bl = lo; bl < hi; bl++) {
+    int l0 = (int)bl * L, nb = g->nlines - l0 < L ? g->nlines - l0 : L;
+    size_t o = (size_t)bl * nk * L;
+    fv_blk b;
+    b.V = s->Vb[d] + o;
+    b.gf = s->gfb[d] ? s->gfb[d] + (size_t)bl * (nk - 1) * L : s->ones;
+    b.S = L;
+    b.rho = J->rho + o, b.dl = J->dl + o, b.rstar = J->rstar + o, b.conv = s->p.W.fn ? J->conv + o : NULL;
+    b.t = J->trial + o, b.dout = J->delta + o;
+    fv_lres res[FV_B];
+    double bad[FV_B];
+    if (L == FV_B)
+      block_kernel8(s, J, nk, &b, tmp, res, bad);
+    else
+      block_kernel1(s, J, nk, &b, tmp, res, bad);
     for (int q = 0; q < nb; q++) {
-      long l = l0 + q;
-      double *G = gat + (size_t)5 * q * n;
-      failed[q] = line_solve(s, J, nk, s->gface[g->d] + (size_t)l * (nk - 1), G, G + n, G + 2 * n, G + 3 * n,
-                             G + 4 * n, tri, &s->lnorm[l], &s->lscale[l]);
-      if (failed[q]) __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
+      s->lres[l0 + q] = res[q];
+      if (J->mode != FV_MAKE && J->jac && bad[q]) __atomic_store_n(&J->fail, 1, __ATOMIC_RELAXED);
     }
-    for (int k = 0; k < nk; k++)
-      for (int q = 0; q < nb; q++) {
-        size_t ck = (size_t)line_base(s, g, (int)(l0 + q)) + (size_t)k * st;
-        const double *G = gat + (size_t)5 * q * n;
-        s->R[ck] = G[3 * n + k];
-        if (J->jac && !failed[q]) J->delta[ck] = G[4 * n + k];
-      }
   }
 }
 
-/* Residual (and, if jac, the Newton step into delta) at rho; returns
-** ||R||_1 (-1 if not finite) and the rounding scale in *scale; *jac_failed:
-** a line's Jacobian was singular (the step is then undefined). */
-static double residual(fv_solver *s, const sweep_geom *g, double lam, const double *rho, int jac, double *delta,
-                       double *scale, double floor, int *jac_failed) {
-  compute_xi(s, rho);
-  line_job J = { s, *g, lam, rho, jac, delta, 0, floor };
-  pool_run(s->nt, g->nlines, 0, line_body, &J);
-  double n = 0, sc = 0;
-  for (int l = 0; l < g->nlines; l++) n += s->lnorm[l], sc += s->lscale[l];
-  *scale = sc;
-  *jac_failed = J.fail;
-  return isfinite(n) ? n : -1;
-}
+/* The sums of a pass, over lines in line order (so the same for every
+** thread count); nrm is -1 when not finite. */
+typedef struct fv_sums {
+  double nrm, scale, off, max, sum, dmax;
+  int fail;
+} fv_sums;
 
-/* The trial point rho + alpha delta, kept positive (T > 0: a decrease of
-** more than half is taken multiplicatively, rho exp(alpha delta / rho)) or
-** nonnegative (T = 0: clipped at 0).  Returns the total departure from the
-** plain additive step, whose increments sum to minus the residuals (so the
-** mass it changes by is what the trial departs from it). */
-static double make_trial(fv_solver *s, double alpha) {
-  double off = 0;
-  for (int c = 0; c < s->N; c++) {
-    double r = s->rho[c], d = alpha * s->delta[c], v = r + d;
-    if (s->p.T > 0) {
-      if (d < -0.5 * r) v = r * exp(fmax(d / r, -700.0));
-    } else if (v < 0)
-      v = 0;
-    off += fabs(v - (r + d));
-    s->trial[c] = v;
+static fv_sums run_lines(fv_solver *s, line_job *J) {
+  J->fail = 0;
+  pool_run(s->N >= FV_MIN_THREADED ? s->nt : 1, (J->g.nlines + J->g.L - 1) / J->g.L, 1, line_body, J);
+  fv_sums r = { 0, 0, 0, 0, 0, 0, J->fail };
+  for (int l = 0; l < J->g.nlines; l++) {
+    const fv_lres *x = &s->lres[l];
+    r.nrm += x->nrm, r.scale += x->scale, r.off += x->off, r.sum += x->sum;
+    r.max = x->max > r.max ? x->max : r.max;
+    r.dmax = x->dmax > r.dmax ? x->dmax : r.dmax;
   }
-  return off;
+  if (!isfinite(r.nrm)) r.nrm = -1;
+  return r;
 }
 
-/* One implicit sweep of size dt along d from s->rho.  0: converged, 1: Newton
-** failed (rho undefined, caller restores). */
-static int sweep(fv_solver *s, int d, double dt) {
-  sweep_geom g = geom(s, d);
-  double lam = dt / s->h[d];
-  memcpy(s->rstar, s->rho, sizeof(double) * s->N);
-  double rmax = 0, rsum = 0;
-  for (int c = 0; c < s->N; c++) rmax = fmax(rmax, s->rho[c]), rsum += s->rho[c];
-  double floor = 1e-12 * rmax;
-  s->st.sweeps++;
+/* W * the point (in block order) into J->conv: the convolution takes the
+** point in cell order (s->save is free scratch during a sweep). */
+static void conv_at(fv_solver *s, const line_job *J, const double *pt) {
+  reorder(s, &J->g, pt, s->save, 1);
+  convolve(s, s->save);
+  reorder(s, &J->g, s->conv, J->conv, 0);
+}
+
+/* Evaluate R (and, if jac, the Newton step into delta) at the point pt
+** (FV_EVAL) or at the trial point J->x + alpha J->dx, made into J->xt
+** (FV_TRIAL).  With W the convolution needs the whole trial point first:
+** it is made in a pass of its own. */
+static fv_sums evaluate(fv_solver *s, line_job *J, int mode, const double *pt, double alpha, int jac,
+                        double *delta) {
+  J->rho = pt, J->dl = J->dx, J->trial = J->xt, J->alpha = alpha, J->jac = jac, J->delta = delta;
+  if (s->p.W.fn && mode == FV_TRIAL) {
+    J->mode = FV_MAKE;
+    fv_sums a = run_lines(s, J);
+    conv_at(s, J, J->xt);
+    J->mode = FV_EVAL, J->rho = J->xt;
+    fv_sums e = run_lines(s, J);
+    e.off = a.off;
+    return e;
+  }
+  if (s->p.W.fn) conv_at(s, J, pt);
+  J->mode = mode;
+  return run_lines(s, J);
+}
+
+static void swap(double **a, double **b) {
+  double *t = *a;
+  *a = *b;
+  *b = t;
+}
+
+/* Newton's iterations of a sweep on J's arrays.  0: converged, 1: failed. */
+static int newton(fv_solver *s, line_job *J) {
   /* The residual of an accepted trial point is the next iteration's, so the
-  ** trials are evaluated with their Newton step (into delta2, swapped in on
-  ** acceptance): one residual evaluation per iteration when the full step is
-  ** taken, and the same numbers as evaluating it again. */
-  double scale;
-  int jfail;
-  double nrm = residual(s, &g, lam, s->rho, 1, s->delta, &scale, floor, &jfail);
-  if (jfail) nrm = -1;
+  ** trials are evaluated with their Newton step (into dx2, swapped in on
+  ** acceptance): one evaluation per iteration when the full step is taken.
+  ** A full step that would end the sweep (its size is below tol) is
+  ** evaluated without the Newton step, which would not be used; if the mass
+  ** test then keeps the sweep going, the accepted point is evaluated again
+  ** with it (the same numbers). */
+  fv_sums e = evaluate(s, J, FV_EVAL, J->x, 0, 1, J->dx);
+  double rmax = e.max, rsum = e.sum, nrm = e.fail ? -1 : e.nrm, dmax = e.dmax;
   for (int it = 0; it < s->o.max_newton; it++) {
     s->st.newton++;
     if (nrm < 0) return 1;
-    double dmax = 0;
-    for (int c = 0; c < s->N; c++) dmax = fmax(dmax, fabs(s->delta[c]));
-    double alpha = 1, tn = -1, off = 0;
-    int ok = 0, tfail = 0;
+    double alpha = 1;
+    int ok = 0, jac = 1;
+    fv_sums t;
     for (int ls = 0; ls < 40; ls++, alpha *= 0.5) {
-      off = make_trial(s, alpha);
-      double tscale;
-      tn = residual(s, &g, lam, s->trial, 1, s->delta2, &tscale, floor, &tfail);
+      jac = !(alpha == 1 && dmax <= s->o.tol * rmax);
+      t = evaluate(s, J, FV_TRIAL, J->x, alpha, jac, J->dx2);
       /* rounding floor of ||R||_1: the residual's terms are ~ scale */
-      if (tn >= 0 && (tn < nrm || tn <= 1e-13 * tscale)) {
+      if (t.nrm >= 0 && (t.nrm < nrm || t.nrm <= 1e-13 * t.scale)) {
         ok = 1;
         break;
       }
     }
     if (!ok) return 1;
-    double *tmp = s->rho;
-    s->rho = s->trial;
-    s->trial = tmp;
-    tmp = s->delta;
-    s->delta = s->delta2;
-    s->delta2 = tmp;
+    swap(&J->x, &J->xt);
     /* done after a full, (all but 1e-15 of the mass) additive step that
     ** moved no cell by more than tol * max rho */
-    if (alpha == 1 && off <= 1e-15 * rsum && dmax <= s->o.tol * rmax) return 0;
-    rmax = 0;
-    for (int c = 0; c < s->N; c++) rmax = fmax(rmax, s->rho[c]);
-    nrm = tfail ? -1 : tn;
+    if (alpha == 1 && t.off <= 1e-15 * rsum && dmax <= s->o.tol * rmax) return 0;
+    rmax = t.max;
+    if (!jac) t = evaluate(s, J, FV_EVAL, J->x, 0, 1, J->dx2);
+    swap(&J->dx, &J->dx2);
+    nrm = t.fail ? -1 : t.nrm;
+    dmax = t.dmax;
   }
   return 1;
 }
 
+/* One implicit sweep of size dt along d from s->rho.  0: converged (s->rho
+** updated), 1: Newton failed (s->rho untouched).  The sweep works on
+** copies of its arrays in block order (reorder). */
+static int sweep(fv_solver *s, int d, double dt) {
+  line_job J;
+  memset(&J, 0, sizeof J);
+  J.s = s, J.g = geom(s, d), J.lam = dt / s->h[d];
+  if (s->p.nu > 0 && s->p.m < 2) {
+    double mx = 0;
+    for (int c = 0; c < s->N; c++) mx = s->rho[c] > mx ? s->rho[c] : mx;
+    J.floor = 1e-12 * mx;
+  }
+  s->st.sweeps++;
+  J.x = s->bx, J.xt = s->bt, J.dx = s->bd, J.dx2 = s->bd2, J.rstar = s->bs, J.conv = s->bc;
+  reorder(s, &J.g, s->rho, J.rstar, 0);
+  memcpy(J.x, J.rstar, sizeof(double) * s->NB);
+  int rc = newton(s, &J);
+  /* the buffers were swapped around: hand them back */
+  s->bx = J.x, s->bt = J.xt, s->bd = J.dx, s->bd2 = J.dx2;
+  if (!rc) reorder(s, &J.g, J.x, s->rho, 1);
+  return rc;
+}
+
 /* A sweep of dt, split into halves (recursively) when Newton fails. */
 static int sweep_split(fv_solver *s, int d, double dt, int depth) {
-  memcpy(s->save, s->rho, sizeof(double) * s->N);
   if (!sweep(s, d, dt)) return 0;
-  memcpy(s->rho, s->save, sizeof(double) * s->N);
   if (depth >= s->o.max_halvings) return 1;
   s->st.halvings++;
-  /* save is reused by the recursion: the halves restart from rho */
   if (sweep_split(s, d, 0.5 * dt, depth + 1)) return 1;
   return sweep_split(s, d, 0.5 * dt, depth + 1);
 }
@@ -454,18 +697,13 @@ int fv_step(fv_solver *s, double dt, char *msg, size_t len) {
     flow_msg(msg, len, "fv: the time step must be positive and finite (got %g)", dt);
     return 2;
   }
-  double *before = malloc(sizeof(double) * s->N);
-  if (!before) {
-    flow_msg(msg, len, "fv: out of memory");
-    return 3;
-  }
+  double *before = s->before;
   memcpy(before, s->rho, sizeof(double) * s->N);
   int dim = s->p.grid.dim;
   for (int q = 0; q < dim; q++) {
     int d = (s->parity & 1) ? dim - 1 - q : q;
     if (sweep_split(s, d, dt, 0)) {
       memcpy(s->rho, before, sizeof(double) * s->N);
-      free(before);
       flow_msg(msg, len, "fv: the implicit step from t = %.17g (dt = %g, direction %d) did not converge after %d halvings",
                s->t, dt, d, s->o.max_halvings);
       return 3;
@@ -476,10 +714,8 @@ int fv_step(fv_solver *s, double dt, char *msg, size_t len) {
       flow_msg(msg, len, "fv: the density is %s at cell %d after the step from t = %.17g",
                isfinite(s->rho[c]) ? "negative" : "not finite", c, s->t);
       memcpy(s->rho, before, sizeof(double) * s->N);
-      free(before);
       return 3;
     }
-  free(before);
   s->t += dt;
   s->parity++;
   s->st.steps++;
@@ -530,13 +766,23 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
   s->vol = s->h[0] * s->h[1];
   s->maxn = n0 > n1 ? n0 : n1;
   size_t N = (size_t)s->N;
-  double **arrs[] = { &s->rho, &s->rstar, &s->xi, &s->conv, &s->R, &s->delta, &s->delta2, &s->trial, &s->save, &s->Vt };
+  double **arrs[] = { &s->rho, &s->conv, &s->save, &s->before, &s->Vt };
   int bad = 0;
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) bad |= !(*arrs[k] = calloc(N, sizeof(double)));
   if (p->W.fn) bad |= !(s->Wt = malloc(sizeof(double) * (2 * n0 - 1) * (size_t)(2 * n1 - 1)));
-  for (int d = 0; d < g->dim; d++) bad |= !(s->gface[d] = malloc(sizeof(double) * (N / s->p.grid.n[d]) * (s->p.grid.n[d] - 1)));
-  bad |= !(s->lnorm = malloc(sizeof(double) * N)) | !(s->lscale = malloc(sizeof(double) * N));
-  bad |= !(s->scratch = malloc(sizeof(double) * (5 + 5 * FV_BLOCK) * (size_t)s->maxn * s->nt));
+  for (int d = 0; d < g->dim; d++) {
+    sweep_geom sg = geom(s, d);
+    size_t nbl = (size_t)(sg.nlines + sg.L - 1) / sg.L, nb = nbl * sg.L * sg.nk;
+    if (nb > s->NB) s->NB = nb;
+  }
+  double **barrs[] = { &s->bx, &s->bt, &s->bd, &s->bd2, &s->bs, &s->bc };
+  for (size_t k = 0; k < sizeof barrs / sizeof *barrs - !p->W.fn; k++) bad |= !(*barrs[k] = calloc(s->NB, sizeof(double)));
+  int nl = n0 > n1 ? n0 : n1;   /* lines of a sweep: at most the larger side (n1 = 1 in 1-D) */
+  bad |= !(s->lres = malloc(sizeof(fv_lres) * nl));
+  bad |= !(s->scratch = malloc(sizeof(double) * FV_SCRATCH * FV_B * (size_t)s->maxn * s->nt));
+  if ((s->ones = malloc(sizeof(double) * FV_B * (size_t)s->maxn)))
+    for (size_t k = 0; k < (size_t)FV_B * s->maxn; k++) s->ones[k] = 1;
+  bad |= !s->ones;
   if (bad) {
     flow_msg(msg, len, "fv: out of memory for %zu cells", N);
     fv_free(s);
@@ -566,8 +812,9 @@ fv_solver *fv_new(const fv_problem *p, const fv_options *o, const double *rho0, 
 
 void fv_free(fv_solver *s) {
   if (!s) return;
-  double *arrs[] = { s->rho, s->rstar, s->xi, s->conv, s->R, s->delta, s->delta2, s->trial, s->save, s->Vt, s->Wt,
-                     s->gface[0], s->gface[1], s->lnorm, s->lscale, s->scratch };
+  double *arrs[] = { s->rho, s->conv, s->save, s->before, s->Vt, s->Wt, s->Vb[0], s->Vb[1], s->gfb[0], s->gfb[1],
+                     s->ones, s->scratch, s->bx, s->bt, s->bd, s->bd2, s->bs, s->bc };
+  free(s->lres);
   for (size_t k = 0; k < sizeof arrs / sizeof *arrs; k++) free(arrs[k]);
   fv_fftconv_free(s->fft);
   free(s);

@@ -445,34 +445,69 @@ START_TEST(test_fv_interaction_steady_2d) {
 }
 END_TEST
 
-/* ---- the same bits for 1 and 2 threads (2-D, with W, so the convolution
-** and the line solves both run on the pool) */
-static double *run_threads(int threads) {
+/* ---- the same bits for 1, 2 and 3 threads.  fv.c solves the lines of a
+** sweep 8 at a time (the lanes of one kernel) and the threads take whole
+** blocks, so each variant below exercises a path of it: with W (the
+** convolution and the pass that makes the trial point first), sizes that
+** are not multiples of 8 (narrow last blocks, whose spare lanes repeat a
+** line), the mobility with order 2 (the minmod face values), and T = 0
+** with m = 1.5 (the Jacobian's floor, clipped trial points, empty cells). */
+static double *run_threads(int variant, int threads, int *ncells) {
   fv_problem p;
   memset(&p, 0, sizeof p);
   p.grid.dim = 2;
-  p.grid.n[0] = 24, p.grid.n[1] = 20;
+  p.grid.n[0] = 72, p.grid.n[1] = 60;   /* above fv.c's FV_MIN_THREADED cells, so the pool runs */
   p.grid.lo[0] = p.grid.lo[1] = -2;
   p.grid.hi[0] = p.grid.hi[1] = 2;
-  p.T = 0.3;
-  p.nu = 0.5, p.m = 2;
-  p.W = fn(cb_gauss_kernel);
-  fv_options o = { 0, 0, 0, threads };
-  double *r = malloc(sizeof(double) * 480);
-  for (int c = 0; c < 480; c++) r[c] = 1 + 0.5 * sin(c * 0.37);
+  fv_options o = { 0, 0, 0, threads, 1 };
+  double dt = 0.05;
+  if (variant == 0) {
+    p.T = 0.3;
+    p.nu = 0.5, p.m = 2;
+    p.W = fn(cb_gauss_kernel);
+  } else if (variant == 1) {
+    p.grid.n[0] = 77, p.grid.n[1] = 61;
+    p.grid.lo[0] = p.grid.lo[1] = 0;
+    p.grid.hi[0] = p.grid.hi[1] = 1;
+    p.V = fn(cb_f2);
+    p.mob = fn(cb_logistic_mob);
+    p.T = 0.2;
+    o.order = 2;
+    dt = 0.02;
+  } else {
+    p.grid.n[0] = 67, p.grid.n[1] = 66;
+    p.V = fn(cb_quad2);
+    p.nu = 1, p.m = 1.5;
+    dt = 0.02;
+  }
+  int n0 = p.grid.n[0], n1 = p.grid.n[1], N = n0 * n1;
+  double *r = malloc(sizeof(double) * N);
+  for (int c = 0; c < N; c++) {
+    int i = c % n0, j = c / n0;
+    r[c] = 1 + 0.5 * sin(c * 0.37);
+    if (variant == 2) r[c] = (i - 30) * (i - 30) + (j - 35) * (j - 35) < 400 ? r[c] : 0;
+  }
   char msg[256];
   fv_solver *s = fv_new(&p, &o, r, msg, sizeof msg);
   ck_assert_msg(s != NULL, "%s", msg);
-  for (int k = 0; k < 4; k++) ck_assert_msg(fv_step(s, 0.05, msg, sizeof msg) == 0, "%s", msg);
-  memcpy(r, fv_density(s), sizeof(double) * 480);
+  for (int k = 0; k < 4; k++) ck_assert_msg(fv_step(s, dt, msg, sizeof msg) == 0, "%s", msg);
+  memcpy(r, fv_density(s), sizeof(double) * N);
   fv_free(s);
+  *ncells = N;
   return r;
 }
 
 START_TEST(test_fv_threads_bits) {
-  double *a = run_threads(1), *b = run_threads(2);
-  ck_assert(memcmp(a, b, sizeof(double) * 480) == 0);
-  free(a), free(b);
+  for (int v = 0; v < 3; v++) {
+    int n;
+    double *a = run_threads(v, 1, &n), *b = run_threads(v, 2, &n), *c = run_threads(v, 3, &n);
+    ck_assert_msg(memcmp(a, b, sizeof(double) * n) == 0, "variant %d: 1 and 2 threads differ", v);
+    ck_assert_msg(memcmp(a, c, sizeof(double) * n) == 0, "variant %d: 1 and 3 threads differ", v);
+    double mn = INFINITY;
+    for (int k = 0; k < n; k++) mn = fmin(mn, a[k]);
+    ck_assert_msg(mn >= 0, "variant %d: min rho %g", v, mn);
+    free(a), free(b), free(c);
+  }
 }
 END_TEST
 
