@@ -5,7 +5,10 @@
 ** Each pass runs over blocks of MF_BLOCK neurons on the pool's threads:
 ** the forward pass writes one partial sum per (block, data point), added
 ** in block order afterwards; the backward pass writes the velocities of
-** its own neurons.  No result depends on the thread count.
+** its own neurons.  No result depends on the thread count.  In an MPI job
+** (par.h) each process runs its share of the blocks and the passes' outputs
+** (partial sums, velocities, per-block sums and failure flags) are gathered,
+** so every process adds the same numbers in the same order.
 **
 ** The fused kernels hold a block in structure-of-arrays form (c, b and the
 ** rows of w across the block), so the loops over the block's neurons are
@@ -34,6 +37,7 @@
 #include <string.h>
 
 #include "fastexp.h"
+#include "par.h"
 #include "pool.h"
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !defined(HNN_NO_CLONES)
@@ -616,6 +620,31 @@ static int add_term(mf_ws *w, const double *xi, double *vel, mf_stats *st, char 
   return 0;
 }
 
+/* Blocks [lo, hi) of a pass on the pool (tasks counted from lo). */
+typedef struct {
+  mf_ws *w;
+  pool_body body;
+  long lo;
+} block_range;
+
+static void range_body(void *ctx, long lo, long hi, int thread) {
+  const block_range *r = ctx;
+  r->body(r->w, r->lo + lo, r->lo + hi, thread);
+}
+
+static void run_blocks(mf_ws *w, pool_body body, long lo, long hi) {
+  block_range r = { w, body, lo };
+  if (hi > lo) pool_run(w->nt, hi - lo, 0, range_body, &r);
+}
+
+/* Every process's blocks into every process (the failure flags too). */
+static int gather_blocks(mf_ws *w, double *rows, size_t rowlen, size_t total, char *msg, size_t msglen) {
+  int rc = par_gather_upto(rows, w->nblocks, rowlen * sizeof *rows, total * sizeof *rows, 0, NULL, 0);
+  if (!rc) rc = par_gather(w->fail, w->nblocks, sizeof *w->fail, 0, NULL, 0);
+  if (rc) snprintf(msg, msglen, "another process of the MPI job failed");
+  return rc;
+}
+
 int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, size_t msglen) {
   const mf_problem *P = &w->P;
   long n = P->n, m = w->m;
@@ -627,7 +656,11 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
     for (long k = 0; k < n; k++)
       for (int l = 0; l < d; l++) w->xt[((size_t)(k / B) * d + l) * B + k % B] = P->x[(size_t)k * d + l];
   }
-  pool_run(w->nt, w->nblocks, 0, forward_body, w);
+  long lo = 0, hi = w->nblocks;
+  int split = par_active();
+  if (split) par_share(w->nblocks, &lo, &hi);
+  run_blocks(w, forward_body, lo, hi);
+  if (split && gather_blocks(w, w->partial, (size_t)w->n8, (size_t)w->nblocks * w->n8, msg, msglen)) return -1;
   if (P->unit.act != MF_RELU && failed(w, "value", msg, msglen)) return -1;
   /* the sum over blocks in block order, point by point (vector code:
   ** the loop over points is the inner one) */
@@ -682,7 +715,14 @@ int mf_eval(mf_ws *w, const double *xi, double *vel, mf_stats *st, char *msg, si
   st->energy = risk + 0.5 * P->lambda * v2 / (double)m;
   st->dissipation = NAN;
   if (vel) {
-    pool_run(w->nt, w->nblocks, 0, backward_body, w);
+    run_blocks(w, backward_body, lo, hi);
+    if (split) {
+      if (gather_blocks(w, vel, (size_t)B * P->p, (size_t)m * P->p, msg, msglen)) return -1;
+      if (par_gather(w->blockv, w->nblocks, sizeof *w->blockv, 0, NULL, 0)) {
+        snprintf(msg, msglen, "another process of the MPI job failed");
+        return -1;
+      }
+    }
     if (failed(w, "gradient", msg, msglen)) return -1;
     double s = 0;
     for (long b = 0; b < w->nblocks; b++) s += w->blockv[b];
