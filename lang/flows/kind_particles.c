@@ -90,7 +90,7 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
     }
   }
   ast *bd = flow_option(run, "boundary");
-  if (k->variant == 2 && bd && !(bd->kind == AST_NAME && strcmp(bd->name, "none") == 0)) {
+  if (k->variant == 3 && bd && !(bd->kind == AST_NAME && strcmp(bd->name, "none") == 0)) {
     sym *E = flow_role_sym(S, flow, R_ENERGY);
     for (int i = 0; E && i < E->energy->nterms; i++) {
       energy_piece p = E->energy->terms[i].piece;
@@ -340,8 +340,8 @@ int particles_prepare(flow_job *J) {
   flow_law *L = &r->L;
   int status = law_read(S, run->kids[0], "a particle run starts from", L);
   if (status != HNN_OK) return status;
-  r->wasserstein = J->kind->variant >= 1;
-  r->energy = J->kind->variant == 2;
+  r->wasserstein = J->kind->variant == 1 || J->kind->variant == 3;
+  r->energy = J->kind->variant == 3;
   long Nl = L->kind == LAW_POINTS ? L->npoints : 1000;
   sde_opts *so = &r->so;
   sde_opts_default(so);
@@ -580,13 +580,13 @@ const flow_kind flow_kind_diffusion = {
   .run = particles_run, .release = particles_release
 };
 
-/* wasserstein(E, G, eps = e) for an energy E: the same stages (variant 2);
+/* wasserstein(E, G, eps = e) for an energy E: the same stages (variant 3; 2 is kind_mobility.c's);
 ** not in flows.c's table, wasserstein's declaration check picks it when the
 ** first argument is an energy. */
 static const flow_kind wasserstein_energy = {
   .name = "wasserstein", .usage = "wasserstein(E, G, eps = regularization) for an energy E (its entropy "
   "coefficient is the temperature)", .nroles = 2, .roles = { R_ENERGY, R_METRIC }, .keywords = { "eps", NULL },
-  .options = particle_run_options, .siblings = { "_monitor" }, .variant = 2, .check_run = particles_check_run,
+  .options = particle_run_options, .siblings = { "_monitor" }, .variant = 3, .check_run = particles_check_run,
   .prepare = particles_prepare, .compile = particles_compile, .run = particles_run, .release = particles_release
 };
 

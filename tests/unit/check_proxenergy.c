@@ -64,6 +64,45 @@ START_TEST(test_same_bits) {
 }
 END_TEST
 
+/* The same bits for 1 and 3 threads with every term the recursion carries:
+** a recognized kernel (kernsum) and a callback kernel (pool rows), mmd,
+** energy_distance, power_entropy (KDE drift, per-point solve). */
+START_TEST(test_threads_bits) {
+  const char *text =
+      "param T = 0.5\n"
+      "objective V(x[2]) = norm2(x)/2\n"
+      "kernel Wg(x[2], y[2]) = -exp(-norm2(x - y)/(2*0.5^2))\n"
+      "kernel Wq(x[2], y[2]) = norm2(x - y)/2\n"
+      "metric G = euclidean\n"
+      "energy E = potential(V) + interaction(Wg) + interaction(Wq) + mmd(Wq, normal([0, 0], [1, 1]), samples = 300)"
+      " + energy_distance(normal([0, 0], [1, 1]), samples = 200) + 0.2*power_entropy(2) + T*entropy\n"
+      "flow w = wasserstein(E, G, eps = 0.01)\n"
+      "run w from normal([1, 0], [0.5, 0.5]) particles 300 h 0.01 steps 4 every 2 -> \"w.csv\"\n";
+  const char *threads[2] = { "1", "3" };
+  char *file[2][2];
+  size_t len[2][2];
+  char *old = getenv("HNN_THREADS") ? strdup(getenv("HNN_THREADS")) : NULL;
+  for (int f = 0; f < 2; f++) {
+    setenv("HNN_THREADS", threads[f], 1);
+    env e;
+    env_open(&e, "proxe");
+    load_ok(&e, text);
+    file[f][0] = slurp(&e, "w.csv", &len[f][0]);
+    file[f][1] = slurp(&e, "w_monitor.csv", &len[f][1]);
+    env_close(&e);
+  }
+  if (old) setenv("HNN_THREADS", old, 1);
+  else unsetenv("HNN_THREADS");
+  free(old);
+  for (int k = 0; k < 2; k++) {
+    ck_assert_uint_eq(len[0][k], len[1][k]);
+    ck_assert_msg(memcmp(file[0][k], file[1][k], len[0][k]) == 0, "file %d differs", k);
+    free(file[0][k]);
+    free(file[1][k]);
+  }
+}
+END_TEST
+
 /* Relative L2 error of the density values (column crho) against a law's
 ** density at the particles (column cx), for the rows of one step. */
 typedef double (*law_fn)(double x, const void *ctx);
@@ -364,6 +403,7 @@ int main(void) {
   TCase *tc = tcase_create("proxenergy");
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_same_bits);
+  tcase_add_test(tc, test_threads_bits);
   tcase_add_test(tc, test_interaction_gaussian);
   tcase_add_test(tc, test_power_entropy_stationary);
   tcase_add_test(tc, test_kl_mmd_stationary);
