@@ -1,7 +1,9 @@
 /*
 ** kind_particles.c — the particle flows: the diffusion machine (SDE engine,
 ** runtime/sde.c) and the Wasserstein proximal recursion (SDE step plus the
-** Caluya-Halder density update, runtime/prox.c).
+** Caluya-Halder density update, runtime/prox.c), of an objective
+** `wasserstein(f, G, T, eps)` or of an energy `wasserstein(E, G, eps)`
+** (proxenergy.c: the energy's drift, potentials and free energy).
 **
 ** A particle run starts from a law: uniform(box) with box [a, b]^n or two
 ** corner vectors, normal(mean, variances or covariance), or csv("file") of
@@ -457,6 +459,8 @@ int particles_prepare(flow_job *J) {
     if (r->md.kind[c] == DIST_W2 && n > 1) J->plan.memory += (double)N * r->md.ntarget[c] * 64;
   if (r->wasserstein) /* kernel sums: points row-major, weights, sums (the grid is capped in kernsum) */
     J->plan.memory += (double)N * 8 * (2.0 * n + 6);
+  if (r->energy) /* proxenergy.c: the drift, its field's scratch, U + the first variation */
+    J->plan.memory += (double)N * 8 * (4.0 * n + 4);
   if (r->wasserstein && flow_role_sym(S, flow, R_METRIC)->mform != MET_EUCLIDEAN &&
       flow_role_sym(S, flow, R_METRIC)->mform != MET_HOPFIELD)
     J->plan.memory += (double)N * N * 8;
