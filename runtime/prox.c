@@ -101,6 +101,27 @@ const char *prox_strerror(int s) {
   }
 }
 
+/* omega(L), the root of w + e^w = L (Wright's omega), by Newton from the
+** right: the function is increasing and convex, so the iterates decrease
+** monotonically to the root without overshoot (quadratic convergence). */
+static double wright_omega(double L) {
+  double w = L > 1 ? log(L) : L;   /* both have w + e^w - L > 0 */
+  for (int i = 0; i < 200; i++) {
+    double e = exp(w), d = (w + e - L) / (1 + e);
+    if (!(d > 0)) break;           /* at the root (or rounding below it) */
+    w -= d;
+    if (d <= 4e-16 * (1 + fabs(w))) break;
+  }
+  return w;
+}
+
+double prox_power_beta(double pw, double a, double k, double lxi, double g) {
+  /* u + a e^(k u) = c  <=>  w + e^w = k c + log(a k)  with w = k u + log(a k) */
+  double c = (1 - pw) * g + pw * lxi, lak = log(a * k);
+  double u = (wright_omega(k * c + lak) - lak) / k;
+  return u - g;
+}
+
 static int nthreads(const prox_opts *o) { return o->threads > 0 ? o->threads : pool_max_threads(); }
 
 static int grow(double **buf, size_t *cap, size_t need) {
@@ -265,12 +286,19 @@ static int log_phi(const prox_opts *o, int n, size_t N, const double *x, double 
   return 0;
 }
 
+/* prox_power_beta's a = c m/((m-1)(T + eps/h)), 0 without power_entropy */
+static double power_a(const prox_opts *o) {
+  if (!(o->power_coef > 0)) return 0;
+  return o->power_coef * o->power_m / ((o->power_m - 1) * (o->T + o->eps / o->h));
+}
+
 /* The fixed point with the N x N kernel (prox_kernel.c), stored when it
 ** fits o->kernel_mem, else built on the fly; leaves the final columns
 ** log Gamma'y (with absorbed b) in w->lt. */
 static int direct_solve(prox_ws *w, const prox_opts *o, size_t N, const double *cost, size_t used, double mass,
                         double pw, const double *rho_old, prox_stats *st) {
   const int n = w->n, nt = nthreads(o);
+  const double pa = power_a(o), pk = o->power_m - 1;
   int rc;
   prox_ker k = { .n = n, .threads = nt, .par = N * N >= PAR_MIN, .N = N, .inv2eps = 0.5 / o->eps,
                  .cold = w->cold, .cnew = w->cnew, .a = w->a, .b = w->b, .cost = cost };
@@ -329,7 +357,7 @@ static int direct_solve(prox_ws *w, const prox_opts *o, size_t N, const double *
     it++;
     double big = 0.0;
     for (size_t j = 0; j < N; j++) {
-      be[j] = pw * (w->lxi[j] - (lt[j] - b[j]));
+      be[j] = pa > 0 ? prox_power_beta(pw, pa, pk, w->lxi[j], lt[j] - b[j]) : pw * (w->lxi[j] - (lt[j] - b[j]));
       double d1 = fabs(be[j] - b[j]), d2 = fabs(al[j] - a[j]);
       if (d1 > big) big = d1;
       if (d2 > big) big = d2;
@@ -365,6 +393,8 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   if (!w || !o || !x_old || !x_new || !rho_old || !f_new || !rho_new || N < 1 || N > w->cap)
     return PROX_EINVAL;
   if (!(o->eps > 0.0) || !(o->T > 0.0) || !(o->h > 0.0) || !(o->tol >= 0.0) || o->max_iter < 0)
+    return PROX_EINVAL;
+  if (!(o->power_coef >= 0.0) || (o->power_coef > 0.0 && !(o->power_m > 1.0 && isfinite(o->power_m))))
     return PROX_EINVAL;
   if ((unsigned)o->kernel > PROX_KERNEL_SUMS || !(o->kernel_tol >= 0.0) || !isfinite(o->kernel_tol)) return PROX_EINVAL;
   if (p && p->n != w->n) return PROX_EINVAL;
@@ -422,7 +452,8 @@ int prox_step(prox_ws *w, const flow_problem *p, const prox_opts *o, size_t N,
   if (use_sums) {
     prox_ks ks = { .n = n, .threads = nt, .max_iter = o->max_iter, .N = N, .eps = o->eps, .pw = pw, .tol = o->tol,
                    .ktol = o->kernel_tol, .mass = mass, .cold = w->cold, .cnew = w->cnew, .rho_old = rho_old,
-                   .lro = w->lro, .lxi = w->lxi, .al = w->al, .be = w->be, .ls = w->ls, .lt = w->lt };
+                   .lro = w->lro, .lxi = w->lxi, .al = w->al, .be = w->be, .ls = w->ls, .lt = w->lt,
+                   .pa = power_a(o), .pk = o->power_m - 1 };
     lr = w->lw;
     if ((rc = prox_ks_solve(&ks, lr, st))) return rc;
   } else {

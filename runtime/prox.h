@@ -65,6 +65,10 @@ typedef struct prox_opts {
   prox_kernel kernel;  /* PROX_KERNEL_AUTO (default), DIRECT or SUMS */
   double kernel_tol;   /* SUMS: bound on the log error of every kernel sum
                        ** (0: exact sums; default 1e-6, see docs/prox.md) */
+  /* power_entropy(m) with coefficient power_coef (0: none, the default):
+  ** F gains power_coef sum_j rho_j^m/(m-1); the stationarity of each rho_j
+  ** is then solved per point (docs/prox.md, "Energies").  m > 1. */
+  double power_coef, power_m;
 } prox_opts;
 
 /* The identity as prox_opts.coord: a Euclidean cost even when the problem

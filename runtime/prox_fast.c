@@ -74,7 +74,8 @@ int prox_ks_solve(const prox_ks *k, double *lr, prox_stats *st) {
     if (s.method == KS_GRID) st->kernel_engine = 2, st->kernel_bound = s.bound_pot;
     if (err < k->tol || it >= k->max_iter) break;
     it++;
-    for (size_t j = 0; j < N; j++) be[j] = k->pw * (k->lxi[j] - lt[j]);
+    for (size_t j = 0; j < N; j++)
+      be[j] = k->pa > 0 ? prox_power_beta(k->pw, k->pa, k->pk, k->lxi[j], lt[j]) : k->pw * (k->lxi[j] - lt[j]);
   }
   for (size_t j = 0; j < N; j++) lr[j] = be[j] + lt[j];
   st->iterations = it;

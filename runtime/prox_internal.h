@@ -33,9 +33,15 @@ typedef struct prox_ks {
   int n, threads, max_iter;
   size_t N;
   double eps, pw, tol, ktol, mass;  /* pw = 1/(1 + eps/(T h)); tol: marginal; ktol: kernel sums */
+  double pa, pk;                    /* power_entropy: prox_power_beta's a and k (pa 0: none) */
   const double *cold, *cnew, *rho_old, *lro, *lxi;
   double *al, *be, *ls, *lt;        /* N each */
 } prox_ks;
+
+/* beta_j = log z_j with power_entropy: u = log rho_j solves
+**   u + a e^(k u) = (1 - pw) g + pw lxi,   a = c m/((m-1)(T + eps/h)), k = m - 1,
+** g = log (Gamma'y)_j, by Newton on Wright's omega (prox.c); beta = u - g. */
+double prox_power_beta(double pw, double a, double k, double lxi, double g);
 
 /* Fills lr (log of the raw rho_new) and the iteration fields of st. */
 int prox_ks_solve(const prox_ks *k, double *lr, struct prox_stats *st);

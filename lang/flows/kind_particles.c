@@ -1,7 +1,9 @@
 /*
 ** kind_particles.c — the particle flows: the diffusion machine (SDE engine,
 ** runtime/sde.c) and the Wasserstein proximal recursion (SDE step plus the
-** Caluya-Halder density update, runtime/prox.c).
+** Caluya-Halder density update, runtime/prox.c), of an objective
+** `wasserstein(f, G, T, eps)` or of an energy `wasserstein(E, G, eps)`
+** (proxenergy.c: the energy's drift, potentials and free energy).
 **
 ** A particle run starts from a law: uniform(box) with box [a, b]^n or two
 ** corner vectors, normal(mean, variances or covariance), or csv("file") of
@@ -26,6 +28,7 @@
 #include "geocoord.h"
 #include "monitor_dist.h"
 #include "prox.h"
+#include "proxenergy.h"
 #include "rng.h"
 #include "sde.h"
 #include "strbuf.h"
@@ -88,6 +91,19 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
       errs += flow_check_number(S, v, o->name);
     }
   }
+  ast *bd = flow_option(run, "boundary");
+  if (k->variant == 3 && bd && !(bd->kind == AST_NAME && strcmp(bd->name, "none") == 0)) {
+    sym *E = flow_role_sym(S, flow, R_ENERGY);
+    for (int i = 0; E && i < E->energy->nterms; i++) {
+      energy_piece p = E->energy->terms[i].piece;
+      if (p == ENERGY_INTERACTION || p == ENERGY_MMD || p == ENERGY_DISTANCE || p == ENERGY_POWER) {
+        diag_error(&S->diags, bd->src, bd->loc, "a boundary is not done for wasserstein(E, ...) with %s: its drift "
+                   "is added after the SDE step, which could leave the box", energy_piece_name(p));
+        errs++;
+        break;
+      }
+    }
+  }
   if (k->variant == 1 && !flow_keyword(flow, "eps")) {
     diag_error(&S->diags, flow->decl->src, flow->decl->loc, "wasserstein needs eps = ... (the entropic regularization)");
     errs++;
@@ -101,7 +117,7 @@ int particles_check_run(hnn_state *S, ast *run, sym *flow, const flow_kind *k) {
 typedef struct prun {
   run_ctx c;
   run_out *mon;
-  int N, n, nsize, wasserstein, have_box;
+  int N, n, nsize, wasserstein, energy, have_box;
   flow_law L;
   sde_opts so;
   prox_opts po;
@@ -113,6 +129,8 @@ typedef struct prun {
   flow_fn geo_inv, geo_d1;     /* hopfield(s) cost geometry: s^-1 and s' */
   mon_dist md;                 /* w2_to, sinkhorn_to */
   int md_failed;
+  pe_model pe;                 /* wasserstein(E, ...): the energy's terms */
+  int have_pe;
 } prun;
 
 static int emit_particles(void *ctx, long step, double t, const double *x, int N, int n, const sde_monitor *m) {
@@ -221,6 +239,9 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
   sde_ws *sw = sde_ws_alloc(P, so, N, msg, msglen);
   prox_ws *pw = sw ? prox_ws_alloc(n, (size_t)N) : NULL;
   double *xn = hnn_xmalloc((size_t)N * n * sizeof *xn);
+  /* an energy: its drift at the old points, U + its first variation at the new */
+  double *vnl = r->energy && r->pe.drift ? hnn_xmalloc((size_t)N * n * sizeof *vnl) : NULL;
+  double *ftot = r->energy && r->pe.potential ? hnn_xmalloc((size_t)N * sizeof *ftot) : r->fx;
   double *mean = hnn_xmalloc((size_t)n * sizeof *mean), *cov = hnn_xmalloc((size_t)n * n * sizeof *cov);
   prox_stats st;
   memset(&st, 0, sizeof st);
@@ -232,18 +253,31 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
   }
   for (long k = 0; status == 0 && k <= so->steps; k++) {
     if (k > 0) {
+      if (vnl && pe_drift(&r->pe, x, vnl, msg, msglen)) {
+        status = -1;
+        break;
+      }
       int s = sde_ws_step(sw, x, xn, k, msg, msglen);
       if (s < 0) {
         status = -1;
         break;
       }
+      /* Euler-Maruyama of the whole drift: the nonlocal part at the old points too */
+      for (size_t i = 0; vnl && i < (size_t)N * n; i++) xn[i] += so->h * vnl[i];
       for (int i = 0; i < N && status == 0; i++)
         if (P->f.fn(xn + (size_t)i * n, NULL, &r->fx[i], r->c.ws) || !isfinite(r->fx[i])) {
           snprintf(msg, msglen, "f is not finite at particle %d at step %ld", i + 1, k);
           status = -1;
         }
       if (status) break;
-      int ps = prox_step(pw, P, po, (size_t)N, x, xn, r->rho, r->fx, r->rho, &st);
+      if (ftot != r->fx) {
+        memcpy(ftot, r->fx, (size_t)N * sizeof *ftot);
+        if (pe_potential(&r->pe, xn, ftot, msg, msglen)) {
+          status = -1;
+          break;
+        }
+      }
+      int ps = prox_step(pw, P, po, (size_t)N, x, xn, r->rho, ftot, r->rho, &st);
       if (ps < 0) {
         snprintf(msg, msglen, "proximal step %ld failed: %s", k, prox_strerror(ps));
         status = -1;
@@ -268,7 +302,12 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
     }
     if (k % so->every == 0 || k == so->steps) {
       sde_monitor m;
-      r->free_energy = prox_free_energy((size_t)N, r->fx, r->rho, NULL, so->T);
+      r->free_energy = r->energy ? pe_free_energy(&r->pe, x, r->fx, r->rho, msg, msglen)
+                                 : prox_free_energy((size_t)N, r->fx, r->rho, NULL, so->T);
+      if (isnan(r->free_energy) && msg[0]) {
+        status = -1;
+        break;
+      }
       if (sde_ws_monitor(sw, x, mean, cov, &m) || !isfinite(r->free_energy)) {
         snprintf(msg, msglen, "the monitor (mean, covariance, free energy) is not finite at step %ld", k);
         status = -1;
@@ -284,6 +323,8 @@ static int wasserstein_loop(hnn_state *S, prun *r, const flow_problem *P, const 
     state_warn(S, "run %s: the proximal fixed point did not converge in %ld of %ld steps (worst marginal error %.3g, "
                "at step %ld); see tol, maxiter and eps in docs/prox.md", r->c.name, nfail, so->steps, worst, worst_step);
   free(xn);
+  free(vnl);
+  if (ftot != r->fx) free(ftot);
   free(mean);
   free(cov);
   prox_ws_free(pw);
@@ -301,7 +342,8 @@ int particles_prepare(flow_job *J) {
   flow_law *L = &r->L;
   int status = law_read(S, run->kids[0], "a particle run starts from", L);
   if (status != HNN_OK) return status;
-  r->wasserstein = J->kind->variant == 1;
+  r->wasserstein = J->kind->variant == 1 || J->kind->variant == 3;
+  r->energy = J->kind->variant == 3;
   long Nl = L->kind == LAW_POINTS ? L->npoints : 1000;
   sde_opts *so = &r->so;
   sde_opts_default(so);
@@ -354,8 +396,19 @@ int particles_prepare(flow_job *J) {
     return HNN_ERR_SCRIPT;
   }
   if (r->have_box && (so->boundary != SDE_BOUNDARY_NONE || bx)) so->lo = r->lo, so->hi = r->hi;
-  r->nsize = flow_objective_size(S, flow_role_sym(S, flow, R_OBJECTIVE), n, run->kids[0]);
-  if (!r->nsize) return HNN_ERR_SCRIPT;
+  if (r->energy) {
+    sym *E = flow_role_sym(S, flow, R_ENERGY);
+    int dim = energy_model_dim(E);
+    if (dim && dim != n) {
+      diag_error(&S->diags, run->kids[0]->src, run->kids[0]->loc, "the start is in dimension %d, the energy %s in "
+                 "dimension %d", n, E->name, dim);
+      return HNN_ERR_SCRIPT;
+    }
+    r->nsize = -1;   /* the energy's callbacks are compiled at n (proxenergy.c) */
+  } else {
+    r->nsize = flow_objective_size(S, flow_role_sym(S, flow, R_OBJECTIVE), n, run->kids[0]);
+    if (!r->nsize) return HNN_ERR_SCRIPT;
+  }
   if (r->wasserstein) {
     prox_opts *po = &r->po;
     prox_opts_default(po);
@@ -406,6 +459,8 @@ int particles_prepare(flow_job *J) {
     if (r->md.kind[c] == DIST_W2 && n > 1) J->plan.memory += (double)N * r->md.ntarget[c] * 64;
   if (r->wasserstein) /* kernel sums: points row-major, weights, sums (the grid is capped in kernsum) */
     J->plan.memory += (double)N * 8 * (2.0 * n + 6);
+  if (r->energy) /* proxenergy.c: the drift, its field's scratch, U + the first variation */
+    J->plan.memory += (double)N * 8 * (4.0 * n + 4);
   if (r->wasserstein && flow_role_sym(S, flow, R_METRIC)->mform != MET_EUCLIDEAN &&
       flow_role_sym(S, flow, R_METRIC)->mform != MET_HOPFIELD)
     J->plan.memory += (double)N * N * 8;
@@ -428,6 +483,15 @@ static int particles_compile(flow_job *J) {
   if (flow_compile_roles(S, J->flow, J->kind, r->nsize, r->n, 0, &r->P) ||
       flow_fn_of(S, g, HNN_METRIC_DIV_INV, r->n, &r->P.div_metric_inv))
     return 1;
+  if (r->energy) {
+    /* T and power_entropy are E's, known once its coefficients are evaluated */
+    r->have_pe = 1;
+    if (pe_build(S, flow_role_sym(S, J->flow, R_ENERGY), r->n, &r->P, J->flow->decl->kids[0], &r->pe) != HNN_OK)
+      return 1;
+    r->so.T = r->po.T = r->pe.T;
+    r->po.power_coef = r->pe.power_coef;
+    r->po.power_m = r->pe.power_m;
+  }
   if (r->wasserstein && g->mform == MET_HOPFIELD) {
     sym *a = state_lookup(S, g->mact);
     if (!a || flow_fn_of(S, a, HNN_INVERSE, 1, &r->geo_inv) || flow_fn_of(S, a, HNN_DERIV1, 1, &r->geo_d1)) {
@@ -468,6 +532,8 @@ int particles_run(flow_job *J) {
       if (prox_geometry(r, flow_role_sym(S, flow, R_METRIC), &hc)) {
         snprintf(msg, sizeof msg, "cannot build the geodesic coordinates of the metric");
         s = -1;
+      } else if (r->energy && pe_init(&r->pe, (size_t)N, msg, sizeof msg)) {
+        s = -1;
       } else {
         s = wasserstein_loop(S, r, &r->P, &r->so, &r->po, r->x, msg, sizeof msg);
       }
@@ -506,6 +572,7 @@ void particles_release(flow_job *J) {
   free(r->hi);
   law_free(&r->L);
   mon_dist_free(&r->md);
+  if (r->have_pe) pe_free(&r->pe);
   free(r);
   J->priv = NULL;
 }
@@ -517,9 +584,32 @@ const flow_kind flow_kind_diffusion = {
   .run = particles_run, .release = particles_release
 };
 
+/* wasserstein(E, G, eps = e) for an energy E: the same stages (variant 3; 2 is kind_mobility.c's);
+** not in flows.c's table, wasserstein's declaration check picks it when the
+** first argument is an energy. */
+static const flow_kind wasserstein_energy = {
+  .name = "wasserstein", .usage = "wasserstein(E, G, eps = regularization) for an energy E (its entropy "
+  "coefficient is the temperature)", .nroles = 2, .roles = { R_ENERGY, R_METRIC }, .keywords = { "eps", NULL },
+  .options = particle_run_options, .siblings = { "_monitor" }, .variant = 3, .check_run = particles_check_run,
+  .prepare = particles_prepare, .compile = particles_compile, .run = particles_run, .release = particles_release
+};
+
+/* wasserstein(f, G, T, eps), or wasserstein(E, G, eps) when the first
+** argument names an energy. */
+static int wasserstein_check_decl(hnn_state *S, sym *s, const flow_kind *k) {
+  ast *call = s->decl->kids[0];
+  sym *first = call->nkids > 0 && call->kids[0]->kind == AST_NAME ? state_lookup(S, call->kids[0]->name) : NULL;
+  if (!first || first->kind != SYM_ENERGY) return flow_check_roles(S, s, k);
+  s->flow_kind = &wasserstein_energy;
+  int errs = flow_check_roles(S, s, &wasserstein_energy);
+  if (!errs) errs = pe_check(S, first, flow_role_sym(S, s, R_METRIC), call);
+  return errs;
+}
+
 const flow_kind flow_kind_wasserstein = {
-  .name = "wasserstein", .usage = "wasserstein(f, G, T = temperature, eps = regularization)", .nroles = 2,
+  .name = "wasserstein", .usage = "wasserstein(f, G, T = temperature, eps = regularization), or wasserstein(E, G, "
+  "eps = regularization) for an energy E", .nroles = 2,
   .roles = { R_OBJECTIVE, R_METRIC }, .keywords = { "T", "eps", NULL }, .options = particle_run_options,
-  .siblings = { "_monitor" }, .variant = 1, .check_run = particles_check_run, .prepare = particles_prepare,
-  .compile = particles_compile, .run = particles_run, .release = particles_release
+  .siblings = { "_monitor" }, .variant = 1, .check_decl = wasserstein_check_decl, .check_run = particles_check_run,
+  .prepare = particles_prepare, .compile = particles_compile, .run = particles_run, .release = particles_release
 };
