@@ -7,7 +7,9 @@
 # one process and under mpirun -np 1, 2 and 4 (--oversubscribe: this
 # machine has 2 cores), 2 processes also with 2 threads each: every
 # output file must be byte-identical (cmp) to the one-process run, and so
-# must standard output.  fail.hnn fails on the last process only: exit 3
+# must standard output.  wasserstein_parts.hnn (64 parts) also runs on 3
+# processes, whose shares of the parts cut through subtrees of the tree its
+# column sums are added over.  fail.hnn fails on the last process only: exit 3
 # everywhere, the one-process message, no file.  protocol_driver checks the
 # failure protocol of runtime/par_mpi.c case by case; ks_driver checks the
 # split kernel sums as the scripts are checked.  The slurm recipes of docs/mpi.md parse
@@ -55,6 +57,11 @@ for s in "$SRC"/tests/mpi/*.hnn; do
     expect "$name: mpirun -np $np, exit and stdout" 0 "$ref"
     same_dir "$name: mpirun -np $np, files" "one_$name" "np${np}_$name"
   done
+  if [ "$name" = wasserstein_parts ]; then
+    run mpirun -np 3 "$HNN" "$s" -o "np3_$name"
+    expect "$name: mpirun -np 3, exit and stdout" 0 "$ref"
+    same_dir "$name: mpirun -np 3, files" "one_$name" "np3_$name"
+  fi
   for th in 2; do   # (1 thread each is what -np 2 gives when bound to cores)
     run mpirun -np 2 -x HNN_THREADS=$th "$HNN" "$s" -o "th${th}_$name"
     expect "$name: mpirun -np 2, $th threads each, exit and stdout" 0 "$ref"
