@@ -12,7 +12,8 @@
 # column sums are added over.  fail.hnn fails on the last process only: exit 3
 # everywhere, the one-process message, no file.  protocol_driver checks the
 # failure protocol of runtime/par_mpi.c case by case; ks_driver checks the
-# split kernel sums as the scripts are checked.  The slurm recipes of docs/mpi.md parse
+# split kernel sums as the scripts are checked, prox_driver the proximal
+# step's log-domain fallbacks of rows and columns.  The slurm recipes of docs/mpi.md parse
 # (bash -n) and their srun line is the one the docs show.
 # Open MPI refuses root unless told: CI runs as root.
 
@@ -136,6 +137,24 @@ if [ -x "$KS" ]; then
   done
 else
   fail "ks_sum" "$KS was not built"
+fi
+
+# The proximal step where every row and column sum falls back to the log
+# domain (and the stored kernels are rebuilt): the same bits and counts on
+# 1 to 3 processes, in the three storage modes (32 parts at N = 1100).
+PX=$BUILD/tests/mpi/prox_driver
+if [ -x "$PX" ]; then
+  for mode in 0 1 2; do
+    run "$PX" 1100 1.3 $mode
+    ref=$out
+    case $ref in "status 0 fallbacks "[1-9]*) pass "prox fallbacks: mode $mode, one process" ;; *) fail "prox fallbacks: mode $mode, one process" "exit $rc: $ref $err" ;; esac
+    for np in 2 3; do
+      run mpirun -np "$np" "$PX" 1100 1.3 $mode
+      expect "prox fallbacks: mode $mode, mpirun -np $np" 0 "$ref"
+    done
+  done
+else
+  fail "prox fallbacks" "$PX was not built"
 fi
 
 # Slurm recipes: they parse, and the srun line is the documented one.
