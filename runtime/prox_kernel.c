@@ -6,7 +6,8 @@
 **
 ** Entries are K_rs = exp(a_r + b_s - C_rs/(2 eps)) with absorbed log
 ** potentials a (old points), b (new points).  Every sum is computed in an
-** order fixed by N alone, so results do not depend on the thread count.
+** order fixed by N alone (the column sums over a fixed tree of row parts),
+** so results do not depend on the thread count or the MPI process count.
 ** Internal to prox.c (prox_internal.h).
 */
 /* FP comparisons may not trap here, so that clamps if-convert and the exp
