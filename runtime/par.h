@@ -57,6 +57,14 @@ int par_gather_upto(void *buf, long n, size_t rowbytes, size_t total, int status
 /* The same for tasks of unequal sizes: task i is bytes [off[i], off[i+1]). */
 int par_gather_parts(void *buf, long n, const size_t *off, int status, char *err, size_t errlen);
 
+/* Column slices: this process has nv vectors of N doubles, and process q
+** owns the columns par_share(N) gives q.  Each process receives, from every
+** process in rank order, that process's vectors cut to its own columns:
+** slice i of the concatenation at recv + i c, c its column count.  The
+** statuses first, as in par_gather.  Without par_active: returns status
+** and does nothing else. */
+int par_slices(double *const *v, int nv, size_t N, double *recv, int status, char *err, size_t errlen);
+
 /* Bytes this process received in gathers since the start (benchmarks). */
 double par_bytes(void);
 

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { OP_GATHER = 1, OP_FINISH = 2 };
+enum { OP_GATHER = 1, OP_FINISH = 2, OP_SLICES = 3 };
 
 static struct {
   int on;                  /* a communicator is in use */
@@ -66,8 +66,9 @@ static void copy_msg(char *err, size_t errlen, const char *m) {
 
 /* The header exchange.  Returns 0 when every rank does `op` with status 0
 ** (and, for a gather, the same n); else agrees on the failure, poisons and
-** returns 1.  msg: this rank's message if it failed. */
-static int agree(int op, int status, long n, const char *msg) {
+** returns 1.  msg: this rank's message if it failed; ns (may be NULL): every
+** rank's n, on success. */
+static int agree(int op, int status, long n, const char *msg, long *ns) {
   long mine[3] = { op, status, n }, *all = malloc(sizeof(long) * 3 * (size_t)P.size);
   if (!all) {   /* cannot take part: the job cannot go on */
     fprintf(stderr, "hnn: error: out of memory in an MPI exchange on rank %d\n", P.rank);
@@ -80,6 +81,7 @@ static int agree(int op, int status, long n, const char *msg) {
     if (all[3 * r] != op || (op == OP_GATHER && all[3 * r + 2] != n)) same = 0;
   }
   if (from < 0 && same) {
+    for (int r = 0; ns && r < P.size; r++) ns[r] = all[3 * r + 2];
     free(all);
     return 0;
   }
@@ -135,7 +137,7 @@ static int gather(void *buf, long n, const layout *L, int status, char *err, siz
 }
 
 static int gather_counted(void *buf, long n, const layout *L, int status, char *err, size_t errlen) {
-  if (!P.poisoned && agree(OP_GATHER, status, n, err && status ? err : "") == 0) {
+  if (!P.poisoned && agree(OP_GATHER, status, n, err && status ? err : "", NULL) == 0) {
     /* counts in doubles when every block is whole doubles (2^31 of them per
     ** rank), else in bytes; the same on every rank, so all stop alike */
     int *cnt = malloc(sizeof(int) * 2 * (size_t)P.size), *dsp = cnt ? cnt + P.size : NULL;
@@ -182,13 +184,68 @@ int par_gather(void *buf, long n, size_t rowbytes, int status, char *err, size_t
   return par_gather_upto(buf, n, rowbytes, (size_t)n * rowbytes, status, err, errlen);
 }
 
+/* Point to point: every (vector, destination) pair is one message straight
+** from the vector, so nothing is packed; messages between two ranks with one
+** tag arrive in the order sent, which orders the slices. */
+static int slices_counted(double *const *v, int nv, size_t N, double *recv, int status, char *err, size_t errlen) {
+  long *ns = malloc(sizeof(long) * (size_t)P.size);
+  if (!ns) {   /* cannot take part: the job cannot go on */
+    fprintf(stderr, "hnn: error: out of memory in an MPI exchange on rank %d\n", P.rank);
+    MPI_Abort(P.comm, 3);
+  }
+  if (P.poisoned || agree(OP_SLICES, status, nv, err && status ? err : "", ns) != 0) {
+    free(ns);
+    copy_msg(err, errlen, P.pmsg);
+    return P.pop == OP_SLICES || P.pop == OP_GATHER ? P.pstatus : PAR_EREMOTE;
+  }
+  long lo, hi, before = 0, total = 0;
+  for (int r = 0; r < P.size; r++) total += ns[r], before += r < P.rank ? ns[r] : 0;
+  block_of((long)N, P.rank, &lo, &hi);
+  const size_t len = (size_t)(hi - lo);
+  MPI_Request *rq = malloc(sizeof *rq * (size_t)(total - nv + (long)nv * (P.size - 1) + 1));
+  if (!rq || N / (size_t)P.size + 1 > INT_MAX) {
+    /* every rank takes this branch alike for the size; a failed malloc aborts */
+    if (!rq && N / (size_t)P.size + 1 <= INT_MAX) {
+      fprintf(stderr, "hnn: error: out of memory in an MPI exchange on rank %d\n", P.rank);
+      MPI_Abort(P.comm, 3);
+    }
+    free(rq), free(ns);
+    copy_msg(err, errlen, "a block of the MPI exchange is too large");
+    return PAR_EREMOTE;
+  }
+  int k = 0;
+  long at = 0;
+  for (int r = 0; r < P.size; r++) {
+    for (long i = 0; i < ns[r]; i++, at++)
+      if (r != P.rank) MPI_Irecv(recv + (size_t)at * len, (int)len, MPI_DOUBLE, r, 17, P.comm, &rq[k++]);
+  }
+  for (int r = 0; r < P.size; r++) {
+    long a, b;
+    block_of((long)N, r, &a, &b);
+    for (int i = 0; r != P.rank && i < nv; i++) MPI_Isend(v[i] + a, (int)(b - a), MPI_DOUBLE, r, 17, P.comm, &rq[k++]);
+  }
+  for (int i = 0; i < nv; i++) memcpy(recv + (size_t)(before + i) * len, v[i] + lo, len * sizeof(double));
+  MPI_Waitall(k, rq, MPI_STATUSES_IGNORE);
+  P.bytes += (double)(total - nv) * (double)len * sizeof(double);
+  free(rq), free(ns);
+  return 0;
+}
+
+int par_slices(double *const *v, int nv, size_t N, double *recv, int status, char *err, size_t errlen) {
+  if (!par_active()) return status;
+  double c0 = cpu_now();
+  int rc = slices_counted(v, nv, N, recv, status, err, errlen);
+  P.cpu_x += cpu_now() - c0;
+  return rc;
+}
+
 int par_finish(int status, const char *msg, char **text) {
   *text = NULL;
   if (!P.on || P.size == 1) {
     if (status) *text = strdup(msg ? msg : "");
     return status;
   }
-  if (!P.poisoned && agree(OP_FINISH, status, 0, msg) == 0) return 0;
+  if (!P.poisoned && agree(OP_FINISH, status, 0, msg, NULL) == 0) return 0;
   int st;
   if (P.pop == OP_GATHER && status) {
     /* a failure inside a gather is every rank's own error (it names the run

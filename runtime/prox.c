@@ -33,7 +33,7 @@ struct prox_ws {
   void *last_ctx;
   flow_cb last_geo;
   double *a, *b, *al, *be, *ls, *lt, *lro, *lxi, *lw, *w;
-  double *K, *cost, *part;              /* part: PROX_PARTS x N column partials */
+  double *K, *cost, *part;              /* part: the sweep's workspace (prox_ker_work) */
   double *lwy, *wy;
   float *Kf;
   size_t Kf_cap;
@@ -328,7 +328,7 @@ static int direct_solve(prox_ws *w, const prox_opts *o, size_t N, const double *
   memset(be, 0, N * sizeof *be);
   prox_ker_build(&k);
   int stored = k.K || k.Kf, it = 0, fb_absorbed = 0;
-  if ((rc = grow(&w->part, &w->part_cap, (size_t)(stored ? 1 : 2) * PROX_PARTS * N))) return rc;
+  if ((rc = grow(&w->part, &w->part_cap, prox_ker_work(&k)))) return rc;
   double err = INFINITY;
   for (;;) {
     /* rows: ls_i = a_i + log (Gamma z)_i, and in the same pass the columns

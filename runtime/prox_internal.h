@@ -22,7 +22,17 @@ typedef struct prox_ker {
 } prox_ker;
 
 void prox_ker_build(prox_ker *k);
-#define PROX_PARTS 32 /* fixed row ranges of the fused sweep (any thread count) */
+/* The fused sweep's rows fall into prox_ker_parts(N) fixed parts: the
+** largest power of two <= PROX_PARTS_MAX with >= PROX_PART_ROWS rows in
+** each.  Their column sums are added over one fixed binary tree, so any
+** contiguous split of the parts (threads, MPI processes) gives the same
+** bits (prox_kernel.c). */
+#define PROX_PARTS_MAX 4096
+#define PROX_PART_ROWS 32
+long prox_ker_parts(size_t N);
+/* Doubles of the workspace `part` that prox_ker_sweep needs for k (with
+** k's threads and this process's share of an MPI job). */
+size_t prox_ker_work(const prox_ker *k);
 int prox_ker_sweep(const prox_ker *k, const double *lwz, const double *wz, const double *lro, double *ls,
                    double *lwy, double *wy, double *lt, double *part);
 

@@ -8,10 +8,13 @@
 # one process and under mpirun -np 1, 2 and 4 (--oversubscribe: this
 # machine has 2 cores), 2 processes also with 2 threads each: every
 # output file must be byte-identical (cmp) to the one-process run, and so
-# must standard output.  fail.hnn fails on the last process only: exit 3
+# must standard output.  wasserstein_parts.hnn (64 parts) also runs on 3
+# processes, whose shares of the parts cut through subtrees of the tree its
+# column sums are added over.  fail.hnn fails on the last process only: exit 3
 # everywhere, the one-process message, no file.  protocol_driver checks the
 # failure protocol of runtime/par_mpi.c case by case; ks_driver checks the
-# split kernel sums as the scripts are checked.  The slurm recipes of docs/mpi.md parse
+# split kernel sums as the scripts are checked, prox_driver the proximal
+# step's log-domain fallbacks of rows and columns.  The slurm recipes of docs/mpi.md parse
 # (bash -n) and their srun line is the one the docs show.
 # Open MPI refuses root unless told: CI runs as root.
 
@@ -56,6 +59,11 @@ for s in "$SRC"/tests/mpi/*.hnn; do
     expect "$name: mpirun -np $np, exit and stdout" 0 "$ref"
     same_dir "$name: mpirun -np $np, files" "one_$name" "np${np}_$name"
   done
+  if [ "$name" = wasserstein_parts ]; then
+    run mpirun -np 3 "$HNN" "$s" -o "np3_$name"
+    expect "$name: mpirun -np 3, exit and stdout" 0 "$ref"
+    same_dir "$name: mpirun -np 3, files" "one_$name" "np3_$name"
+  fi
   for th in 2; do   # (1 thread each is what -np 2 gives when bound to cores)
     run mpirun -np 2 -x HNN_THREADS=$th "$HNN" "$s" -o "th${th}_$name"
     expect "$name: mpirun -np 2, $th threads each, exit and stdout" 0 "$ref"
@@ -130,6 +138,24 @@ if [ -x "$KS" ]; then
   done
 else
   fail "ks_sum" "$KS was not built"
+fi
+
+# The proximal step where every row and column sum falls back to the log
+# domain (and the stored kernels are rebuilt): the same bits and counts on
+# 1 to 3 processes, in the three storage modes (32 parts at N = 1100).
+PX=$BUILD/tests/mpi/prox_driver
+if [ -x "$PX" ]; then
+  for mode in 0 1 2; do
+    run "$PX" 1100 1.3 $mode
+    ref=$out
+    case $ref in "status 0 fallbacks "[1-9]*) pass "prox fallbacks: mode $mode, one process" ;; *) fail "prox fallbacks: mode $mode, one process" "exit $rc: $ref $err" ;; esac
+    for np in 2 3; do
+      run mpirun -np "$np" "$PX" 1100 1.3 $mode
+      expect "prox fallbacks: mode $mode, mpirun -np $np" 0 "$ref"
+    done
+  done
+else
+  fail "prox fallbacks" "$PX was not built"
 fi
 
 # Slurm recipes: they parse, and the srun line is the documented one.

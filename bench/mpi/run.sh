@@ -4,7 +4,8 @@
 # on this 2-core machine and marked so) and weak scaling (work per process
 # fixed) for
 #   prox  the proximal recursion: one step of `wasserstein` at N particles
-#         (default 2e4), its kernel sweeps split into the 32 row parts
+#         (default 2e4) with the N x N kernel (sums exact), its fused
+#         sweep's row parts split over the processes (runtime/prox_kernel.c)
 #   ks    ks_sum, the exact Gaussian force on M = 1e6 targets from N sources
 #         (default 1000: 1e6 x 1e6 pairs would take an hour here)
 #   eld   the ELD ensemble (examples/eld.hnn, nG = 10), R repetitions
@@ -19,6 +20,7 @@
 # detail (prox: kernel sweeps of the step).  The baseline runs under
 # mpirun -np 1 too, so its statistics are printed the same way.
 # Quick check: NPROX=4000 MKS=100000 RELD=4 sh bench/mpi/run.sh
+# BENCHES (default "prox ks eld") selects the benches.
 set -e
 here=$(cd "$(dirname "$0")" && pwd); top=$(cd "$here/../.." && pwd)
 . "$here/../need.sh"
@@ -27,14 +29,15 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 HNN_THREADS=1 H
 # waiting processes yield the CPU instead of spinning (the machine is shared)
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_mpi_yield_when_idle=1
 tmp=${TMPDIR:-/tmp}/hnn-mpibench.$$; mkdir -p "$tmp"; trap 'rm -rf "$tmp"' EXIT
-NPROX=${NPROX:-20000} MKS=${MKS:-1000000} NKS=${NKS:-1000} RELD=${RELD:-8}
+NPROX=${NPROX:-20000} MKS=${MKS:-1000000} NKS=${NKS:-1000} RELD=${RELD:-8} BENCHES=${BENCHES:-prox ks eld}
+want() { case " $BENCHES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 cat >"$tmp/prox.hnn" <<'H'
 param N = 20000
 objective f(x[2]) = 0.5*dot(x, x)
 metric G = euclidean
 flow w = wasserstein(f, G, T = 1, eps = 0.05)
-run w from normal([0.5, -0.5], [0.3, 0.3]) particles N h 1e-2 steps 1 -> "prox.csv"
+run w from normal([0.5, -0.5], [0.3, 0.3]) particles N h 1e-2 steps 1 sums exact -> "prox.csv"
 H
 sed -e 's/^param nG = 40/param nG = 10/' -e 's/z0\[80\]/z0[20]/' -e 's/repeat 100 steps 200/repeat R steps 100/' \
     -e '/^plot/d' -e 's/^param beta = 1/param beta = 1\nparam R = 8/' "$top/examples/eld.hnn" >"$tmp/eld.hnn"
@@ -68,19 +71,25 @@ basecomp() { echo "$1" | cut -d, -f7; }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg)"
 echo "bench,scaling,np,oversubscribed,size,wall_s,compute_s,exchange_s,efficiency,bytes_rank0,detail"
-r=$(one prox strong 1 $NPROX "" "$top/hnn" -D N=$NPROX "$tmp/prox.hnn" -o "$tmp"); echo "$r"; c1=$(basecomp "$r")
-for np in 2 4; do one prox strong $np $NPROX "$c1" "$top/hnn" -D N=$NPROX "$tmp/prox.hnn" -o "$tmp"; done
-for np in 2 4; do
-  n=$(awk -v a=$NPROX -v p=$np 'BEGIN { printf "%d", a * sqrt(p) }')
-  one prox weak $np $n "$c1" "$top/hnn" -D N=$n "$tmp/prox.hnn" -o "$tmp"
-done
-r=$(one ks strong 1 "${MKS}x$NKS" "" "$top/tests/mpi/ks_driver" $MKS $NKS 2 "$tmp/ks.bin"); echo "$r"; c1=$(basecomp "$r")
-for np in 2 4; do one ks strong $np "${MKS}x$NKS" "$c1" "$top/tests/mpi/ks_driver" $MKS $NKS 2 "$tmp/ks.bin"; done
-for np in 2 4; do
-  n=$((NKS * np)); one ks weak $np "${MKS}x$n" "$c1" "$top/tests/mpi/ks_driver" $MKS $n 2 "$tmp/ks.bin"
-done
-r=$(one eld strong 1 $RELD "" "$top/hnn" -D R=$RELD "$tmp/eld.hnn" -o "$tmp"); echo "$r"; c1=$(basecomp "$r")
-for np in 2 4; do one eld strong $np $RELD "$c1" "$top/hnn" -D R=$RELD "$tmp/eld.hnn" -o "$tmp"; done
-for np in 2 4; do
-  r=$((RELD * np)); one eld weak $np $r "$c1" "$top/hnn" -D R=$r "$tmp/eld.hnn" -o "$tmp"
-done
+if want prox; then
+  r=$(one prox strong 1 $NPROX "" "$top/hnn" -D N=$NPROX "$tmp/prox.hnn" -o "$tmp"); echo "$r"; c1=$(basecomp "$r")
+  for np in 2 4; do one prox strong $np $NPROX "$c1" "$top/hnn" -D N=$NPROX "$tmp/prox.hnn" -o "$tmp"; done
+  for np in 2 4; do
+    n=$(awk -v a=$NPROX -v p=$np 'BEGIN { printf "%d", a * sqrt(p) }')
+    one prox weak $np $n "$c1" "$top/hnn" -D N=$n "$tmp/prox.hnn" -o "$tmp"
+  done
+fi
+if want ks; then
+  r=$(one ks strong 1 "${MKS}x$NKS" "" "$top/tests/mpi/ks_driver" $MKS $NKS 2 "$tmp/ks.bin"); echo "$r"; c1=$(basecomp "$r")
+  for np in 2 4; do one ks strong $np "${MKS}x$NKS" "$c1" "$top/tests/mpi/ks_driver" $MKS $NKS 2 "$tmp/ks.bin"; done
+  for np in 2 4; do
+    n=$((NKS * np)); one ks weak $np "${MKS}x$n" "$c1" "$top/tests/mpi/ks_driver" $MKS $n 2 "$tmp/ks.bin"
+  done
+fi
+if want eld; then
+  r=$(one eld strong 1 $RELD "" "$top/hnn" -D R=$RELD "$tmp/eld.hnn" -o "$tmp"); echo "$r"; c1=$(basecomp "$r")
+  for np in 2 4; do one eld strong $np $RELD "$c1" "$top/hnn" -D R=$RELD "$tmp/eld.hnn" -o "$tmp"; done
+  for np in 2 4; do
+    r=$((RELD * np)); one eld weak $np $r "$c1" "$top/hnn" -D R=$r "$tmp/eld.hnn" -o "$tmp"
+  done
+fi

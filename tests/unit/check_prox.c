@@ -2,7 +2,9 @@
 ** check_prox.c — unit tests of the Wasserstein proximal step (runtime/prox.c)
 ** with hand-written C callbacks: Ornstein-Uhlenbeck in 1-D and 2-D against
 ** the exact Gaussian, mass conservation, free energy, stability for small eps
-** and huge f, thread-count independence, the midpoint metric rule.
+** and huge f, thread-count independence, the midpoint metric rule, and the
+** fused sweep's column sums over its tree of parts (runtime/prox_kernel.c)
+** against plain sums, for 1, 2 and 3 threads.
 */
 #include <check.h>
 #include <math.h>
@@ -13,6 +15,7 @@
 #include "check_run.h"
 #include "pool.h"
 #include "prox.h"
+#include "prox_internal.h"
 #include "rng.h"
 
 /* OU: f = |x|^2/2, dx = -x dt + sqrt(2T) dW; from N(m0, s0^2 I) the law at t
@@ -534,6 +537,74 @@ START_TEST(test_pool) {
 }
 END_TEST
 
+/* The fused sweep at N = 4099 (128 parts of 32-33 rows) with 1, 2 and 3
+** threads: 3 threads split the parts at 42 and 85, inside subtrees, so the
+** canonical nodes of unaligned ranges are merged as between MPI processes.
+** Every result must have the same bits, and the column sums must be the
+** plain sums of K_rs y_r (long double, glibc exp): a part counted twice or
+** missed moves a column sum by ~1/128.  Tolerance 1e-13 in log: each entry
+** is within 5e-16 (fastexp.h) plus the rounding of its exponent (<= 11
+** here: 2e-15) of the reference, and each sum adds <= 33 rows in order and
+** 7 tree levels (40 roundings, 5e-15); 1e-13 leaves 20x. */
+START_TEST(test_sweep_tree) {
+  const size_t N = 4099;
+  const int n = 2;
+  ck_assert_int_eq(prox_ker_parts(N), 128);
+  ck_assert_int_eq(prox_ker_parts(PROX_PART_ROWS * PROX_PARTS_MAX * (size_t)3), PROX_PARTS_MAX);
+  ck_assert_int_eq(prox_ker_parts(PROX_PART_ROWS - 1), 1);
+  double *cold = malloc(n * N * sizeof(double)), *cnew = malloc(n * N * sizeof(double));
+  double *a = calloc(N, sizeof(double)), *b = calloc(N, sizeof(double)), *lwz = malloc(N * sizeof(double));
+  double *wz = malloc(N * sizeof(double)), *lro = malloc(N * sizeof(double)), *res[3][5];
+  gsl_rng *r = rng_stream(77u, RNG_RUN, 0);
+  for (size_t i = 0; i < n * N; i++) cold[i] = gsl_rng_uniform(r), cnew[i] = gsl_rng_uniform(r);
+  for (size_t i = 0; i < N; i++) {
+    a[i] = 0.3 * gsl_rng_uniform(r), b[i] = -0.3 * gsl_rng_uniform(r);
+    lwz[i] = gsl_rng_uniform(r) - 0.5, wz[i] = exp(lwz[i]), lro[i] = log(1.0 + gsl_rng_uniform(r));
+  }
+  gsl_rng_free(r);
+  float *Kf = malloc(N * N * sizeof(float));
+  double *K = malloc(N * N * sizeof(double));
+  for (int mode = 0; mode < 3; mode++) { /* stored double, on the fly, stored single */
+    for (int th = 1; th <= 3; th++) {
+      prox_ker k = { .n = n, .threads = th, .par = 1, .N = N, .inv2eps = 5.0, .cold = cold, .cnew = cnew, .a = a, .b = b };
+      if (mode == 0) k.K = K;
+      if (mode == 2) k.Kf = Kf;
+      prox_ker_build(&k);
+      double *part = malloc(prox_ker_work(&k) * sizeof(double));
+      for (int q = 0; q < 4; q++) res[th - 1][q] = malloc(N * sizeof(double));
+      double *ls = res[th - 1][0], *lwy = res[th - 1][1], *wy = res[th - 1][2], *lt = res[th - 1][3];
+      ck_assert_int_eq(prox_ker_sweep(&k, lwz, wz, lro, ls, lwy, wy, lt, part), 0);
+      free(part);
+    }
+    for (int th = 2; th <= 3; th++)
+      for (int q = 0; q < 4; q++)
+        ck_assert_msg(memcmp(res[0][q], res[th - 1][q], N * sizeof(double)) == 0, "mode %d, %d threads: array %d differs",
+                      mode, th, q);
+    if (mode < 2) {
+      double worst = 0; /* every 13th row and column: a wrong part would move all of them */
+      for (size_t j = 0; j < N; j += 13) {
+        long double sr = 0, sc = 0;
+        for (size_t i = 0; i < N; i++) {
+          double c = 0, e = 0;
+          for (int d = 0; d < n; d++) c += (cold[d * N + i] - cnew[d * N + j]) * (cold[d * N + i] - cnew[d * N + j]);
+          /* row i of the kernel against column j: K_ij, and K_ji for row j */
+          sc += expl((long double)a[i] + b[j] - 5.0L * c) * (long double)res[0][2][i];
+          for (int d = 0; d < n; d++) e += (cold[d * N + j] - cnew[d * N + i]) * (cold[d * N + j] - cnew[d * N + i]);
+          sr += expl((long double)a[j] + b[i] + lwz[i] - 5.0L * e);
+        }
+        double el = fabs(res[0][3][j] - (double)logl(sc)), er = fabs(res[0][0][j] - (double)logl(sr));
+        if (el > worst) worst = el;
+        if (er > worst) worst = er;
+      }
+      ck_assert_msg(worst < 1e-13, "mode %d: the sweep's log sums differ from plain sums by %g", mode, worst);
+    }
+    for (int th = 0; th < 3; th++)
+      for (int q = 0; q < 4; q++) free(res[th][q]);
+  }
+  free(cold), free(cnew), free(a), free(b), free(lwz), free(wz), free(lro), free(K), free(Kf);
+}
+END_TEST
+
 START_TEST(test_invalid) {
   prox_ws *w = prox_ws_alloc(1, 4);
   prox_opts o;
@@ -562,6 +633,7 @@ int main(void) {
   tcase_add_test(tc, test_precision);
   tcase_add_test(tc, test_fallback_rows);
   tcase_add_test(tc, test_threads);
+  tcase_add_test(tc, test_sweep_tree);
   tcase_add_test(tc, test_coords_reused);
   tcase_add_test(tc, test_midpoint);
   tcase_add_test(tc, test_invalid);
