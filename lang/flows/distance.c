@@ -46,12 +46,18 @@ int dist_too_big(dist_kind k, int n, double N, double M, char *msg, size_t len) 
 
 int dist_value(dist_kind k, double eps, const wf_kernel *kern, int n, size_t N, const double *x, size_t M,
                const double *y, int threads, double *out, char *msg, size_t len) {
+  return dist_value_weighted(k, eps, kern, n, N, x, NULL, M, y, NULL, threads, out, msg, len);
+}
+
+int dist_value_weighted(dist_kind k, double eps, const wf_kernel *kern, int n, size_t N, const double *x,
+                        const double *a, size_t M, const double *y, const double *b, int threads, double *out,
+                        char *msg, size_t len) {
   int s;
   if (dist_too_big(k, n, (double)N, (double)M, msg, len)) return WF_ETOOBIG;
   if (k == DIST_W2) {
     double v;
-    s = n == 1 ? ot1d_wpp(NULL, 2, N, x, NULL, M, y, NULL, threads, &v) : ot_exact(N, M, n, x, NULL, y, NULL, 2, &v, NULL);
-    if (s == OT_OK) *out = sqrt(v);
+    s = n == 1 ? ot1d_wpp(NULL, 2, N, x, a, M, y, b, threads, &v) : ot_exact(N, M, n, x, a, y, b, 2, &v, NULL);
+    if (s == OT_OK) *out = sqrt(fmax(v, 0));   /* a rounding below 0 is 0 */
     else snprintf(msg, len, "W2: %s", ot_strerror(s));
     return s;
   }
@@ -62,7 +68,7 @@ int dist_value(dist_kind k, double eps, const wf_kernel *kern, int n, size_t N, 
     o.tol = WF_SINKHORN_TOL;
     o.threads = threads;
     ot_sinkhorn_stats st[3];
-    s = ot_sinkhorn_divergence(NULL, &o, n, N, x, NULL, M, y, NULL, out, st);
+    s = ot_sinkhorn_divergence(NULL, &o, n, N, x, a, M, y, b, out, st);
     if (s < 0) snprintf(msg, len, "Sinkhorn divergence: %s", ot_strerror(s));
     if (s > 0) {
       double e = fmax(st[0].marginal_err, fmax(st[1].marginal_err, st[2].marginal_err));
@@ -73,7 +79,7 @@ int dist_value(dist_kind k, double eps, const wf_kernel *kern, int n, size_t N, 
   }
   wf_kernel ke = { .recognized = 1, .ks = KS_ENERGY, .scale = 1 };
   wf_opts o = { .threads = threads };
-  s = wf_mmd_value(k == DIST_ENERGY ? &ke : kern, n, N, x, NULL, M, y, NULL, out, &o);
+  s = wf_mmd_value(k == DIST_ENERGY ? &ke : kern, n, N, x, a, M, y, b, out, &o);
   if (s == KS_ENONFINITE) snprintf(msg, len, "the kernel is not finite at some pair of points");
   else if (s) snprintf(msg, len, "%s", ks_strerror(s));
   return s;

@@ -40,6 +40,12 @@ int dist_points(hnn_state *S, ast *e, int n, const char *other, long samples, ui
 int dist_value(dist_kind k, double eps, const wf_kernel *kern, int n, size_t N, const double *x, size_t M,
                const double *y, int threads, double *out, char *msg, size_t len);
 
+/* The same between x with weights a and y with weights b (each summing to
+** 1; NULL: equal weights). */
+int dist_value_weighted(dist_kind k, double eps, const wf_kernel *kern, int n, size_t N, const double *x,
+                        const double *a, size_t M, const double *y, const double *b, int threads, double *out,
+                        char *msg, size_t len);
+
 /* Could dist_value run on N and M points of dimension n (the exact W2's
 ** pair limit)?  0, or 1 with the reason in msg. */
 int dist_too_big(dist_kind k, int n, double N, double M, char *msg, size_t len);

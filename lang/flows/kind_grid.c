@@ -590,7 +590,7 @@ static void col_points(grun *r, gcol *g) {
 ** 1-D W2 to an on-grid target is fv_w2_1d's, between the two piecewise
 ** constant densities (quantiles linear in each cell: O(h^2) where point
 ** masses at the centres would be O(h)); everything else is between
-** weighted points (mon_dist_weighted, the particle columns' solvers). */
+** weighted points (dist_value_weighted, the particle columns' solvers). */
 static int distances(grun *r, const double *rho, double *out, char *msg, size_t len) {
   size_t N = 0;
   for (int c = 0; c < r->ncol; c++) {
@@ -602,8 +602,8 @@ static int distances(grun *r, const double *rho, double *out, char *msg, size_t 
     } else {
       if (!N) N = cloud_of(r, rho, r->cx, r->cw);
       col_points(r, g);
-      s = mon_dist_weighted(g->kind, r->meps, r->dim, N, r->cx, r->cw, (size_t)g->npts, g->pts, g->w, &out[c], why,
-                            sizeof why);
+      s = dist_value_weighted(g->kind, r->meps, NULL, r->dim, N, r->cx, r->cw, (size_t)g->npts, g->pts, g->w, 0,
+                              &out[c], why, sizeof why);
     }
     if (s < 0 || !isfinite(out[c])) {
       snprintf(msg, len, "the monitor %s: %s", g->name, why[0] ? why : "not finite");

@@ -8,10 +8,7 @@
 #include <string.h>
 
 #include "flowkind.h"
-#include "ot1d.h"
-#include "otexact.h"
 #include "rng.h"
-#include "sinkhorn.h"
 
 static const char *const names[] = { MON_DIST_OPTION_NAMES, NULL };
 
@@ -94,31 +91,4 @@ int mon_dist_row(mon_dist *m, const double *x, int N, double *out) {
 void mon_dist_free(mon_dist *m) {
   for (int k = 0; k < 2; k++) free(m->target[k]);
   memset(m, 0, sizeof *m);
-}
-
-/* dist_value's two monitor kinds with weights; the same solvers and
-** options, so a grid column and a particle column are one quantity. */
-int mon_dist_weighted(dist_kind k, double eps, int n, size_t N, const double *x, const double *a, size_t M,
-                      const double *y, const double *b, double *out, char *msg, size_t len) {
-  int s;
-  if (k == DIST_W2) {
-    double v;
-    s = n == 1 ? ot1d_wpp(NULL, 2, N, x, a, M, y, b, 0, &v) : ot_exact(N, M, n, x, a, y, b, 2, &v, NULL);
-    if (s == OT_OK) *out = sqrt(fmax(v, 0));
-    else snprintf(msg, len, "W2: %s", ot_strerror(s));
-    return s;
-  }
-  ot_sinkhorn_opts o;
-  ot_sinkhorn_opts_default(&o);
-  o.eps = eps;
-  o.tol = WF_SINKHORN_TOL;
-  ot_sinkhorn_stats st[3];
-  s = ot_sinkhorn_divergence(NULL, &o, n, N, x, a, M, y, b, out, st);
-  if (s < 0) snprintf(msg, len, "Sinkhorn divergence: %s", ot_strerror(s));
-  if (s > 0) {
-    double e = fmax(st[0].marginal_err, fmax(st[1].marginal_err, st[2].marginal_err));
-    snprintf(msg, len, "the Sinkhorn divergence did not reach its marginal tolerance %g in %d iterations (error "
-             "%.3g): a larger eps converges faster", o.tol, o.max_iter, e);
-  }
-  return s;
 }

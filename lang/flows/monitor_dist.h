@@ -26,7 +26,7 @@
 ** Grid runs (kind_grid.c) take the same options and write the same columns
 ** with the same definitions, but their cloud is weighted (cell centres and
 ** masses) and so may be the target (a law with a density put on the grid):
-** they read the options themselves and call mon_dist_weighted.
+** they read the options themselves and call dist_value_weighted (distance.h).
 */
 #ifndef HNN_MONITOR_DIST_H
 #define HNN_MONITOR_DIST_H
@@ -58,13 +58,5 @@ int mon_dist_prepare(hnn_state *S, ast *run, const char *run_name, int n, long N
 void mon_dist_names(const mon_dist *m, char **names);
 int mon_dist_row(mon_dist *m, const double *x, int N, double *out);
 void mon_dist_free(mon_dist *m);
-
-/* The value of column kind k (DIST_W2: W2; DIST_SINKHORN: S_eps at eps,
-** cost |x - y|^2, the solver options of the particle columns) between x
-** (N x n, weights a) and y (M x n, weights b), weights summing to 1.
-** Status as dist_value: 0, WF_EMAXITER (written, short of the Sinkhorn
-** tolerance), or negative with a sentence in msg. */
-int mon_dist_weighted(dist_kind k, double eps, int n, size_t N, const double *x, const double *a, size_t M,
-                      const double *y, const double *b, double *out, char *msg, size_t len);
 
 #endif
