@@ -470,20 +470,6 @@ END_TEST
 
 /* ------------------------------------------------------------ 2-D, threads */
 
-static char *file_text(env *e, const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", e->dir, name);
-  FILE *f = fopen(path, "r");
-  ck_assert_ptr_nonnull(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *s = calloc((size_t)n + 1, 1);
-  ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
-  fclose(f);
-  return s;
-}
-
 static char *run_2d(const char *threads) {
   setenv("HNN_THREADS", threads, 1);
   env e;
@@ -502,7 +488,7 @@ static char *run_2d(const char *threads) {
     ck_assert(at(&m, r, 8) >= 0);   /* min_rho after mean1, mean2 */
     if (r) ck_assert(at(&m, r, M_ENERGY) <= at(&m, r - 1, M_ENERGY));
   }
-  char *s = file_text(&e, "f.csv");
+  char *s = env_file_bytes(&e, "f.csv", NULL);
   free(m.d);
   free(d.d);
   env_close(&e);
@@ -838,7 +824,7 @@ static char *run_2d_distances(const char *threads) {
   load_ok(&e, "param T = 1\nobjective V(x[2]) = norm2(x)/2\nenergy E = potential(V) + T*entropy\nflow ou = fokker_planck(E)\n"
               "run ou from " OU2_START " grid [-5, 5] cells 16 dt 0.1 until 0.5 every 0.25 reference normal([0, 0], [1, 1])"
               " sinkhorn_to normal([0, 0], [1, 1]) monitor_eps 0.25 -> \"o.csv\"\n");
-  char *s = file_text(&e, "o_monitor.csv");
+  char *s = env_file_bytes(&e, "o_monitor.csv", NULL);
   env_close(&e);
   unsetenv("HNN_THREADS");
   return s;

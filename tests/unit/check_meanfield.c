@@ -30,6 +30,7 @@
 #include "hnn.h"
 #include "meanfield.h"
 #include "neuron_unit.h"
+#include "testenv.h"
 
 static uint64_t rs = 0x2545F4914F6CDD1Dull;
 static double unif(void) { /* xorshift64* */
@@ -377,18 +378,6 @@ START_TEST(test_units_recognized) {
 }
 END_TEST
 
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "no file %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *s = calloc((size_t)n + 1, 1);
-  ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
-  fclose(f);
-  return s;
-}
-
 /* Through the language: the same seed gives the same bytes; the generic
 ** engine gives the fused engine's numbers; the monitor's energy never rises. */
 START_TEST(test_script_runs) {
@@ -410,12 +399,12 @@ START_TEST(test_script_runs) {
   const char *names[3] = { "a_monitor.csv", "b_monitor.csv", "g_monitor.csv" };
   for (int i = 0; i < 3; i++) {
     snprintf(p[i], sizeof p[i], "%s/%s", dir, names[i]);
-    t[i] = slurp(p[i]);
+    t[i] = file_bytes(p[i], NULL);
   }
   ck_assert_str_eq(t[0], t[1]);
   snprintf(p[0], sizeof p[0], "%s/a.csv", dir);
   snprintf(p[1], sizeof p[1], "%s/b.csv", dir);
-  char *pa = slurp(p[0]), *pb = slurp(p[1]);
+  char *pa = file_bytes(p[0], NULL), *pb = file_bytes(p[1], NULL);
   ck_assert_str_eq(pa, pb);
   int rows = 0;
   for (char *c = pa; *c; c++) rows += *c == '\n' && c[1] && c[1] != '#';

@@ -375,20 +375,6 @@ END_TEST
 
 /* ---------------------------------------------------- through the language */
 
-static char *slurp(const char *dir, const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "no file %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *s = calloc((size_t)n + 1, 1);
-  ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
-  fclose(f);
-  return s;
-}
-
 /* loss = L with L(f, y) = (f - y)^2/2 is the square loss bit for bit: its
 ** derivative compiles to f - y (the 1/2 and the 2 are exact), and the risk
 ** (1/n) sum (r^2/2) equals (sum r^2)/(2n) (halving is exact).  And batch
@@ -408,8 +394,8 @@ START_TEST(test_user_square_same_bits) {
              c == 1 ? ", loss = half" : "", c == 2 ? " batch 30" : "");
     env_open(&e[c], "mfl");
     load_ok(&e[c], text);
-    mon[c] = slurp(e[c].dir, "a_monitor.csv");
-    neu[c] = slurp(e[c].dir, "a.csv");
+    mon[c] = env_file_bytes(&e[c], "a_monitor.csv", NULL);
+    neu[c] = env_file_bytes(&e[c], "a.csv", NULL);
   }
   /* the comment lines hold the script: compare from the first data row */
   ck_assert_ptr_nonnull(strstr(mon[0], "\n0,"));
@@ -480,7 +466,7 @@ START_TEST(test_sgd_approaches_flow) {
   for (int k = 0; k < 3; k++) s[k] = read_csv(&e, names[k]), err[k] = max_diff(&s[k], &ref);
   report("SGD (batch 8 of 32) vs the flow at t = 0.5: %g %g %g", err[0], err[1], err[2]);
   ck_assert_msg(err[1] < err[0] / 1.4 && err[2] < err[1] / 1.4, "SGD errors %g %g %g", err[0], err[1], err[2]);
-  char *a = slurp(e.dir, "s3.csv"), *b = slurp(e.dir, "s4.csv");
+  char *a = env_file_bytes(&e, "s3.csv", NULL), *b = env_file_bytes(&e, "s4.csv", NULL);
   ck_assert_ptr_nonnull(strstr(a, "\n0.5,"));
   ck_assert_str_eq(strstr(a, "\n0.5,"), strstr(b, "\n0.5,"));   /* same seed, same bytes, 1 or 2 threads */
   free(a), free(b);
@@ -534,7 +520,7 @@ START_TEST(test_pm_script) {
   unsetenv("HNN_THREADS");
   csv mon = read_csv(&e, "p1_monitor.csv");
   for (int i = 1; i < mon.rows; i++) ck_assert(at(&mon, i, 3) <= at(&mon, i - 1, 3));
-  char *a = slurp(e.dir, "p1.csv"), *b = slurp(e.dir, "p2.csv");
+  char *a = env_file_bytes(&e, "p1.csv", NULL), *b = env_file_bytes(&e, "p2.csv", NULL);
   ck_assert_ptr_nonnull(strstr(a, "\n5,"));
   ck_assert_str_eq(strstr(a, "\n5,"), strstr(b, "\n5,"));
   free(a), free(b), free(mon.d);

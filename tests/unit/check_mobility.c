@@ -388,18 +388,6 @@ END_TEST
 /* The same seed gives the same particle file, byte for byte, on 1, 2 and
 ** 3 threads (one random stream per block of particles, runtime/sde.h):
 ** 1000 particles are 4 blocks, so the threads split them differently. */
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  ck_assert_ptr_nonnull(f);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  rewind(f);
-  char *s = calloc((size_t)n + 1, 1);
-  ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
-  fclose(f);
-  return s;
-}
-
 START_TEST(test_same_output_any_thread_count) {
   const char *threads[] = { "1", "2", "3" };
   char *first = NULL;
@@ -413,7 +401,7 @@ START_TEST(test_same_output_any_thread_count) {
                 "run m from normal([1, -1], [0.1, 0.2]) particles 1000 h 0.01 steps 50 every 25 -> \"t.csv\"\n");
     char path[128];
     snprintf(path, sizeof path, "%s/t.csv", e.dir);
-    char *s = slurp(path);
+    char *s = file_bytes(path, NULL);
     if (first) {
       ck_assert_msg(strcmp(first, s) == 0, "output differs on %s threads", threads[k]);
       free(s);

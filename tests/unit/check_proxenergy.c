@@ -17,22 +17,6 @@
 #include "testenv.h"
 #include "check_run.h"
 
-/* The whole file as bytes (the run files of two states must be equal). */
-static char *slurp(env *e, const char *name, size_t *len) {
-  char path[256];
-  snprintf(path, sizeof path, "%s/%s", e->dir, name);
-  FILE *f = fopen(path, "rb");
-  ck_assert_msg(f != NULL, "no file %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  ck_assert_int_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  *len = (size_t)n;
-  return b;
-}
-
 /* potential(V) + T*entropy is wasserstein(V, G, T = T): the same bits,
 ** the particle file and the monitor (the same flow name, so the same
 ** streams), in 2-D with a non-separable V. */
@@ -51,8 +35,8 @@ START_TEST(test_same_bits) {
     char text[1024];
     snprintf(text, sizeof text, "%s%s%s", head, forms[f], runs);
     load_ok(&e, text);
-    file[f][0] = slurp(&e, "w.csv", &len[f][0]);
-    file[f][1] = slurp(&e, "w_monitor.csv", &len[f][1]);
+    file[f][0] = env_file_bytes(&e, "w.csv", &len[f][0]);
+    file[f][1] = env_file_bytes(&e, "w_monitor.csv", &len[f][1]);
     env_close(&e);
   }
   for (int k = 0; k < 2; k++) {
@@ -87,8 +71,8 @@ START_TEST(test_threads_bits) {
     env e;
     env_open(&e, "proxe");
     load_ok(&e, text);
-    file[f][0] = slurp(&e, "w.csv", &len[f][0]);
-    file[f][1] = slurp(&e, "w_monitor.csv", &len[f][1]);
+    file[f][0] = env_file_bytes(&e, "w.csv", &len[f][0]);
+    file[f][1] = env_file_bytes(&e, "w_monitor.csv", &len[f][1]);
     env_close(&e);
   }
   if (old) setenv("HNN_THREADS", old, 1);

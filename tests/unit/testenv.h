@@ -98,4 +98,26 @@ static inline csv read_csv(env *e, const char *name) {
   return read_csv_path(path);
 }
 
+/* A file's bytes, NUL-terminated (the caller frees); its length in *len
+** when len is not NULL.  For byte-for-byte comparisons of run files. */
+static inline char *file_bytes(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  ck_assert_msg(f != NULL, "no file %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  rewind(f);
+  char *s = calloc((size_t)n + 1, 1);
+  ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
+  fclose(f);
+  if (len) *len = (size_t)n;
+  return s;
+}
+
+/* The bytes of a file of e's run directory. */
+static inline char *env_file_bytes(env *e, const char *name, size_t *len) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", e->dir, name);
+  return file_bytes(path, len);
+}
+
 #endif
